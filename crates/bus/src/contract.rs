@@ -1,0 +1,94 @@
+//! The contract every [`Bus`] adapter passes. Adapters call [`run_all`]
+//! from their own tests with a factory for fresh, isolated instances.
+
+use crate::{Bus, Handler, Subscription};
+use async_trait::async_trait;
+use model::{Envelope, Event, Id};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct Recorder {
+    pub seen: Mutex<Vec<Envelope>>,
+    /// Event ids that fail every time they are handled.
+    pub poison: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        if self.poison.lock().unwrap().contains(&envelope.id) {
+            anyhow::bail!("poisoned event");
+        }
+        self.seen.lock().unwrap().push(envelope.clone());
+        Ok(())
+    }
+}
+
+fn follow(n: i64) -> Envelope {
+    Envelope::new(
+        "contract",
+        Event::FollowCreated {
+            follower_id: Id::from_i64(n),
+            followee_id: Id::from_i64(n + 1),
+        },
+    )
+}
+
+async fn wait_for(rec: &Recorder, n: usize) {
+    for _ in 0..500 {
+        if rec.seen.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn run_all<B: Bus, F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = B>,
+{
+    delivers_only_wanted_kinds_to_each_consumer(&make().await).await;
+    preserves_publish_order_per_consumer(&make().await).await;
+}
+
+pub async fn delivers_only_wanted_kinds_to_each_consumer<B: Bus>(bus: &B) {
+    let follows = Arc::new(Recorder::default());
+    let posts = Arc::new(Recorder::default());
+    bus.subscribe(Subscription::new("follows", &["follow.*"]), follows.clone()).await.unwrap();
+    bus.subscribe(Subscription::new("posts", &["post.created"]), posts.clone()).await.unwrap();
+    bus.publish(&follow(1)).await.unwrap();
+    wait_for(&follows, 1).await;
+    assert_eq!(follows.seen.lock().unwrap().len(), 1);
+    assert!(posts.seen.lock().unwrap().is_empty());
+}
+
+pub async fn preserves_publish_order_per_consumer<B: Bus>(bus: &B) {
+    let rec = Arc::new(Recorder::default());
+    bus.subscribe(Subscription::new("ordered", &["follow.created"]), rec.clone()).await.unwrap();
+    let sent: Vec<Envelope> = (0..50).map(follow).collect();
+    for e in &sent {
+        bus.publish(e).await.unwrap();
+    }
+    wait_for(&rec, sent.len()).await;
+    let got: Vec<String> = rec.seen.lock().unwrap().iter().map(|e| e.id.clone()).collect();
+    let want: Vec<String> = sent.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(got, want);
+}
+
+/// A handler that always fails on one event must not stop the events after it.
+pub async fn poison_event_is_dead_lettered<B: Bus>(bus: &B) {
+    let rec = Arc::new(Recorder::default());
+    let bad = follow(100);
+    rec.poison.lock().unwrap().push(bad.id.clone());
+    bus.subscribe(Subscription::new("poison-test", &["follow.created"]), rec.clone()).await.unwrap();
+    let good = follow(200);
+    bus.publish(&bad).await.unwrap();
+    bus.publish(&good).await.unwrap();
+    wait_for(&rec, 1).await;
+    let seen = rec.seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].id, good.id);
+}

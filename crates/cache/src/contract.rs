@@ -1,0 +1,89 @@
+//! The contract every [`TimelineCache`] adapter passes. `make(cap)` returns
+//! a fresh, isolated cache holding at most `cap` entries per timeline.
+
+use crate::{Entry, TimelineCache};
+use model::{Id, Page};
+use std::future::Future;
+
+fn e(post: i64, author: i64) -> Entry {
+    Entry { post_id: Id::from_i64(post), author_id: Id::from_i64(author) }
+}
+fn id(n: i64) -> Id {
+    Id::from_i64(n)
+}
+fn posts(v: Vec<Entry>) -> Vec<i64> {
+    v.into_iter().map(|e| e.post_id.get()).collect()
+}
+
+pub async fn run_all<C: TimelineCache, F, Fut>(make: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = C>,
+{
+    absent_timelines_skip_fan_out(&make(800).await).await;
+    rebuild_merges_with_concurrent_fan_out(&make(800).await).await;
+    operations_are_idempotent(&make(800).await).await;
+    timelines_are_capped_keeping_the_newest(&make(5).await).await;
+    pages_are_keyset_and_newest_first(&make(800).await).await;
+    unfollow_and_delete_remove_entries(&make(800).await).await;
+}
+
+pub async fn absent_timelines_skip_fan_out<C: TimelineCache>(c: &C) {
+    c.insert(&[id(1)], &[e(10, 2)]).await.unwrap();
+    assert_eq!(c.len(id(1)).await.unwrap(), 0);
+    assert!(!c.is_ready(id(1)).await.unwrap());
+}
+
+pub async fn rebuild_merges_with_concurrent_fan_out<C: TimelineCache>(c: &C) {
+    c.begin_rebuild(id(1)).await.unwrap();
+    assert!(!c.is_ready(id(1)).await.unwrap());
+    // A post fanned out while the rebuild was reading its sources.
+    c.insert(&[id(1)], &[e(30, 2)]).await.unwrap();
+    c.finish_rebuild(id(1), &[e(10, 2), e(20, 3)]).await.unwrap();
+    assert!(c.is_ready(id(1)).await.unwrap());
+    assert_eq!(posts(c.page(id(1), &Page::first(20)).await.unwrap()), vec![30, 20, 10]);
+}
+
+pub async fn operations_are_idempotent<C: TimelineCache>(c: &C) {
+    c.finish_rebuild(id(1), &[]).await.unwrap();
+    for _ in 0..2 {
+        c.insert(&[id(1)], &[e(10, 2), e(11, 2)]).await.unwrap();
+    }
+    assert_eq!(c.len(id(1)).await.unwrap(), 2);
+    for _ in 0..2 {
+        c.remove_posts(&[id(1)], &[id(10)]).await.unwrap();
+    }
+    assert_eq!(posts(c.page(id(1), &Page::first(20)).await.unwrap()), vec![11]);
+}
+
+pub async fn timelines_are_capped_keeping_the_newest<C: TimelineCache>(c: &C) {
+    c.finish_rebuild(id(1), &(1..=4).map(|p| e(p, 9)).collect::<Vec<_>>()).await.unwrap();
+    c.insert(&[id(1)], &(5..=8).map(|p| e(p, 9)).collect::<Vec<_>>()).await.unwrap();
+    assert_eq!(c.len(id(1)).await.unwrap(), 5);
+    assert_eq!(posts(c.page(id(1), &Page::first(20)).await.unwrap()), vec![8, 7, 6, 5, 4]);
+}
+
+pub async fn pages_are_keyset_and_newest_first<C: TimelineCache>(c: &C) {
+    c.finish_rebuild(id(1), &(1..=10).map(|p| e(p, 9)).collect::<Vec<_>>()).await.unwrap();
+    let p = Page::first(3);
+    assert_eq!(posts(c.page(id(1), &p).await.unwrap()), vec![10, 9, 8]);
+    let older = Page { max_id: Some(id(8)), ..p };
+    assert_eq!(posts(c.page(id(1), &older).await.unwrap()), vec![7, 6, 5]);
+    let newer = Page { min_id: Some(id(5)), ..p };
+    assert_eq!(posts(c.page(id(1), &newer).await.unwrap()), vec![8, 7, 6]);
+    let since = Page { since_id: Some(id(5)), ..p };
+    assert_eq!(posts(c.page(id(1), &since).await.unwrap()), vec![10, 9, 8]);
+    assert!(c.page(id(2), &p).await.unwrap().is_empty());
+}
+
+pub async fn unfollow_and_delete_remove_entries<C: TimelineCache>(c: &C) {
+    c.finish_rebuild(id(1), &[e(1, 2), e(2, 3), e(3, 2)]).await.unwrap();
+    c.finish_rebuild(id(4), &[e(1, 2)]).await.unwrap();
+    c.remove_author(id(1), id(2)).await.unwrap();
+    assert_eq!(posts(c.page(id(1), &Page::first(20)).await.unwrap()), vec![2]);
+    c.remove_posts(&[id(4)], &[id(1)]).await.unwrap();
+    assert_eq!(c.len(id(4)).await.unwrap(), 0);
+    assert!(c.is_ready(id(4)).await.unwrap(), "an emptied timeline is still a built one");
+    c.evict(id(4)).await.unwrap();
+    assert!(!c.is_ready(id(4)).await.unwrap());
+}

@@ -1,0 +1,62 @@
+//! The timeline cache port: per-account home timelines of post ids.
+//!
+//! A timeline is *derived* data. It may be absent (never built, evicted, or
+//! lost with the process) and is then rebuilt from `posts` and `users` by the
+//! timelines component. To make that rebuild race-free against concurrent
+//! fan-out, a timeline has two states:
+//!
+//! * absent: fan-out skips it (there is nothing to append to);
+//! * present but not ready: created by [`TimelineCache::begin_rebuild`]
+//!   *before* the rebuild reads its sources, so any post committed after the
+//!   rebuild's read is appended by fan-out, and any post committed before is
+//!   seen by the read;
+//! * ready: [`TimelineCache::finish_rebuild`] merged the rebuilt entries.
+//!
+//! Every operation is idempotent (set semantics), which is what makes
+//! at-least-once event delivery safe.
+#![forbid(unsafe_code)]
+
+mod memory;
+pub mod contract;
+
+pub use memory::MemoryTimelineCache;
+
+use async_trait::async_trait;
+use model::{Id, Page};
+
+/// One timeline entry. The author is kept so that an unfollow can remove an
+/// author's posts without asking `posts` which ones they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Entry {
+    pub post_id: Id,
+    pub author_id: Id,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("timeline cache unavailable: {0}")]
+pub struct CacheError(pub String);
+
+pub type Result<T> = std::result::Result<T, CacheError>;
+
+#[async_trait]
+pub trait TimelineCache: Send + Sync + 'static {
+    /// Whether `owner`'s timeline exists and finished its last rebuild.
+    async fn is_ready(&self, owner: Id) -> Result<bool>;
+    /// Creates `owner`'s timeline if absent, in the not-ready state.
+    async fn begin_rebuild(&self, owner: Id) -> Result<()>;
+    /// Merges `entries` into the timeline, trims it and marks it ready.
+    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<()>;
+    /// Adds entries to each owner's timeline that exists; absent ones are
+    /// skipped (they will be rebuilt on read). Trims to the cap.
+    async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()>;
+    /// Removes the given posts from each owner's timeline.
+    async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()>;
+    /// Removes every entry by `author` from `owner`'s timeline.
+    async fn remove_author(&self, owner: Id, author: Id) -> Result<()>;
+    /// One page, newest first.
+    async fn page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>>;
+    /// Number of entries held for `owner` (0 when absent).
+    async fn len(&self, owner: Id) -> Result<usize>;
+    /// Forgets `owner`'s timeline entirely.
+    async fn evict(&self, owner: Id) -> Result<()>;
+}
