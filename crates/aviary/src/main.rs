@@ -1,1 +1,85 @@
-fn main(){}
+//! `aviary`: one binary for every component. With no arguments it runs
+//! all-in-one on embedded stores under `./aviary-data`.
+
+use aviary::App;
+use aviary::config::Config;
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(name = "aviary", version, about = "A microblogging server speaking the Mastodon client API")]
+struct Cli {
+    /// TOML configuration file (see deploy/aviary.example.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to serve on [default: 127.0.0.1:8080; env AVIARY_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Data directory for all-in-one mode [default: ./aviary-data; env AVIARY_DATA].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Log format: text or json [env AVIARY_LOG_FORMAT].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Components to run. Only `all` (every component in this process) is
+    /// available in this version.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    target: String,
+}
+
+fn load(cli: &Cli) -> Result<Config, String> {
+    let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    if let Some(l) = &cli.listen {
+        config.listen = l.parse().map_err(|_| format!("invalid configuration: --listen {l:?} is not an address like 127.0.0.1:8080"))?;
+    }
+    if let Some(d) = &cli.data {
+        config.data_dir = d.clone();
+    }
+    if let Some(f) = &cli.log_format {
+        config.log_format = f.parse().map_err(|e| format!("invalid configuration: --log-format: {e}"))?;
+    }
+    if cli.target != "all" {
+        return Err(format!(
+            "invalid configuration: --target {:?}: this version runs all components in one process; use --target all",
+            cli.target
+        ));
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aviary: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    platform::telemetry::init(config.log_format);
+    let app = match App::build(&config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "aviary could not start");
+            eprintln!("aviary: could not start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = CancellationToken::new();
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        platform::server::shutdown_signal().await;
+        signal_stop.cancel();
+    });
+    match app.run_until_stopped(stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aviary: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

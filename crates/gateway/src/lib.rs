@@ -1,1 +1,80 @@
+//! The `gateway` component: the single public entry point speaking the
+//! Mastodon client API.
+//!
+//! It authenticates requests (token → account and scopes, through `users`),
+//! parses and validates input into domain types, calls the components
+//! through their client traits, and aggregates their answers into Mastodon
+//! entities (a home-timeline page is ids from `timelines`, hydrated from
+//! `posts` and `users`). It owns no data.
+//!
+//! Layout: `params` (request parsing), `auth` (the token extractor and
+//! scope checks), `render` (records → entities), `paging` (cursors and
+//! `Link` headers), `routes/*` (one file per API group).
+#![forbid(unsafe_code)]
 
+mod auth;
+mod errors;
+mod html;
+mod paging;
+mod params;
+mod render;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use posts::PostsApi;
+use std::sync::Arc;
+use timelines::TimelinesApi;
+use users::UsersApi;
+
+/// What the gateway needs to know about the instance it fronts.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Base URL clients reach this server at (`https://example.org`). When
+    /// unset, it is taken from each request's `Host` header.
+    pub public_url: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub contact_email: String,
+    pub registrations_open: bool,
+    pub max_characters: usize,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            public_url: None,
+            title: "Aviary".into(),
+            description: "A microblogging server speaking the Mastodon client API.".into(),
+            contact_email: String::new(),
+            registrations_open: true,
+            max_characters: model::PostText::MAX_CHARS,
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// Cheap clonable handle shared by every handler.
+#[derive(Clone)]
+pub struct Gateway {
+    pub users: Arc<dyn UsersApi>,
+    pub posts: Arc<dyn PostsApi>,
+    pub timelines: Arc<dyn TimelinesApi>,
+    pub settings: Arc<GatewaySettings>,
+}
+
+/// The Mastodon version clients see; feature detection in client libraries
+/// keys off it, so it names the API level Aviary implements.
+pub const MASTODON_API_VERSION: &str = "4.3.0";
+
+impl Gateway {
+    pub fn router(self) -> Router {
+        let limit = self.settings.body_limit;
+        routes::router()
+            .fallback(platform::error::fallback_not_found)
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(self)
+    }
+}

@@ -1,0 +1,233 @@
+//! Configuration: built-in defaults < optional TOML file (`--config`) <
+//! `AVIARY_*` environment variables < command-line flags. Everything is
+//! validated before any port is bound; an error names the setting, its
+//! source and what would be accepted.
+
+use platform::telemetry::LogFormat;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const ENV_LISTEN: &str = "AVIARY_LISTEN";
+pub const ENV_DATA: &str = "AVIARY_DATA";
+pub const ENV_LOG_FORMAT: &str = "AVIARY_LOG_FORMAT";
+pub const ENV_WORKER_ID: &str = "AVIARY_WORKER_ID";
+pub const ENV_PUBLIC_URL: &str = "AVIARY_PUBLIC_URL";
+pub const ENV_TITLE: &str = "AVIARY_TITLE";
+pub const ENV_REGISTRATIONS_OPEN: &str = "AVIARY_REGISTRATIONS_OPEN";
+pub const ENV_MAX_CHARACTERS: &str = "AVIARY_MAX_CHARACTERS";
+pub const ENV_TIMELINE_CAP: &str = "AVIARY_TIMELINE_CAP";
+pub const ENV_BODY_LIMIT: &str = "AVIARY_BODY_LIMIT_BYTES";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the public API listens on.
+    pub listen: SocketAddr,
+    /// Where all-in-one mode keeps its SQLite files.
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// Unique among running instances; part of every id minted (0–1023).
+    pub worker_id: u16,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    pub instance: InstanceConfig,
+    pub timelines: TimelinesConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// Base URL clients use, e.g. `https://social.example`. Taken from each
+    /// request's Host header when unset.
+    pub public_url: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub contact_email: String,
+    pub registrations_open: bool,
+    pub max_characters: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimelinesConfig {
+    /// Entries kept per cached home timeline.
+    pub cap: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub body_limit_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("a literal address"),
+            data_dir: PathBuf::from("./aviary-data"),
+            log_format: LogFormat::Text,
+            worker_id: 0,
+            shutdown_grace_secs: 10,
+            instance: InstanceConfig::default(),
+            timelines: TimelinesConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        let g = gateway::GatewaySettings::default();
+        InstanceConfig {
+            public_url: g.public_url,
+            title: g.title,
+            description: g.description,
+            contact_email: g.contact_email,
+            registrations_open: g.registrations_open,
+            max_characters: g.max_characters,
+        }
+    }
+}
+
+impl Default for TimelinesConfig {
+    fn default() -> Self {
+        TimelinesConfig { cap: timelines::TimelinesService::DEFAULT_CAP }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { body_limit_bytes: gateway::GatewaySettings::default().body_limit }
+    }
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+fn parse_env<T: std::str::FromStr>(env: &impl Fn(&str) -> Option<String>, name: &str, what: &str) -> Result<Option<T>, ConfigError> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| bad(format!("{name}={v:?} is not {what}"))),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a file (if given) and an environment
+    /// lookup (the process environment in production; a map in tests).
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad(format!("cannot read config file {}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?
+            }
+        };
+        if let Some(v) = parse_env(&env, ENV_LISTEN, "an address like 127.0.0.1:8080")? {
+            c.listen = v;
+        }
+        if let Some(v) = env(ENV_DATA) {
+            c.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env(ENV_LOG_FORMAT) {
+            c.log_format = v.parse().map_err(|e| bad(format!("{ENV_LOG_FORMAT}: {e}")))?;
+        }
+        if let Some(v) = parse_env(&env, ENV_WORKER_ID, "an integer from 0 to 1023")? {
+            c.worker_id = v;
+        }
+        if let Some(v) = env(ENV_PUBLIC_URL) {
+            c.instance.public_url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = env(ENV_TITLE) {
+            c.instance.title = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_REGISTRATIONS_OPEN, "true or false")? {
+            c.instance.registrations_open = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_MAX_CHARACTERS, "a positive integer")? {
+            c.instance.max_characters = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_TIMELINE_CAP, "a positive integer")? {
+            c.timelines.cap = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_BODY_LIMIT, "a number of bytes")? {
+            c.http.body_limit_bytes = v;
+        }
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.worker_id > model::id::MAX_WORKER {
+            return Err(bad(format!("worker_id {} is above the maximum of {}", self.worker_id, model::id::MAX_WORKER)));
+        }
+        if !(1..=100_000).contains(&self.instance.max_characters) {
+            return Err(bad("instance.max_characters must be between 1 and 100000"));
+        }
+        if !(1..=100_000).contains(&self.timelines.cap) {
+            return Err(bad("timelines.cap must be between 1 and 100000"));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(bad("http.body_limit_bytes must be at least 1024"));
+        }
+        if let Some(u) = &self.instance.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(bad(format!("instance.public_url {u:?} must start with http:// or https://")));
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(bad("data_dir must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[instance]\ntitle = \"From file\"\nmax_characters = 600\n").unwrap();
+        let c = Config::load(Some(&file), env(&[(ENV_TITLE, "From env")])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.instance.title, "From env");
+        assert_eq!(c.instance.max_characters, 600);
+        assert_eq!(c.timelines.cap, 800);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_source() {
+        let e = Config::load(None, env(&[(ENV_LISTEN, "nowhere")])).unwrap_err();
+        assert!(e.to_string().contains("AVIARY_LISTEN"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let c = Config::load(None, env(&[(ENV_WORKER_ID, "2000")])).unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("worker_id"));
+    }
+}

@@ -1,0 +1,87 @@
+//! Bearer-token authentication and scope checks.
+//!
+//! [`Auth`] requires a valid token. [`MaybeAuth`] admits anonymous requests
+//! but still rejects a token that is present and invalid: a bad token is a
+//! 401, never silently "logged out".
+
+use crate::Gateway;
+use crate::errors::OrApi;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use model::Id;
+use platform::ApiError;
+use users::AuthInfo;
+
+fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
+    if let Some(h) = parts.headers.get(AUTHORIZATION) {
+        let h = h.to_str().map_err(|_| ApiError::unauthorized())?;
+        let (scheme, token) = h.split_once(' ').ok_or_else(ApiError::unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::unauthorized());
+        }
+        return Ok(Some(token.trim().to_string()));
+    }
+    // Doorkeeper, and so Mastodon, also accepts the token as a parameter.
+    let from_query = parts.uri.query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    Ok(from_query)
+}
+
+async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiError> {
+    gw.users.authenticate(token).await.or_api()?.ok_or_else(ApiError::unauthorized)
+}
+
+pub struct Auth(pub AuthInfo);
+
+impl Auth {
+    /// The signed-in account, provided the token grants `scope`.
+    pub fn user(&self, scope: &str) -> Result<Id, ApiError> {
+        self.app(scope)?;
+        self.0
+            .account_id
+            .ok_or_else(|| ApiError::unprocessable("This method requires an authenticated user"))
+    }
+
+    /// Any token (user or app) that grants `scope`.
+    pub fn app(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.scopes.allows(scope) { Ok(()) } else { Err(ApiError::out_of_scope()) }
+    }
+}
+
+impl FromRequestParts<Gateway> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.ok_or_else(ApiError::unauthorized)?;
+        Ok(Auth(resolve(gw, &token).await?))
+    }
+}
+
+pub struct MaybeAuth(pub Option<AuthInfo>);
+
+impl MaybeAuth {
+    /// The viewing account, if any. A token lacking `scope` is refused
+    /// rather than downgraded to anonymous.
+    pub fn viewer(&self, scope: &str) -> Result<Option<Id>, ApiError> {
+        match &self.0 {
+            None => Ok(None),
+            Some(info) if info.scopes.allows(scope) => Ok(info.account_id),
+            Some(_) => Err(ApiError::out_of_scope()),
+        }
+    }
+}
+
+impl FromRequestParts<Gateway> for MaybeAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, ApiError> {
+        match bearer(parts)? {
+            None => Ok(MaybeAuth(None)),
+            Some(token) => Ok(MaybeAuth(Some(resolve(gw, &token).await?))),
+        }
+    }
+}

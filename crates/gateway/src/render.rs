@@ -1,0 +1,161 @@
+//! Aggregation: component records → Mastodon entities. Statuses need their
+//! authors (from `users`) and the authors' post counters (from `posts`);
+//! both are fetched concurrently, once per page, never per item.
+
+use crate::Gateway;
+use crate::errors::OrApi;
+use crate::html::{escape, render_text};
+use model::entity::{Account, Source, Status, StatusApplication};
+use model::time_fmt::{date_only, rfc3339_millis};
+use model::{Id, Visibility};
+use platform::ApiError;
+use posts::{AuthorStats, PostRecord};
+use std::collections::{HashMap, HashSet};
+use users::AccountRecord;
+
+pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Account {
+    let avatar = format!("{base}/avatars/original/missing.png");
+    let header = format!("{base}/headers/original/missing.png");
+    Account {
+        id: a.id,
+        username: a.username.clone(),
+        acct: a.username.clone(),
+        url: format!("{base}/@{}", a.username),
+        uri: format!("{base}/users/{}", a.username),
+        display_name: a.display_name.clone(),
+        note: if a.note.is_empty() { String::new() } else { render_text(&a.note) },
+        avatar: avatar.clone(),
+        avatar_static: avatar,
+        header: header.clone(),
+        header_static: header,
+        locked: a.locked,
+        fields: vec![],
+        emojis: vec![],
+        bot: a.bot,
+        group: false,
+        discoverable: Some(true),
+        indexable: false,
+        noindex: Some(false),
+        created_at: rfc3339_millis(a.created_at_ms),
+        last_status_at: stats.and_then(|s| s.last_status_at_ms).map(date_only),
+        statuses_count: stats.map_or(0, |s| s.statuses_count),
+        followers_count: a.followers_count,
+        following_count: a.following_count,
+        source: None,
+    }
+}
+
+/// The caller's own account, with `source` (what `verify_credentials` returns).
+pub fn own_account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Account {
+    let mut acc = account(base, a, stats);
+    acc.source = Some(Source {
+        privacy: "public",
+        sensitive: false,
+        language: None,
+        note: a.note.clone(),
+        fields: vec![],
+        follow_requests_count: 0,
+    });
+    acc
+}
+
+/// Accounts for `ids`, keyed by id; ids that no longer exist are absent.
+pub async fn accounts(gw: &Gateway, base: &str, ids: &[Id]) -> Result<HashMap<Id, Account>, ApiError> {
+    let (records, stats) = tokio::join!(gw.users.accounts(ids), gw.posts.author_stats(ids));
+    let records = records.or_api()?;
+    let stats: HashMap<Id, AuthorStats> = stats.or_api()?.into_iter().map(|s| (s.author_id, s)).collect();
+    Ok(records.iter().map(|a| (a.id, account(base, a, stats.get(&a.id)))).collect())
+}
+
+pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiError> {
+    accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
+}
+
+fn status(base: &str, p: &PostRecord, author: Account) -> Status {
+    Status {
+        id: p.id,
+        uri: format!("{}/statuses/{}", author.uri, p.id),
+        url: format!("{base}/@{}/{}", author.username, p.id),
+        created_at: rfc3339_millis(p.created_at_ms),
+        edited_at: None,
+        content: render_text(&p.text),
+        text: None,
+        visibility: p.visibility.as_str(),
+        sensitive: p.sensitive || !p.spoiler_text.is_empty(),
+        spoiler_text: p.spoiler_text.clone(),
+        media_attachments: vec![],
+        application: p.app_name.as_ref().map(|n| StatusApplication { name: n.clone(), website: p.app_website.clone() }),
+        mentions: vec![],
+        tags: vec![],
+        emojis: vec![],
+        reblogs_count: 0,
+        favourites_count: 0,
+        replies_count: p.replies_count,
+        in_reply_to_id: p.in_reply_to_id,
+        in_reply_to_account_id: p.in_reply_to_account_id,
+        reblog: None,
+        poll: None,
+        card: None,
+        language: p.language.clone(),
+        favourited: false,
+        reblogged: false,
+        muted: false,
+        bookmarked: false,
+        pinned: false,
+        filtered: vec![],
+        account: author,
+    }
+}
+
+/// Statuses for `posts`, in the given order. A post whose author cannot be
+/// found is dropped rather than failing the page.
+pub async fn statuses(gw: &Gateway, base: &str, posts: &[PostRecord]) -> Result<Vec<Status>, ApiError> {
+    let authors: Vec<Id> = posts.iter().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
+    let accounts = accounts(gw, base, &authors).await?;
+    Ok(posts
+        .iter()
+        .filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone())))
+        .collect())
+}
+
+pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<Status, ApiError> {
+    statuses(gw, base, std::slice::from_ref(post)).await?.pop().ok_or_else(ApiError::not_found)
+}
+
+/// Status as returned by delete: with the source `text` for redrafting.
+pub fn with_source(mut s: Status, p: &PostRecord) -> Status {
+    s.text = Some(p.text.clone());
+    s
+}
+
+/// Keeps the posts `viewer` may see: public and unlisted to anyone, private
+/// to the author and their followers. One relationship lookup per page.
+pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -> Result<Vec<PostRecord>, ApiError> {
+    let private_authors: Vec<Id> = posts
+        .iter()
+        .filter(|p| p.visibility == Visibility::Private && Some(p.author_id) != viewer)
+        .map(|p| p.author_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let followed: HashSet<Id> = match (viewer, private_authors.is_empty()) {
+        (Some(v), false) => gw
+            .users
+            .relationships(v, &private_authors)
+            .await
+            .or_api()?
+            .into_iter()
+            .filter(|r| r.following)
+            .map(|r| r.id)
+            .collect(),
+        _ => HashSet::new(),
+    };
+    Ok(posts
+        .into_iter()
+        .filter(|p| p.visibility != Visibility::Private || Some(p.author_id) == viewer || followed.contains(&p.author_id))
+        .collect())
+}
+
+pub fn escape_html(s: &str) -> String {
+    escape(s)
+}

@@ -1,0 +1,207 @@
+//! `/api/v1/accounts/…`: sign-up, profile, lookup, follows and an
+//! account's statuses.
+
+use super::path_id;
+use crate::Gateway;
+use crate::auth::{Auth, MaybeAuth};
+use crate::errors::OrApi;
+use crate::paging::{BaseUrl, link_header, page};
+use crate::params::Params;
+use crate::render;
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use model::entity::{Account, Relationship, Status, Token};
+use model::{Email, Id, Password, Username};
+use platform::ApiError;
+use serde_json::json;
+use users::{FollowEdge, SignUp, UsersError};
+
+pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Token>, ApiError> {
+    auth.app("write:accounts")?;
+    if !gw.settings.registrations_open {
+        return Err(ApiError::forbidden("Registrations are closed on this server"));
+    }
+    // Collect every field error at once, in Mastodon's `details` shape.
+    let mut details = serde_json::Map::new();
+    let mut fail = |field: &str, code: &str, msg: String| {
+        details.insert(field.to_string(), json!([{ "error": code, "description": msg }]));
+    };
+    let username = Username::parse(params.get("username").unwrap_or(""))
+        .map_err(|e| fail("username", "ERR_INVALID", e.0))
+        .ok();
+    let email = Email::parse(params.get("email").unwrap_or("")).map_err(|e| fail("email", "ERR_INVALID", e.0)).ok();
+    let password = Password::parse(params.get("password").unwrap_or(""))
+        .map_err(|e| fail("password", "ERR_INVALID", e.0))
+        .ok();
+    if params.bool("agreement").ok().flatten() != Some(true) {
+        fail("agreement", "ERR_ACCEPTED", "Agreement must be accepted".into());
+    }
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        let summary: Vec<String> = details
+            .values()
+            .filter_map(|v| v[0]["description"].as_str().map(String::from))
+            .collect();
+        return Err(ApiError::validation(summary.join(", ")).with_details(details.into()));
+    };
+    if !details.is_empty() {
+        return Err(ApiError::validation("Agreement must be accepted").with_details(details.into()));
+    }
+    let account = match gw.users.sign_up(SignUp { username, email, password }).await {
+        Ok(a) => a,
+        Err(UsersError::Conflict(what)) => {
+            let field = what.to_lowercase();
+            let msg = format!("{what} has already been taken");
+            return Err(ApiError::validation(&msg)
+                .with_details(json!({ field: [{ "error": "ERR_TAKEN", "description": msg }] })));
+        }
+        Err(e) => return Err(crate::errors::from_users(e)),
+    };
+    let issued = gw.users.issue_token(auth.0.app.id, Some(account.id), auth.0.scopes.clone()).await.or_api()?;
+    Ok(Json(Token {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        scope: issued.scopes.to_string_joined(),
+        created_at: issued.created_at_ms / 1000,
+    }))
+}
+
+async fn own_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiError> {
+    let ids = [id];
+    let (records, stats) = tokio::join!(gw.users.accounts(&ids), gw.posts.author_stats(&ids));
+    let record = records.or_api()?.pop().ok_or_else(ApiError::unauthorized)?;
+    Ok(render::own_account(base, &record, stats.or_api()?.first()))
+}
+
+pub async fn verify_credentials(State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl) -> Result<Json<Account>, ApiError> {
+    let me = auth.user("profile")?;
+    Ok(Json(own_account(&gw, &base, me).await?))
+}
+
+pub async fn update_credentials(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    params: Params,
+) -> Result<Json<Account>, ApiError> {
+    let me = auth.user("write:accounts")?;
+    let note = params.get("note").or_else(|| params.get("source[note]")).map(String::from);
+    let display_name = params.get("display_name").map(String::from);
+    gw.users.update_profile(me, display_name, note).await.or_api()?;
+    Ok(Json(own_account(&gw, &base, me).await?))
+}
+
+pub async fn show(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Account>, ApiError> {
+    auth.viewer("read:accounts")?;
+    Ok(Json(render::one_account(&gw, &base, path_id(&id)?).await?))
+}
+
+pub async fn lookup(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, params: Params) -> Result<Json<Account>, ApiError> {
+    auth.viewer("read:accounts")?;
+    let acct = params.required("acct")?.trim_start_matches('@');
+    // Only local accounts exist; `user@<our host>` is the same account.
+    let host = base.split("://").nth(1).unwrap_or("");
+    let username = match acct.split_once('@') {
+        None => acct,
+        Some((u, domain)) if domain.eq_ignore_ascii_case(host) || host.starts_with(&format!("{domain}:")) => u,
+        Some(_) => return Err(ApiError::not_found()),
+    };
+    let record = gw.users.lookup(username).await.or_api()?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(render::one_account(&gw, &base, record.id).await?))
+}
+
+pub async fn relationships(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Vec<Relationship>>, ApiError> {
+    let me = auth.user("read:follows")?;
+    // Unparseable ids cannot name accounts; Mastodon drops them too.
+    let ids: Vec<Id> = params.all("id").into_iter().filter_map(|s| s.parse().ok()).take(100).collect();
+    let rels = gw.users.relationships(me, &ids).await.or_api()?;
+    Ok(Json(rels.into_iter().map(|r| Relationship::new(r.id, r.following, r.followed_by)).collect()))
+}
+
+pub async fn statuses(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let author = path_id(&id)?;
+    let page = page(&params)?;
+    if gw.users.accounts(&[author]).await.or_api()?.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    // Features Aviary does not have yet yield their true, empty answer.
+    if params.bool("pinned")? == Some(true) || params.bool("only_media")? == Some(true) || params.text("tagged").is_some() {
+        return Ok((HeaderMap::new(), Json(vec![])));
+    }
+    let include_private = match viewer {
+        Some(v) if v == author => true,
+        Some(v) => gw.users.is_following(v, author).await.or_api()?,
+        None => false,
+    };
+    let exclude_replies = params.bool("exclude_replies")?.unwrap_or(false);
+    let posts = gw.posts.by_author(author, include_private, exclude_replies, &page).await.or_api()?;
+    let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    let body = render::statuses(&gw, &base, &posts).await?;
+    Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
+}
+
+async fn follow_change(gw: &Gateway, auth: &Auth, id: &str, follow: bool) -> Result<Json<Relationship>, ApiError> {
+    let me = auth.user("write:follows")?;
+    let target = path_id(id)?;
+    let r = if follow { gw.users.follow(me, target).await } else { gw.users.unfollow(me, target).await }.or_api()?;
+    Ok(Json(Relationship::new(r.id, r.following, r.followed_by)))
+}
+
+pub async fn follow(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Relationship>, ApiError> {
+    follow_change(&gw, &auth, &id, true).await
+}
+
+pub async fn unfollow(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Relationship>, ApiError> {
+    follow_change(&gw, &auth, &id, false).await
+}
+
+async fn edge_list(
+    gw: &Gateway,
+    base: &str,
+    uri: &axum::http::Uri,
+    edges: Vec<FollowEdge>,
+) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
+    let ids: Vec<Id> = edges.iter().map(|e| e.account_id).collect();
+    let mut accounts = render::accounts(gw, base, &ids).await?;
+    let body: Vec<Account> = ids.iter().filter_map(|id| accounts.remove(id)).collect();
+    let cursors: Vec<Id> = edges.iter().map(|e| e.follow_id).collect();
+    Ok((link_header(base, uri.path(), uri.query(), &cursors), Json(body)))
+}
+
+pub async fn followers(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
+    auth.viewer("read:accounts")?;
+    let account = path_id(&id)?;
+    render::one_account(&gw, &base, account).await?;
+    let edges = gw.users.followers(account, &page(&params)?).await.or_api()?;
+    edge_list(&gw, &base, &uri, edges).await
+}
+
+pub async fn following(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
+    auth.viewer("read:accounts")?;
+    let account = path_id(&id)?;
+    render::one_account(&gw, &base, account).await?;
+    let edges = gw.users.following(account, &page(&params)?).await.or_api()?;
+    edge_list(&gw, &base, &uri, edges).await
+}

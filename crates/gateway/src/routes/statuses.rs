@@ -1,0 +1,127 @@
+//! `/api/v1/statuses/…`: post, read, delete, thread context.
+
+use super::path_id;
+use crate::Gateway;
+use crate::auth::{Auth, MaybeAuth};
+use crate::errors::OrApi;
+use crate::paging::BaseUrl;
+use crate::params::Params;
+use crate::render;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use model::entity::{Context, Status};
+use model::{Id, PostText, Visibility};
+use platform::ApiError;
+use posts::{NewPost, PostRecord};
+
+const MAX_IDEMPOTENCY_KEY: usize = 256;
+
+fn valid_language(l: &str) -> bool {
+    let (base, region) = l.split_once('-').unwrap_or((l, ""));
+    (2..=3).contains(&base.len())
+        && base.chars().all(|c| c.is_ascii_lowercase())
+        && region.len() <= 8
+        && region.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A post `viewer` may read, or 404 — never 403, which would reveal that a
+/// private post exists.
+async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
+    let post = gw.posts.get(id).await.or_api()?.ok_or_else(ApiError::not_found)?;
+    render::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
+}
+
+pub async fn create(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:statuses")?;
+    let max = gw.settings.max_characters;
+    let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
+    let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
+    // The content warning counts towards the limit, as in Mastodon.
+    if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
+        return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
+    }
+    let visibility = match params.text("visibility") {
+        None => Visibility::Public,
+        Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
+    };
+    let language = match params.text("language") {
+        None => None,
+        Some(l) if valid_language(l) => Some(l.to_string()),
+        Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
+    };
+    if !params.all("media_ids").iter().all(|m| m.is_empty()) {
+        return Err(ApiError::validation("Media attachments are not supported by this server yet"));
+    }
+    if params.text("poll[expires_in]").is_some() || !params.all("poll[options]").is_empty() {
+        return Err(ApiError::validation("Polls are not supported by this server yet"));
+    }
+    if params.text("scheduled_at").is_some() {
+        return Err(ApiError::validation("Scheduled statuses are not supported by this server yet"));
+    }
+    let in_reply_to_id = params.id("in_reply_to_id")?;
+    if let Some(parent) = in_reply_to_id {
+        readable(&gw, Some(me), parent).await?;
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+                return Err(ApiError::bad_request("Idempotency-Key must be 1 to 256 characters"));
+            }
+            Some(k.to_string())
+        }
+    };
+    let post = gw
+        .posts
+        .create(NewPost {
+            author_id: me,
+            text,
+            spoiler_text,
+            sensitive: params.bool("sensitive")?.unwrap_or(false),
+            visibility,
+            language,
+            in_reply_to_id,
+            app_name: Some(auth.0.app.name.clone()),
+            app_website: auth.0.app.website.clone(),
+            idempotency_key,
+        })
+        .await
+        .or_api()?;
+    Ok(Json(render::one_status(&gw, &base, &post).await?))
+}
+
+pub async fn show(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Status>, ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let post = readable(&gw, viewer, path_id(&id)?).await?;
+    Ok(Json(render::one_status(&gw, &base, &post).await?))
+}
+
+pub async fn delete(State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:statuses")?;
+    // Render first: once deleted, the post's replies count and author stats change.
+    let post = gw.posts.get(path_id(&id)?).await.or_api()?.ok_or_else(ApiError::not_found)?;
+    if post.author_id != me {
+        return Err(ApiError::not_found());
+    }
+    let status = render::one_status(&gw, &base, &post).await?;
+    let deleted = gw.posts.delete(post.id, me).await.or_api()?;
+    Ok(Json(render::with_source(status, &deleted)))
+}
+
+pub async fn context(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Context>, ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let post = readable(&gw, viewer, path_id(&id)?).await?;
+    let (ancestors, descendants) = gw.posts.context(post.id).await.or_api()?;
+    let ancestors = render::visible(&gw, viewer, ancestors).await?;
+    let descendants = render::visible(&gw, viewer, descendants).await?;
+    let (a, d) = tokio::join!(render::statuses(&gw, &base, &ancestors), render::statuses(&gw, &base, &descendants));
+    Ok(Json(Context { ancestors: a?, descendants: d? }))
+}

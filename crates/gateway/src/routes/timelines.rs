@@ -1,0 +1,53 @@
+//! `/api/v1/timelines/home` and `/api/v1/timelines/public`.
+
+use crate::Gateway;
+use crate::auth::{Auth, MaybeAuth};
+use crate::errors::OrApi;
+use crate::paging::{BaseUrl, link_header, page};
+use crate::params::Params;
+use crate::render;
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::HeaderMap;
+use model::Id;
+use model::entity::Status;
+use platform::ApiError;
+
+/// Ids from `timelines`, then the posts and their authors. Posts deleted
+/// since they were fanned out simply drop out of the page; the `Link`
+/// cursors still come from the ids, so paging never skips or repeats.
+pub async fn home(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
+    let me = auth.user("read:statuses")?;
+    let page = page(&params)?;
+    let ids = gw.timelines.home(me, &page).await.or_api()?;
+    let posts = gw.posts.get_many(&ids).await.or_api()?;
+    let body = render::statuses(&gw, &base, &posts).await?;
+    Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
+}
+
+pub async fn public(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
+    auth.viewer("read:statuses")?;
+    let page = page(&params)?;
+    // Every account is local and no post has media yet: `remote` and
+    // `only_media` select nothing, `local` selects everything.
+    if params.bool("remote")? == Some(true) || params.bool("only_media")? == Some(true) {
+        return Ok((HeaderMap::new(), Json(vec![])));
+    }
+    params.bool("local")?;
+    let posts = gw.posts.public(&page).await.or_api()?;
+    let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    let body = render::statuses(&gw, &base, &posts).await?;
+    Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
+}

@@ -1,0 +1,58 @@
+//! The operational endpoints every process serves: `/healthz` (the process
+//! is alive), `/readyz` (its dependencies answer) and `/metrics`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures::future::BoxFuture;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use std::sync::Arc;
+
+/// A named readiness check, e.g. "users database".
+pub type ReadyCheck = (String, Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>);
+
+#[derive(Clone)]
+struct Ops {
+    checks: Arc<Vec<ReadyCheck>>,
+    registry: Arc<Registry>,
+}
+
+pub fn router(checks: Vec<ReadyCheck>, registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { (StatusCode::OK, axum::Json(json!({"status": "ok"}))) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(Ops { checks: Arc::new(checks), registry })
+}
+
+async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+    let results = futures::future::join_all(ops.checks.iter().map(|(name, check)| {
+        let fut = check();
+        async move {
+            let r = tokio::time::timeout(std::time::Duration::from_secs(2), fut)
+                .await
+                .unwrap_or_else(|_| Err("timed out after 2s".into()));
+            (name.clone(), r)
+        }
+    }))
+    .await;
+    let failing: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .filter_map(|(n, r)| r.err().map(|e| (n, json!(e))))
+        .collect();
+    if failing.is_empty() {
+        (StatusCode::OK, axum::Json(json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "not ready", "failing": failing})))
+    }
+}
+
+async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        crate::metrics::encode(&ops.registry),
+    )
+}

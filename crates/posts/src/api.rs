@@ -1,0 +1,88 @@
+//! The typed interface other components use to reach `posts`.
+
+use async_trait::async_trait;
+use model::{Id, Page, PostText, Visibility};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostRecord {
+    pub id: Id,
+    pub author_id: Id,
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<Id>,
+    pub in_reply_to_account_id: Option<Id>,
+    pub app_name: Option<String>,
+    pub app_website: Option<String>,
+    pub replies_count: u64,
+    pub created_at_ms: i64,
+}
+
+/// The little a timeline needs to know about a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostRef {
+    pub post_id: Id,
+    pub author_id: Id,
+    pub in_reply_to_account_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorStats {
+    pub author_id: Id,
+    pub statuses_count: u64,
+    pub last_status_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub author_id: Id,
+    pub text: PostText,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<Id>,
+    pub app_name: Option<String>,
+    pub app_website: Option<String>,
+    /// `Idempotency-Key` header, scoped to the author.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostsError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("record not found")]
+    NotFound,
+    #[error("posts store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type Result<T> = std::result::Result<T, PostsError>;
+
+#[async_trait]
+pub trait PostsApi: Send + Sync + 'static {
+    async fn create(&self, post: NewPost) -> Result<PostRecord>;
+    async fn get(&self, id: Id) -> Result<Option<PostRecord>>;
+    /// The posts that exist among `ids`, newest first.
+    async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>>;
+    /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
+    async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;
+    /// An author's posts, newest first; private ones only when
+    /// `include_private`; replies to others left out when `exclude_replies`
+    /// (self-replies, i.e. threads, stay, as in Mastodon).
+    async fn by_author(&self, author: Id, include_private: bool, exclude_replies: bool, page: &Page) -> Result<Vec<PostRecord>>;
+    /// Public posts, newest first.
+    async fn public(&self, page: &Page) -> Result<Vec<PostRecord>>;
+    /// (ancestors oldest first, descendants in id order) of a post.
+    async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)>;
+    /// The newest posts (any visibility) by any of `authors` below `max_id`.
+    async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
+    async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>>;
+    async fn post_count(&self) -> Result<u64>;
+}

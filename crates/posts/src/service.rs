@@ -1,0 +1,322 @@
+//! [`PostsApi`] over the component's own SQLite database.
+
+use crate::*;
+use async_trait::async_trait;
+use model::time_fmt::now_millis;
+use model::{Envelope, Event, Id, Page, PageDirection, Visibility};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use store::sqlite::id_list;
+
+fn unexpected(e: impl Into<store::StoreError>) -> PostsError {
+    match e.into() {
+        store::StoreError::Unavailable(e) => PostsError::Unavailable(e.to_string()),
+        other => PostsError::Unexpected(anyhow::Error::new(other)),
+    }
+}
+
+fn post_row(r: &SqliteRow) -> PostRecord {
+    let vis: String = r.get("visibility");
+    PostRecord {
+        id: Id::from_i64(r.get("id")),
+        author_id: Id::from_i64(r.get("author_id")),
+        text: r.get("text"),
+        spoiler_text: r.get("spoiler_text"),
+        sensitive: r.get::<i64, _>("sensitive") != 0,
+        visibility: Visibility::parse(&vis).expect("the CHECK constraint admits only known visibilities"),
+        language: r.get("language"),
+        in_reply_to_id: r.get::<Option<i64>, _>("in_reply_to_id").map(Id::from_i64),
+        in_reply_to_account_id: r.get::<Option<i64>, _>("in_reply_to_account_id").map(Id::from_i64),
+        app_name: r.get("app_name"),
+        app_website: r.get("app_website"),
+        replies_count: r.get::<i64, _>("replies_count").max(0) as u64,
+        created_at_ms: r.get("created_at"),
+    }
+}
+
+impl PostsService {
+    async fn by_idempotency_key(&self, author: Id, key: &str) -> Result<Option<PostRecord>> {
+        let post_id: Option<i64> = sqlx::query_scalar(
+            "SELECT post_id FROM idempotency_keys WHERE account_id = ? AND key = ? AND created_at > ?",
+        )
+        .bind(author.get())
+        .bind(key)
+        .bind(now_millis() - Self::IDEMPOTENCY_TTL_MS)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        match post_id {
+            // The post may have been deleted since: the key then has nothing
+            // to return, as Mastodon's would not.
+            Some(id) => Ok(Some(self.get(Id::from_i64(id)).await?.ok_or(PostsError::NotFound)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
+    posts.sort_by(|a, b| b.id.cmp(&a.id));
+    posts
+}
+
+#[async_trait]
+impl PostsApi for PostsService {
+    async fn create(&self, new: NewPost) -> Result<PostRecord> {
+        if let Some(key) = &new.idempotency_key {
+            if let Some(existing) = self.by_idempotency_key(new.author_id, key).await? {
+                return Ok(existing);
+            }
+        }
+        let parent = match new.in_reply_to_id {
+            Some(pid) => Some(self.get(pid).await?.ok_or(PostsError::NotFound)?),
+            None => None,
+        };
+        let id = self.ids.next();
+        let now = now_millis();
+        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        if let Some(key) = &new.idempotency_key {
+            sqlx::query("DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND created_at <= ?")
+                .bind(new.author_id.get())
+                .bind(key)
+                .bind(now - Self::IDEMPOTENCY_TTL_MS)
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+            let claimed = sqlx::query("INSERT INTO idempotency_keys (account_id, key, post_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(new.author_id.get())
+                .bind(key)
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?
+                .rows_affected();
+            if claimed == 0 {
+                // A concurrent request with the same key won the race.
+                drop(tx);
+                return self.by_idempotency_key(new.author_id, key).await?.ok_or(PostsError::NotFound);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO posts (id, author_id, text, spoiler_text, sensitive, visibility, language,
+                                in_reply_to_id, in_reply_to_account_id, app_name, app_website, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.get())
+        .bind(new.author_id.get())
+        .bind(new.text.as_str())
+        .bind(&new.spoiler_text)
+        .bind(new.sensitive as i64)
+        .bind(new.visibility.as_str())
+        .bind(&new.language)
+        .bind(parent.as_ref().map(|p| p.id.get()))
+        .bind(parent.as_ref().map(|p| p.author_id.get()))
+        .bind(&new.app_name)
+        .bind(&new.app_website)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        if let Some(p) = &parent {
+            sqlx::query("UPDATE posts SET replies_count = replies_count + 1 WHERE id = ?")
+                .bind(p.id.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+        }
+        sqlx::query(
+            "INSERT INTO author_stats (author_id, statuses_count, last_status_at) VALUES (?, 1, ?)
+             ON CONFLICT (author_id) DO UPDATE SET statuses_count = statuses_count + 1, last_status_at = excluded.last_status_at",
+        )
+        .bind(new.author_id.get())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        let event = Event::PostCreated {
+            post_id: id,
+            author_id: new.author_id,
+            visibility: new.visibility,
+            in_reply_to_account_id: parent.as_ref().map(|p| p.author_id),
+        };
+        Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        tx.commit().await.map_err(unexpected)?;
+        self.outbox.wake();
+        self.get(id).await?.ok_or_else(|| PostsError::Unexpected(anyhow::anyhow!("post {id} vanished after commit")))
+    }
+
+    async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
+        let row = sqlx::query("SELECT * FROM posts WHERE id = ?")
+            .bind(id.get())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(row.as_ref().map(post_row))
+    }
+
+    async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query("SELECT * FROM posts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id DESC")
+            .bind(id_list(ids))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows.iter().map(post_row).collect())
+    }
+
+    async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
+        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        let row = sqlx::query("DELETE FROM posts WHERE id = ? AND author_id = ? RETURNING *")
+            .bind(id.get())
+            .bind(requester.get())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
+        if let Some(parent) = post.in_reply_to_id {
+            sqlx::query("UPDATE posts SET replies_count = MAX(replies_count - 1, 0) WHERE id = ?")
+                .bind(parent.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+        }
+        sqlx::query("UPDATE author_stats SET statuses_count = MAX(statuses_count - 1, 0) WHERE author_id = ?")
+            .bind(post.author_id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        let event = Event::PostDeleted { post_id: post.id, author_id: post.author_id };
+        Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        tx.commit().await.map_err(unexpected)?;
+        self.outbox.wake();
+        Ok(post)
+    }
+
+    async fn by_author(&self, author: Id, include_private: bool, exclude_replies: bool, page: &Page) -> Result<Vec<PostRecord>> {
+        let sql = match page.direction() {
+            PageDirection::Descending => {
+                "SELECT * FROM posts WHERE author_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3)
+                 AND (?5 OR visibility IN ('public', 'unlisted'))
+                 AND (NOT ?6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+                 ORDER BY id DESC LIMIT ?4"
+            }
+            PageDirection::AscendingFromMin => {
+                "SELECT * FROM posts WHERE author_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3)
+                 AND (?5 OR visibility IN ('public', 'unlisted'))
+                 AND (NOT ?6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+                 ORDER BY id ASC LIMIT ?4"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(author.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .bind(include_private)
+            .bind(exclude_replies)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(newest_first(rows.iter().map(post_row).collect()))
+    }
+
+    async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
+        let sql = match page.direction() {
+            PageDirection::Descending => {
+                "SELECT * FROM posts WHERE visibility = 'public'
+                 AND (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id DESC LIMIT ?3"
+            }
+            PageDirection::AscendingFromMin => {
+                "SELECT * FROM posts WHERE visibility = 'public'
+                 AND (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id ASC LIMIT ?3"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(newest_first(rows.iter().map(post_row).collect()))
+    }
+
+    async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)> {
+        let ancestors = sqlx::query(
+            "WITH RECURSIVE up(pid, depth) AS (
+                 SELECT in_reply_to_id, 1 FROM posts WHERE id = ?1
+                 UNION ALL
+                 SELECT p.in_reply_to_id, up.depth + 1 FROM posts p JOIN up ON p.id = up.pid
+                 WHERE up.depth < 4096)
+             SELECT posts.* FROM posts JOIN up ON posts.id = up.pid ORDER BY posts.id ASC",
+        )
+        .bind(id.get())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        let descendants = sqlx::query(
+            "WITH RECURSIVE down(id, depth) AS (
+                 SELECT id, 1 FROM posts WHERE in_reply_to_id = ?1
+                 UNION ALL
+                 SELECT p.id, down.depth + 1 FROM posts p JOIN down ON p.in_reply_to_id = down.id
+                 WHERE down.depth < 4096)
+             SELECT posts.* FROM posts JOIN down ON posts.id = down.id ORDER BY posts.id ASC LIMIT 4096",
+        )
+        .bind(id.get())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok((ancestors.iter().map(post_row).collect(), descendants.iter().map(post_row).collect()))
+    }
+
+    async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE author_id IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR id < ?2)
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(id_list(authors))
+        .bind(max_id.map(Id::get))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows
+            .iter()
+            .map(|r| PostRef {
+                post_id: Id::from_i64(r.get(0)),
+                author_id: Id::from_i64(r.get(1)),
+                in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
+            })
+            .collect())
+    }
+
+    async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
+        let rows = sqlx::query(
+            "SELECT author_id, statuses_count, last_status_at FROM author_stats
+             WHERE author_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(authors))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows
+            .iter()
+            .map(|r| AuthorStats {
+                author_id: Id::from_i64(r.get(0)),
+                statuses_count: r.get::<i64, _>(1).max(0) as u64,
+                last_status_at_ms: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn post_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await.map_err(unexpected)?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,74 @@
+//! Event handling for `timelines`. Every branch is idempotent and re-checks
+//! the current state at the source, so a redelivered or late event (a
+//! `follow.created` arriving after the unfollow, a `post.created` after the
+//! delete) cannot resurrect what is gone.
+
+use crate::{TimelinesService, reaches};
+use async_trait::async_trait;
+use bus::{Handler, Subscription};
+use cache::Entry;
+use model::{Envelope, Event, Id};
+use posts::PostRef;
+use std::collections::HashSet;
+
+pub struct TimelinesHandler(pub TimelinesService);
+
+impl TimelinesHandler {
+    pub fn subscription() -> Subscription {
+        Subscription::new(TimelinesService::COMPONENT, &["post.*", "follow.*"])
+    }
+}
+
+#[async_trait]
+impl Handler for TimelinesHandler {
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        let s = &self.0;
+        match &envelope.event {
+            Event::PostCreated { post_id, author_id, in_reply_to_account_id, .. } => {
+                if s.posts.get(*post_id).await?.is_none() {
+                    return Ok(()); // deleted before we got to it
+                }
+                let p = PostRef { post_id: *post_id, author_id: *author_id, in_reply_to_account_id: *in_reply_to_account_id };
+                let followers = s.users.follower_ids(*author_id).await?;
+                // For a reply to a third party, only those who follow both see it.
+                let also_follow: Option<HashSet<Id>> = match in_reply_to_account_id {
+                    Some(r) if r != author_id => Some(s.users.follower_ids(*r).await?.into_iter().collect()),
+                    _ => None,
+                };
+                let mut owners: Vec<Id> = followers
+                    .into_iter()
+                    .filter(|&f| reaches(f, &p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f))))
+                    .collect();
+                owners.push(*author_id);
+                s.cache.insert(&owners, &[Entry { post_id: *post_id, author_id: *author_id }]).await?;
+                tracing::debug!(post = %post_id, owners = owners.len(), "fanned out");
+            }
+            Event::PostDeleted { post_id, author_id } => {
+                let mut owners = s.users.follower_ids(*author_id).await?;
+                owners.push(*author_id);
+                s.cache.remove_posts(&owners, &[*post_id]).await?;
+            }
+            Event::FollowCreated { follower_id, followee_id } => {
+                if !s.users.is_following(*follower_id, *followee_id).await? {
+                    return Ok(()); // unfollowed since
+                }
+                let following: HashSet<Id> = s.users.following_ids(*follower_id).await?.into_iter().collect();
+                let recent = s.posts.recent_by_authors(&[*followee_id], None, s.cap).await?;
+                let entries: Vec<Entry> = recent
+                    .into_iter()
+                    .filter(|p| reaches(*follower_id, p, |a| following.contains(&a)))
+                    .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
+                    .collect();
+                s.cache.insert(&[*follower_id], &entries).await?;
+            }
+            Event::FollowRemoved { follower_id, followee_id } => {
+                if s.users.is_following(*follower_id, *followee_id).await? {
+                    return Ok(()); // followed again since
+                }
+                s.cache.remove_author(*follower_id, *followee_id).await?;
+            }
+            Event::AccountCreated { .. } => {}
+        }
+        Ok(())
+    }
+}

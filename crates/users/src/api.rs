@@ -1,0 +1,135 @@
+//! The typed interface other components use to reach `users`.
+
+use async_trait::async_trait;
+use model::{Email, Id, Page, Password, Scopes, Username};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: Id,
+    pub username: String,
+    pub display_name: String,
+    pub note: String,
+    pub locked: bool,
+    pub bot: bool,
+    pub followers_count: u64,
+    pub following_count: u64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub id: Id,
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Scopes,
+    pub client_id: String,
+}
+
+/// What a bearer token proves: which application, which account (none for
+/// a client-credentials token) and which scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthInfo {
+    pub token_id: Id,
+    pub app: AppRecord,
+    pub account_id: Option<Id>,
+    pub scopes: Scopes,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub scopes: Scopes,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Scopes,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+/// One row of a followers/following list: the follow's own id is the
+/// pagination key, as in Mastodon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowEdge {
+    pub follow_id: Id,
+    pub account_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationshipRecord {
+    pub id: Id,
+    pub following: bool,
+    pub followed_by: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("record not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0} has already been taken")]
+    Conflict(String),
+    #[error("users store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type Result<T> = std::result::Result<T, UsersError>;
+
+#[async_trait]
+pub trait UsersApi: Send + Sync + 'static {
+    // OAuth applications and tokens.
+    async fn create_app(&self, app: NewApp) -> Result<(AppRecord, String)>;
+    /// The app whose `client_id` and `client_secret` both match.
+    async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<AppRecord>;
+    async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord>;
+    async fn issue_token(&self, app_id: Id, account_id: Option<Id>, scopes: Scopes) -> Result<IssuedToken>;
+    /// `None` when the token is unknown or revoked.
+    async fn authenticate(&self, token: &str) -> Result<Option<AuthInfo>>;
+    async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()>;
+    async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String>;
+    /// Consumes a code (single use, 10 minutes) and returns its account and scopes.
+    async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)>;
+
+    // Accounts.
+    async fn sign_up(&self, sign_up: SignUp) -> Result<AccountRecord>;
+    /// Checks a password for a login given as e-mail or username.
+    async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>>;
+    /// The accounts that exist among `ids`, in no particular order.
+    async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>>;
+    async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>>;
+    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>) -> Result<AccountRecord>;
+    async fn account_count(&self) -> Result<u64>;
+
+    // Follows.
+    async fn follow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
+    async fn unfollow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
+    async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>>;
+    async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    /// Every follower, for fan-out.
+    async fn follower_ids(&self, account: Id) -> Result<Vec<Id>>;
+    /// Every followed account, for timeline rebuilds.
+    async fn following_ids(&self, account: Id) -> Result<Vec<Id>>;
+    async fn is_following(&self, follower: Id, followee: Id) -> Result<bool>;
+}

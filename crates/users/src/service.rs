@@ -1,0 +1,453 @@
+//! [`UsersApi`] over the component's own SQLite database.
+
+use crate::secrets::{blocking, digest, hash_password, random_secret, verify_password};
+use crate::{unexpected, *};
+use async_trait::async_trait;
+use model::time_fmt::now_millis;
+use model::{Envelope, Event, Id, Page, PageDirection, Scopes};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use store::sqlite::id_list;
+
+const AUTH_CODE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// A hash of a random password, verified when the login is unknown so that
+/// "no such user" and "wrong password" take the same time.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("dummy password for timing").expect("argon2 works"));
+
+fn account_row(r: &SqliteRow) -> AccountRecord {
+    AccountRecord {
+        id: Id::from_i64(r.get("id")),
+        username: r.get("username"),
+        display_name: r.get("display_name"),
+        note: r.get("note"),
+        locked: r.get::<i64, _>("locked") != 0,
+        bot: r.get::<i64, _>("bot") != 0,
+        followers_count: r.get::<i64, _>("followers_count").max(0) as u64,
+        following_count: r.get::<i64, _>("following_count").max(0) as u64,
+        created_at_ms: r.get("created_at"),
+    }
+}
+
+fn app_row(r: &SqliteRow) -> AppRecord {
+    let uris: String = r.get("redirect_uris");
+    let scopes: String = r.get("scopes");
+    AppRecord {
+        id: Id::from_i64(r.get("id")),
+        name: r.get("name"),
+        website: r.get("website"),
+        redirect_uris: uris.split('\n').filter(|s| !s.is_empty()).map(String::from).collect(),
+        scopes: Scopes::parse(&scopes).expect("stored scopes were validated on write"),
+        client_id: r.get("client_id"),
+    }
+}
+
+impl UsersService {
+    async fn account_by(&self, id: Id) -> Result<AccountRecord> {
+        self.accounts(&[id]).await?.pop().ok_or(UsersError::NotFound)
+    }
+
+    async fn edges(&self, sql: &'static str, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        let rows = sqlx::query(sql)
+            .bind(account.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        let mut edges: Vec<FollowEdge> = rows
+            .iter()
+            .map(|r| FollowEdge { follow_id: Id::from_i64(r.get(0)), account_id: Id::from_i64(r.get(1)) })
+            .collect();
+        edges.sort_by(|a, b| b.follow_id.cmp(&a.follow_id));
+        Ok(edges)
+    }
+
+    async fn change_follow(&self, follower: Id, followee: Id, follow: bool) -> Result<RelationshipRecord> {
+        if follower == followee {
+            return Err(UsersError::Forbidden("You cannot follow yourself".into()));
+        }
+        self.account_by(followee).await?;
+        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        let changed = if follow {
+            sqlx::query(
+                "INSERT INTO follows (id, follower_id, followee_id, created_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (follower_id, followee_id) DO NOTHING",
+            )
+            .bind(self.ids.next().get())
+            .bind(follower.get())
+            .bind(followee.get())
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?
+            .rows_affected()
+        } else {
+            sqlx::query("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?")
+                .bind(follower.get())
+                .bind(followee.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?
+                .rows_affected()
+        };
+        // Counters and the event change only when the edge did, so
+        // following twice is a no-op rather than a double count.
+        if changed == 1 {
+            let delta: i64 = if follow { 1 } else { -1 };
+            sqlx::query("UPDATE accounts SET following_count = following_count + ? WHERE id = ?")
+                .bind(delta)
+                .bind(follower.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+            sqlx::query("UPDATE accounts SET followers_count = followers_count + ? WHERE id = ?")
+                .bind(delta)
+                .bind(followee.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+            let event = if follow {
+                Event::FollowCreated { follower_id: follower, followee_id: followee }
+            } else {
+                Event::FollowRemoved { follower_id: follower, followee_id: followee }
+            };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        if changed == 1 {
+            self.outbox.wake();
+        }
+        Ok(self.relationships(follower, &[followee]).await?.remove(0))
+    }
+}
+
+#[async_trait]
+impl UsersApi for UsersService {
+    async fn create_app(&self, app: NewApp) -> Result<(AppRecord, String)> {
+        if app.name.trim().is_empty() {
+            return Err(UsersError::Validation("Name can't be blank".into()));
+        }
+        if app.redirect_uris.is_empty() {
+            return Err(UsersError::Validation("Redirect URI can't be blank".into()));
+        }
+        for uri in &app.redirect_uris {
+            let ok = uri == "urn:ietf:wg:oauth:2.0:oob" || uri.contains("://");
+            if !ok || uri.contains('\n') {
+                return Err(UsersError::Validation("Redirect URI must be an absolute URI.".into()));
+            }
+        }
+        let id = self.ids.next();
+        let client_id = random_secret();
+        let client_secret = random_secret();
+        sqlx::query(
+            "INSERT INTO apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.get())
+        .bind(app.name.trim())
+        .bind(&app.website)
+        .bind(app.redirect_uris.join("\n"))
+        .bind(app.scopes.to_string_joined())
+        .bind(&client_id)
+        .bind(digest(&client_secret))
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        let record = AppRecord {
+            id,
+            name: app.name.trim().to_string(),
+            website: app.website,
+            redirect_uris: app.redirect_uris,
+            scopes: app.scopes,
+            client_id,
+        };
+        Ok((record, client_secret))
+    }
+
+    async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<AppRecord> {
+        let row = sqlx::query("SELECT * FROM apps WHERE client_id = ? AND client_secret_hash = ?")
+            .bind(client_id)
+            .bind(digest(client_secret))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        row.map(|r| app_row(&r)).ok_or(UsersError::InvalidClient)
+    }
+
+    async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord> {
+        let row = sqlx::query("SELECT * FROM apps WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        row.map(|r| app_row(&r)).ok_or(UsersError::InvalidClient)
+    }
+
+    async fn issue_token(&self, app_id: Id, account_id: Option<Id>, scopes: Scopes) -> Result<IssuedToken> {
+        let token = random_secret();
+        let now = now_millis();
+        sqlx::query("INSERT INTO tokens (id, token_hash, app_id, account_id, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(self.ids.next().get())
+            .bind(digest(&token))
+            .bind(app_id.get())
+            .bind(account_id.map(Id::get))
+            .bind(scopes.to_string_joined())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(IssuedToken { access_token: token, scopes, created_at_ms: now })
+    }
+
+    async fn authenticate(&self, token: &str) -> Result<Option<AuthInfo>> {
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, t.account_id, t.scopes AS token_scopes, a.*
+             FROM tokens t JOIN apps a ON a.id = t.app_id
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+        )
+        .bind(digest(token))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(row.map(|r| {
+            let scopes: String = r.get("token_scopes");
+            AuthInfo {
+                token_id: Id::from_i64(r.get("token_id")),
+                account_id: r.get::<Option<i64>, _>("account_id").map(Id::from_i64),
+                scopes: Scopes::parse(&scopes).expect("stored scopes were validated on write"),
+                app: app_row(&r),
+            }
+        }))
+    }
+
+    async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()> {
+        // Revoking an unknown or foreign token is not an error (RFC 7009 §2.2):
+        // the caller learns nothing about other apps' tokens.
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND app_id = ? AND revoked_at IS NULL")
+            .bind(now_millis())
+            .bind(digest(token))
+            .bind(app_id.get())
+            .execute(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String> {
+        let code = random_secret();
+        sqlx::query("INSERT INTO auth_codes (code_hash, app_id, account_id, scopes, redirect_uri, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(digest(&code))
+            .bind(app_id.get())
+            .bind(account_id.get())
+            .bind(scopes.to_string_joined())
+            .bind(redirect_uri)
+            .bind(now_millis() + AUTH_CODE_TTL_MS)
+            .execute(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(code)
+    }
+
+    async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)> {
+        // DELETE … RETURNING makes the code single-use even under races.
+        let row = sqlx::query(
+            "DELETE FROM auth_codes WHERE code_hash = ? AND app_id = ? RETURNING account_id, scopes, redirect_uri, expires_at",
+        )
+        .bind(digest(code))
+        .bind(app_id.get())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        let invalid = || UsersError::InvalidGrant("The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into());
+        let row = row.ok_or_else(invalid)?;
+        if row.get::<i64, _>("expires_at") < now_millis() || row.get::<String, _>("redirect_uri") != redirect_uri {
+            return Err(invalid());
+        }
+        let scopes: String = row.get("scopes");
+        Ok((Id::from_i64(row.get("account_id")), Scopes::parse(&scopes).expect("validated on write")))
+    }
+
+    async fn sign_up(&self, s: SignUp) -> Result<AccountRecord> {
+        let password = s.password.clone();
+        let hash = blocking(move || hash_password(password.expose())).await??;
+        let id = self.ids.next();
+        let now = now_millis();
+        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        let inserted = sqlx::query("INSERT INTO accounts (id, username, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id.get())
+            .bind(s.username.as_str())
+            .bind(s.email.as_str())
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = inserted {
+            return Err(match unexpected(e) {
+                UsersError::Conflict(msg) if msg.contains("email") => UsersError::Conflict("Email".into()),
+                UsersError::Conflict(_) => UsersError::Conflict("Username".into()),
+                other => other,
+            });
+        }
+        let event = Event::AccountCreated { account_id: id, username: s.username.as_str().to_string() };
+        Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        tx.commit().await.map_err(unexpected)?;
+        self.outbox.wake();
+        self.account_by(id).await
+    }
+
+    async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>> {
+        let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE lower(email) = lower(?) OR lower(username) = lower(?)")
+            .bind(login)
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        let (id, hash) = match row {
+            Some(r) => (Some(Id::from_i64(r.get("id"))), r.get::<String, _>("password_hash")),
+            None => (None, DUMMY_HASH.clone()),
+        };
+        let password = password.to_string();
+        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        Ok(if ok { id } else { None })
+    }
+
+    async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, note, locked, bot, followers_count, following_count, created_at
+             FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(ids))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows.iter().map(account_row).collect())
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, note, locked, bot, followers_count, following_count, created_at
+             FROM accounts WHERE lower(username) = lower(?)",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(row.as_ref().map(account_row))
+    }
+
+    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>) -> Result<AccountRecord> {
+        if display_name.as_ref().is_some_and(|d| d.chars().count() > 30) {
+            return Err(UsersError::Validation("Display name is too long (maximum is 30 characters)".into()));
+        }
+        if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+            return Err(UsersError::Validation("Note is too long (maximum is 500 characters)".into()));
+        }
+        sqlx::query("UPDATE accounts SET display_name = COALESCE(?, display_name), note = COALESCE(?, note) WHERE id = ?")
+            .bind(display_name)
+            .bind(note)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        self.account_by(id).await
+    }
+
+    async fn account_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(unexpected)?;
+        Ok(n as u64)
+    }
+
+    async fn follow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord> {
+        self.change_follow(follower, followee, true).await
+    }
+
+    async fn unfollow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord> {
+        self.change_follow(follower, followee, false).await
+    }
+
+    async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>> {
+        let list = id_list(ids);
+        let rows = sqlx::query(
+            "SELECT follower_id, followee_id FROM follows
+             WHERE (follower_id = ? AND followee_id IN (SELECT value FROM json_each(?)))
+                OR (followee_id = ? AND follower_id IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(viewer.get())
+        .bind(&list)
+        .bind(viewer.get())
+        .bind(&list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        let pairs: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(ids
+            .iter()
+            .map(|&id| RelationshipRecord {
+                id,
+                following: pairs.contains(&(viewer.get(), id.get())),
+                followed_by: pairs.contains(&(id.get(), viewer.get())),
+            })
+            .collect())
+    }
+
+    async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        match page.direction() {
+            PageDirection::Descending => self.edges(
+                "SELECT id, follower_id FROM follows WHERE followee_id = ?
+                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
+                account, page).await,
+            PageDirection::AscendingFromMin => self.edges(
+                "SELECT id, follower_id FROM follows WHERE followee_id = ?
+                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
+                account, page).await,
+        }
+    }
+
+    async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        match page.direction() {
+            PageDirection::Descending => self.edges(
+                "SELECT id, followee_id FROM follows WHERE follower_id = ?
+                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
+                account, page).await,
+            PageDirection::AscendingFromMin => self.edges(
+                "SELECT id, followee_id FROM follows WHERE follower_id = ?
+                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
+                account, page).await,
+        }
+    }
+
+    async fn follower_ids(&self, account: Id) -> Result<Vec<Id>> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT follower_id FROM follows WHERE followee_id = ?")
+            .bind(account.get())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(ids.into_iter().map(Id::from_i64).collect())
+    }
+
+    async fn following_ids(&self, account: Id) -> Result<Vec<Id>> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = ?")
+            .bind(account.get())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(ids.into_iter().map(Id::from_i64).collect())
+    }
+
+    async fn is_following(&self, follower: Id, followee: Id) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows WHERE follower_id = ? AND followee_id = ?")
+            .bind(follower.get())
+            .bind(followee.get())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(n > 0)
+    }
+}
