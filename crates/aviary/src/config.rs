@@ -118,7 +118,11 @@ fn bad(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-fn parse_env<T: std::str::FromStr>(env: &impl Fn(&str) -> Option<String>, name: &str, what: &str) -> Result<Option<T>, ConfigError> {
+fn parse_env<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
     match env(name) {
         None => Ok(None),
         Some(v) => v.trim().parse().map(Some).map_err(|_| bad(format!("{name}={v:?} is not {what}"))),
@@ -183,10 +187,10 @@ impl Config {
         if self.http.body_limit_bytes < 1024 {
             return Err(bad("http.body_limit_bytes must be at least 1024"));
         }
-        if let Some(u) = &self.instance.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(bad(format!("instance.public_url {u:?} must start with http:// or https://")));
-            }
+        if let Some(u) = &self.instance.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(bad(format!("instance.public_url {u:?} must start with http:// or https://")));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir must not be empty"));
@@ -209,7 +213,8 @@ mod tests {
     fn environment_overrides_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[instance]\ntitle = \"From file\"\nmax_characters = 600\n").unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[instance]\ntitle = \"From file\"\nmax_characters = 600\n")
+            .unwrap();
         let c = Config::load(Some(&file), env(&[(ENV_TITLE, "From env")])).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.instance.title, "From env");

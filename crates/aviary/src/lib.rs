@@ -67,8 +67,18 @@ impl App {
 
         let shared_bus: Arc<dyn Bus> = Arc::new(bus.clone());
         let relays = vec![
-            OutboxRelay { component: UsersService::COMPONENT, pool: users.pool().clone(), bus: shared_bus.clone(), outbox: users.outbox().clone() },
-            OutboxRelay { component: PostsService::COMPONENT, pool: posts.pool().clone(), bus: shared_bus, outbox: posts.outbox().clone() },
+            OutboxRelay {
+                component: UsersService::COMPONENT,
+                pool: users.pool().clone(),
+                bus: shared_bus.clone(),
+                outbox: users.outbox().clone(),
+            },
+            OutboxRelay {
+                component: PostsService::COMPONENT,
+                pool: posts.pool().clone(),
+                bus: shared_bus,
+                outbox: posts.outbox().clone(),
+            },
         ];
 
         let settings = GatewaySettings {
@@ -80,11 +90,19 @@ impl App {
             max_characters: config.instance.max_characters,
             body_limit: config.http.body_limit_bytes,
         };
-        let gateway = Gateway { users: users_api, posts: posts_api, timelines: Arc::new(timelines), settings: Arc::new(settings) };
+        let gateway = Gateway {
+            users: users_api,
+            posts: posts_api,
+            timelines: Arc::new(timelines),
+            settings: Arc::new(settings),
+        };
 
         let mut registry = Registry::with_prefix("aviary");
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
-        let checks = vec![sqlite_ready("users database", users.pool().clone()), sqlite_ready("posts database", posts.pool().clone())];
+        let checks = vec![
+            sqlite_ready("users database", users.pool().clone()),
+            sqlite_ready("posts database", posts.pool().clone()),
+        ];
         let router = gateway
             .router()
             .merge(platform::ops::router(checks, Arc::new(registry)))

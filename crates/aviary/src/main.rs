@@ -32,7 +32,9 @@ struct Cli {
 fn load(cli: &Cli) -> Result<Config, String> {
     let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     if let Some(l) = &cli.listen {
-        config.listen = l.parse().map_err(|_| format!("invalid configuration: --listen {l:?} is not an address like 127.0.0.1:8080"))?;
+        config.listen = l
+            .parse()
+            .map_err(|_| format!("invalid configuration: --listen {l:?} is not an address like 127.0.0.1:8080"))?;
     }
     if let Some(d) = &cli.data {
         config.data_dir = d.clone();

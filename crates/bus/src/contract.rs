@@ -27,13 +27,7 @@ impl Handler for Recorder {
 }
 
 fn follow(n: i64) -> Envelope {
-    Envelope::new(
-        "contract",
-        Event::FollowCreated {
-            follower_id: Id::from_i64(n),
-            followee_id: Id::from_i64(n + 1),
-        },
-    )
+    Envelope::new("contract", Event::FollowCreated { follower_id: Id::from_i64(n), followee_id: Id::from_i64(n + 1) })
 }
 
 async fn wait_for(rec: &Recorder, n: usize) {

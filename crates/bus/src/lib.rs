@@ -11,8 +11,8 @@
 //! implement the same trait and pass the same [`contract`] suite.
 #![forbid(unsafe_code)]
 
-mod memory;
 pub mod contract;
+mod memory;
 
 pub use memory::InProcessBus;
 
@@ -25,11 +25,7 @@ pub enum BusError {
     #[error("event bus unavailable: {0}")]
     Unavailable(String),
     #[error("event {event_id} was not handled by consumer {consumer}: {reason}")]
-    NotHandled {
-        event_id: String,
-        consumer: String,
-        reason: String,
-    },
+    NotHandled { event_id: String, consumer: String, reason: String },
 }
 
 /// Work done for one delivered event. An `Err` asks the bus to redeliver
@@ -48,10 +44,7 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn new(consumer: &str, kinds: &[&'static str]) -> Self {
-        Subscription {
-            consumer: consumer.to_string(),
-            kinds: kinds.to_vec(),
-        }
+        Subscription { consumer: consumer.to_string(), kinds: kinds.to_vec() }
     }
     pub fn wants(&self, kind: &str) -> bool {
         self.kinds.iter().any(|k| {

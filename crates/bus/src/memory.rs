@@ -102,11 +102,7 @@ impl Bus for InProcessBus {
                 let _ = ack.send(());
             }
         });
-        self.inner
-            .consumers
-            .write()
-            .expect("bus lock poisoned")
-            .push((subscription, tx));
+        self.inner.consumers.write().expect("bus lock poisoned").push((subscription, tx));
         Ok(())
     }
 }

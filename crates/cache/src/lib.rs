@@ -16,8 +16,8 @@
 //! at-least-once event delivery safe.
 #![forbid(unsafe_code)]
 
-mod memory;
 pub mod contract;
+mod memory;
 
 pub use memory::MemoryTimelineCache;
 

@@ -24,10 +24,7 @@ pub struct MemoryTimelineCache {
 
 impl MemoryTimelineCache {
     pub fn new(cap: usize) -> Self {
-        MemoryTimelineCache {
-            cap: cap.max(1),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
+        MemoryTimelineCache { cap: cap.max(1), shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
     }
 
     fn with<R>(&self, owner: Id, f: impl FnOnce(&mut HashMap<Id, Timeline>) -> R) -> R {
@@ -102,14 +99,14 @@ impl TimelineCache for MemoryTimelineCache {
     async fn page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>> {
         Ok(self.with(owner, |m| {
             let Some(t) = m.get(&owner) else { return Vec::new() };
-            let lo = page.lower().map(|l| std::ops::Bound::Excluded(l)).unwrap_or(std::ops::Bound::Unbounded);
+            let lo = page.lower().map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
             let hi = page.max_id.map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
             let range = t.entries.range((lo, hi)).map(|(&post_id, &author_id)| Entry { post_id, author_id });
             let mut out: Vec<Entry> = match page.direction() {
                 PageDirection::Descending => range.rev().take(page.limit).collect(),
                 PageDirection::AscendingFromMin => range.take(page.limit).collect(),
             };
-            out.sort_by(|a, b| b.post_id.cmp(&a.post_id));
+            out.sort_by_key(|e| std::cmp::Reverse(e.post_id));
             out
         }))
     }

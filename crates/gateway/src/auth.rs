@@ -43,9 +43,7 @@ impl Auth {
     /// The signed-in account, provided the token grants `scope`.
     pub fn user(&self, scope: &str) -> Result<Id, ApiError> {
         self.app(scope)?;
-        self.0
-            .account_id
-            .ok_or_else(|| ApiError::unprocessable("This method requires an authenticated user"))
+        self.0.account_id.ok_or_else(|| ApiError::unprocessable("This method requires an authenticated user"))
     }
 
     /// Any token (user or app) that grants `scope`.

@@ -34,7 +34,9 @@ pub fn render_text(text: &str) -> String {
                 }
                 if is_url(word) {
                     let e = escape(word);
-                    out.push_str(&format!(r#"<a href="{e}" rel="nofollow noopener noreferrer" target="_blank">{e}</a>"#));
+                    out.push_str(&format!(
+                        r#"<a href="{e}" rel="nofollow noopener noreferrer" target="_blank">{e}</a>"#
+                    ));
                 } else {
                     out.push_str(&escape(word));
                 }

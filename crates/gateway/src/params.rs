@@ -32,6 +32,9 @@ impl Params {
     }
 
     fn add_form(&mut self, body: &[u8]) -> Result<(), ApiError> {
+        if !form_is_utf8(body) {
+            return Err(ApiError::bad_request("Malformed form parameters: not valid UTF-8"));
+        }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|e| ApiError::bad_request(format!("Malformed form parameters: {e}")))?;
         self.pairs.extend(pairs.into_iter().map(|(k, v)| (normalize(&k), v)));
@@ -39,8 +42,8 @@ impl Params {
     }
 
     fn add_json(&mut self, body: &[u8]) -> Result<(), ApiError> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
         let Value::Object(map) = v else {
             return Err(ApiError::unprocessable("The JSON body must be an object"));
         };
@@ -103,12 +106,34 @@ impl Params {
     pub fn usize(&self, key: &str) -> Result<Option<usize>, ApiError> {
         match self.text(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::validation(format!("{key} must be a non-negative integer"))),
+            Some(v) => {
+                v.parse().map(Some).map_err(|_| ApiError::validation(format!("{key} must be a non-negative integer")))
+            }
         }
     }
+}
+
+/// `serde_urlencoded` replaces invalid UTF-8 with U+FFFD; we would rather
+/// refuse it than store mangled text.
+fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&' || b == b'=').all(|part| {
+        let mut decoded = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (part[i], part.get(i + 1).copied().and_then(hex), part.get(i + 2).copied().and_then(hex)) {
+                (b'%', Some(h), Some(l)) => {
+                    decoded.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (b, _, _) => {
+                    decoded.push(b);
+                    i += 1;
+                }
+            }
+        }
+        std::str::from_utf8(&decoded).is_ok()
+    })
 }
 
 impl<S: Send + Sync> FromRequest<S> for Params {
@@ -116,12 +141,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let mut params = Params::from_query(req.uri().query())?;
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(req, state)
                 .await
@@ -133,21 +154,20 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                         if field.file_name().is_some() {
                             continue; // files are handled by the media routes
                         }
-                        let text = field
-                            .text()
-                            .await
-                            .map_err(|e| ApiError::new(e.status(), format!("Malformed multipart field: {}", e.body_text())))?;
+                        let text = field.text().await.map_err(|e| {
+                            ApiError::new(e.status(), format!("Malformed multipart field: {}", e.body_text()))
+                        })?;
                         params.pairs.push((name, text));
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(ApiError::new(e.status(), format!("Malformed multipart body: {}", e.body_text()))),
+                    Err(e) => {
+                        return Err(ApiError::new(e.status(), format!("Malformed multipart body: {}", e.body_text())));
+                    }
                 }
             }
             return Ok(params);
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(params);
         }
@@ -186,7 +206,10 @@ mod tests {
         let mut p = Params::default();
         assert_eq!(p.add_json(b"{not json").unwrap_err().status, 400);
         assert_eq!(p.add_json(b"[1]").unwrap_err().status, 422);
-        p.add_form(b"sensitive=maybe").unwrap();
+        assert_eq!(p.add_form(b"status=%ff%fe").unwrap_err().status, 400);
+        assert_eq!(p.add_form(b"status=\xff").unwrap_err().status, 400);
+        p.add_form(b"status=%C3%A9&sensitive=maybe").unwrap();
+        assert_eq!(p.get("status"), Some("é"));
         assert_eq!(p.bool("sensitive").unwrap_err().status, 422);
     }
 }

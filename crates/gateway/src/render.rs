@@ -112,10 +112,7 @@ fn status(base: &str, p: &PostRecord, author: Account) -> Status {
 pub async fn statuses(gw: &Gateway, base: &str, posts: &[PostRecord]) -> Result<Vec<Status>, ApiError> {
     let authors: Vec<Id> = posts.iter().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
     let accounts = accounts(gw, base, &authors).await?;
-    Ok(posts
-        .iter()
-        .filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone())))
-        .collect())
+    Ok(posts.iter().filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect())
 }
 
 pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<Status, ApiError> {
@@ -152,7 +149,9 @@ pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -
     };
     Ok(posts
         .into_iter()
-        .filter(|p| p.visibility != Visibility::Private || Some(p.author_id) == viewer || followed.contains(&p.author_id))
+        .filter(|p| {
+            p.visibility != Visibility::Private || Some(p.author_id) == viewer || followed.contains(&p.author_id)
+        })
         .collect())
 }
 

@@ -56,11 +56,7 @@ impl Email {
             && matches!(raw.split_once('@'), Some((local, domain))
                 if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
                     && !domain.ends_with('.') && !domain.contains('@'));
-        if ok {
-            Ok(Email(raw.to_lowercase()))
-        } else {
-            Err(invalid("Email is invalid"))
-        }
+        if ok { Ok(Email(raw.to_lowercase())) } else { Err(invalid("Email is invalid")) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -106,9 +102,7 @@ impl PostText {
         }
         let len = Self::weighted_len(raw);
         if len > max_chars {
-            return Err(invalid(format!(
-                "Text character limit of {max_chars} exceeded"
-            )));
+            return Err(invalid(format!("Text character limit of {max_chars} exceeded")));
         }
         Ok(PostText(raw.to_string()))
     }
@@ -140,9 +134,7 @@ impl PostText {
 }
 
 pub fn is_url(word: &str) -> bool {
-    let rest = word
-        .strip_prefix("https://")
-        .or_else(|| word.strip_prefix("http://"));
+    let rest = word.strip_prefix("https://").or_else(|| word.strip_prefix("http://"));
     matches!(rest, Some(r) if r.len() > 1 && r.contains('.'))
 }
 
@@ -237,8 +229,12 @@ impl Scopes {
                 || (s == "follow"
                     && matches!(
                         required,
-                        "read:follows" | "write:follows" | "read:blocks" | "write:blocks"
-                            | "read:mutes" | "write:mutes"
+                        "read:follows"
+                            | "write:follows"
+                            | "read:blocks"
+                            | "write:blocks"
+                            | "read:mutes"
+                            | "write:mutes"
                     ))
                 || (required == "profile" && (s == "read" || s == "read:accounts"))
         })

@@ -18,12 +18,7 @@ pub enum Event {
     #[serde(rename = "follow.removed")]
     FollowRemoved { follower_id: Id, followee_id: Id },
     #[serde(rename = "post.created")]
-    PostCreated {
-        post_id: Id,
-        author_id: Id,
-        visibility: Visibility,
-        in_reply_to_account_id: Option<Id>,
-    },
+    PostCreated { post_id: Id, author_id: Id, visibility: Visibility, in_reply_to_account_id: Option<Id> },
     #[serde(rename = "post.deleted")]
     PostDeleted { post_id: Id, author_id: Id },
 }

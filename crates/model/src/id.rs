@@ -96,31 +96,18 @@ impl IdGenerator {
     /// `worker` must be unique among running instances (see the config).
     pub fn new(worker: u16) -> Self {
         assert!(worker <= MAX_WORKER, "worker id {worker} exceeds {MAX_WORKER}");
-        IdGenerator {
-            worker: worker as u64,
-            state: Mutex::new((0, 0)),
-        }
+        IdGenerator { worker: worker as u64, state: Mutex::new((0, 0)) }
     }
 
     pub fn next(&self) -> Id {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("system clock is after 1970")
-            .as_millis() as u64;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is after 1970").as_millis() as u64;
         let mut st = self.state.lock().expect("id generator lock poisoned");
         let (last, seq) = *st;
         // A clock that steps backwards must not produce duplicates or
         // out-of-order ids: keep counting from the last millisecond used.
         let ms = now.max(last);
-        let (ms, seq) = if ms == last {
-            if seq + 1 >= (1 << SEQ_BITS) {
-                (last + 1, 0)
-            } else {
-                (last, seq + 1)
-            }
-        } else {
-            (ms, 0)
-        };
+        let (ms, seq) =
+            if ms == last { if seq + 1 >= (1 << SEQ_BITS) { (last + 1, 0) } else { (last, seq + 1) } } else { (ms, 0) };
         *st = (ms, seq);
         let since = ms.saturating_sub(EPOCH_MS);
         Id(((since << (WORKER_BITS + SEQ_BITS)) | (self.worker << SEQ_BITS) | seq) as i64)

@@ -34,11 +34,7 @@ impl Page {
     }
 
     pub fn direction(&self) -> PageDirection {
-        if self.min_id.is_some() {
-            PageDirection::AscendingFromMin
-        } else {
-            PageDirection::Descending
-        }
+        if self.min_id.is_some() { PageDirection::AscendingFromMin } else { PageDirection::Descending }
     }
 
     pub fn admits(&self, id: Id) -> bool {

@@ -8,8 +8,8 @@ pub fn now_millis() -> i64 {
 
 /// `2019-12-08T03:48:33.901Z`
 pub fn rfc3339_millis(unix_ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(unix_ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let t =
+        OffsetDateTime::from_unix_timestamp_nanos(unix_ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),

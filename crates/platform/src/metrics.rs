@@ -59,9 +59,7 @@ pub async fn track(State(m): State<HttpMetrics>, req: Request, next: Next) -> Re
     m.latency
         .get_or_create(&LatencyLabels { method: method.clone(), route: route.clone() })
         .observe(start.elapsed().as_secs_f64());
-    m.requests
-        .get_or_create(&RouteLabels { method, route, status: resp.status().as_u16() })
-        .inc();
+    m.requests.get_or_create(&RouteLabels { method, route, status: resp.status().as_u16() }).inc();
     resp
 }
 

@@ -39,10 +39,8 @@ async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
         }
     }))
     .await;
-    let failing: serde_json::Map<String, serde_json::Value> = results
-        .into_iter()
-        .filter_map(|(n, r)| r.err().map(|e| (n, json!(e))))
-        .collect();
+    let failing: serde_json::Map<String, serde_json::Value> =
+        results.into_iter().filter_map(|(n, r)| r.err().map(|e| (n, json!(e)))).collect();
     if failing.is_empty() {
         (StatusCode::OK, axum::Json(json!({"status": "ready"})))
     } else {

@@ -3,11 +3,14 @@
 
 use crate::error::ApiError;
 use axum::Router;
+use axum::ServiceExt;
 use axum::http::{HeaderName, Request};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -23,11 +26,7 @@ pub fn standard_layers(router: Router) -> Router {
             axum::response::IntoResponse::into_response(ApiError::internal(anyhow::anyhow!("handler panicked")))
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
+            let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -36,10 +35,22 @@ pub fn standard_layers(router: Router) -> Router {
 
 /// Serves until `stop` is cancelled, then stops accepting and waits up to
 /// `grace` for in-flight requests.
-pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken, grace: Duration) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    grace: Duration,
+) -> std::io::Result<()> {
     let drained = stop.clone();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move { drained.cancelled().await });
+    // Rails, and so Mastodon, ignores a trailing slash (clients request
+    // `/api/v1/instance/`); trimming must happen before routing, so this
+    // wraps the router rather than being one of its layers.
+    let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+    let server = axum::serve(
+        listener,
+        <_ as ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<std::net::SocketAddr>(service),
+    )
+    .with_graceful_shutdown(async move { drained.cancelled().await });
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         r = &mut server => r,

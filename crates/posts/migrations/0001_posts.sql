@@ -18,6 +18,8 @@ CREATE INDEX posts_author ON posts (author_id, id);
 -- The public timeline reads only public posts, newest first.
 CREATE INDEX posts_public ON posts (id) WHERE visibility = 'public';
 CREATE INDEX posts_replies ON posts (in_reply_to_id) WHERE in_reply_to_id IS NOT NULL;
+-- Replies addressed to an account, for home-timeline follow/unfollow.
+CREATE INDEX posts_replies_to_account ON posts (in_reply_to_account_id, id) WHERE in_reply_to_account_id IS NOT NULL;
 
 CREATE TABLE author_stats (
     author_id      INTEGER PRIMARY KEY,

@@ -76,13 +76,21 @@ pub trait PostsApi: Send + Sync + 'static {
     /// An author's posts, newest first; private ones only when
     /// `include_private`; replies to others left out when `exclude_replies`
     /// (self-replies, i.e. threads, stay, as in Mastodon).
-    async fn by_author(&self, author: Id, include_private: bool, exclude_replies: bool, page: &Page) -> Result<Vec<PostRecord>>;
+    async fn by_author(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<PostRecord>>;
     /// Public posts, newest first.
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>>;
     /// (ancestors oldest first, descendants in id order) of a post.
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)>;
     /// The newest posts (any visibility) by any of `authors` below `max_id`.
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
+    /// The newest posts by any of `authors` that reply to `account`.
+    async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>>;
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>>;
     async fn post_count(&self) -> Result<u64>;
 }

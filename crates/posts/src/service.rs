@@ -34,6 +34,14 @@ fn post_row(r: &SqliteRow) -> PostRecord {
     }
 }
 
+fn post_ref(r: &SqliteRow) -> PostRef {
+    PostRef {
+        post_id: Id::from_i64(r.get(0)),
+        author_id: Id::from_i64(r.get(1)),
+        in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
+    }
+}
+
 impl PostsService {
     async fn by_idempotency_key(&self, author: Id, key: &str) -> Result<Option<PostRecord>> {
         let post_id: Option<i64> = sqlx::query_scalar(
@@ -55,17 +63,17 @@ impl PostsService {
 }
 
 fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
-    posts.sort_by(|a, b| b.id.cmp(&a.id));
+    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
     posts
 }
 
 #[async_trait]
 impl PostsApi for PostsService {
     async fn create(&self, new: NewPost) -> Result<PostRecord> {
-        if let Some(key) = &new.idempotency_key {
-            if let Some(existing) = self.by_idempotency_key(new.author_id, key).await? {
-                return Ok(existing);
-            }
+        if let Some(key) = &new.idempotency_key
+            && let Some(existing) = self.by_idempotency_key(new.author_id, key).await?
+        {
+            return Ok(existing);
         }
         let parent = match new.in_reply_to_id {
             Some(pid) => Some(self.get(pid).await?.ok_or(PostsError::NotFound)?),
@@ -194,7 +202,13 @@ impl PostsApi for PostsService {
         Ok(post)
     }
 
-    async fn by_author(&self, author: Id, include_private: bool, exclude_replies: bool, page: &Page) -> Result<Vec<PostRecord>> {
+    async fn by_author(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<PostRecord>> {
         let sql = match page.direction() {
             PageDirection::Descending => {
                 "SELECT * FROM posts WHERE author_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3)
@@ -286,14 +300,25 @@ impl PostsApi for PostsService {
         .fetch_all(&self.pool)
         .await
         .map_err(unexpected)?;
-        Ok(rows
-            .iter()
-            .map(|r| PostRef {
-                post_id: Id::from_i64(r.get(0)),
-                author_id: Id::from_i64(r.get(1)),
-                in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
-            })
-            .collect())
+        Ok(rows.iter().map(post_ref).collect())
+    }
+
+    async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE in_reply_to_account_id = ?1 AND author_id IN (SELECT value FROM json_each(?2))
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(account.get())
+        .bind(id_list(authors))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows.iter().map(post_ref).collect())
     }
 
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
@@ -316,7 +341,8 @@ impl PostsApi for PostsService {
     }
 
     async fn post_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await.map_err(unexpected)?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await.map_err(unexpected)?;
         Ok(n as u64)
     }
 }

@@ -38,10 +38,7 @@ impl Outbox {
 
     pub async fn enqueue(conn: &mut SqliteConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
         let json = serde_json::to_string(envelope).expect("an envelope always serialises");
-        sqlx::query("INSERT INTO outbox (envelope) VALUES (?)")
-            .bind(json)
-            .execute(conn)
-            .await?;
+        sqlx::query("INSERT INTO outbox (envelope) VALUES (?)").bind(json).execute(conn).await?;
         Ok(())
     }
 
@@ -135,7 +132,9 @@ mod tests {
         bus.subscribe(Subscription::new("t", &["follow.created"]), rec.clone()).await.unwrap();
 
         let sent: Vec<Envelope> = (1..=3)
-            .map(|n| Envelope::new("t", Event::FollowCreated { follower_id: Id::from_i64(n), followee_id: Id::from_i64(9) }))
+            .map(|n| {
+                Envelope::new("t", Event::FollowCreated { follower_id: Id::from_i64(n), followee_id: Id::from_i64(9) })
+            })
             .collect();
         let mut tx = pool.begin().await.unwrap();
         for e in &sent {

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 /// Opens (creating if needed) `dir/<component>.sqlite3` and migrates it.
 pub async fn open(dir: &Path, component: &str, migrator: &Migrator) -> anyhow::Result<SqlitePool> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
     let path = dir.join(format!("{component}.sqlite3"));
     let options = SqliteConnectOptions::new()
         .filename(&path)
@@ -27,10 +26,7 @@ pub async fn open(dir: &Path, component: &str, migrator: &Migrator) -> anyhow::R
         .connect_with(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-    migrator
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", path.display()))?;
+    migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", path.display()))?;
     Ok(pool)
 }
 

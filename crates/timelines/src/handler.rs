@@ -28,7 +28,11 @@ impl Handler for TimelinesHandler {
                 if s.posts.get(*post_id).await?.is_none() {
                     return Ok(()); // deleted before we got to it
                 }
-                let p = PostRef { post_id: *post_id, author_id: *author_id, in_reply_to_account_id: *in_reply_to_account_id };
+                let p = PostRef {
+                    post_id: *post_id,
+                    author_id: *author_id,
+                    in_reply_to_account_id: *in_reply_to_account_id,
+                };
                 let followers = s.users.follower_ids(*author_id).await?;
                 // For a reply to a third party, only those who follow both see it.
                 let also_follow: Option<HashSet<Id>> = match in_reply_to_account_id {
@@ -53,10 +57,17 @@ impl Handler for TimelinesHandler {
                     return Ok(()); // unfollowed since
                 }
                 let following: HashSet<Id> = s.users.following_ids(*follower_id).await?.into_iter().collect();
-                let recent = s.posts.recent_by_authors(&[*followee_id], None, s.cap).await?;
-                let entries: Vec<Entry> = recent
+                // The followee's own posts, and (now that the follower
+                // follows the person replied to) replies to the followee by
+                // accounts the follower already follows: what a rebuild
+                // would produce.
+                let own = s.posts.recent_by_authors(&[*followee_id], None, s.cap).await?;
+                let others: Vec<Id> = following.iter().copied().filter(|a| a != followee_id).collect();
+                let replies = s.posts.replies_to(*followee_id, &others, s.cap).await?;
+                let entries: Vec<Entry> = own
                     .into_iter()
                     .filter(|p| reaches(*follower_id, p, |a| following.contains(&a)))
+                    .chain(replies)
                     .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
                     .collect();
                 s.cache.insert(&[*follower_id], &entries).await?;
@@ -66,6 +77,11 @@ impl Handler for TimelinesHandler {
                     return Ok(()); // followed again since
                 }
                 s.cache.remove_author(*follower_id, *followee_id).await?;
+                // Replies to the unfollowed account by others no longer qualify.
+                let others: Vec<Id> = s.users.following_ids(*follower_id).await?;
+                let replies: Vec<Id> =
+                    s.posts.replies_to(*followee_id, &others, s.cap).await?.into_iter().map(|p| p.post_id).collect();
+                s.cache.remove_posts(&[*follower_id], &replies).await?;
             }
             Event::AccountCreated { .. } => {}
         }

@@ -118,7 +118,8 @@ pub trait UsersApi: Send + Sync + 'static {
     /// The accounts that exist among `ids`, in no particular order.
     async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>>;
     async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>>;
-    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>) -> Result<AccountRecord>;
+    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>)
+    -> Result<AccountRecord>;
     async fn account_count(&self) -> Result<u64>;
 
     // Follows.

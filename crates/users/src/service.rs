@@ -61,7 +61,7 @@ impl UsersService {
             .iter()
             .map(|r| FollowEdge { follow_id: Id::from_i64(r.get(0)), account_id: Id::from_i64(r.get(1)) })
             .collect();
-        edges.sort_by(|a, b| b.follow_id.cmp(&a.follow_id));
+        edges.sort_by_key(|e| std::cmp::Reverse(e.follow_id));
         Ok(edges)
     }
 
@@ -190,16 +190,18 @@ impl UsersApi for UsersService {
     async fn issue_token(&self, app_id: Id, account_id: Option<Id>, scopes: Scopes) -> Result<IssuedToken> {
         let token = random_secret();
         let now = now_millis();
-        sqlx::query("INSERT INTO tokens (id, token_hash, app_id, account_id, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(self.ids.next().get())
-            .bind(digest(&token))
-            .bind(app_id.get())
-            .bind(account_id.map(Id::get))
-            .bind(scopes.to_string_joined())
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(unexpected)?;
+        sqlx::query(
+            "INSERT INTO tokens (id, token_hash, app_id, account_id, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.ids.next().get())
+        .bind(digest(&token))
+        .bind(app_id.get())
+        .bind(account_id.map(Id::get))
+        .bind(scopes.to_string_joined())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(unexpected)?;
         Ok(IssuedToken { access_token: token, scopes, created_at_ms: now })
     }
 
@@ -262,7 +264,9 @@ impl UsersApi for UsersService {
         .fetch_optional(&self.pool)
         .await
         .map_err(unexpected)?;
-        let invalid = || UsersError::InvalidGrant("The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into());
+        let invalid = || {
+            UsersError::InvalidGrant("The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into())
+        };
         let row = row.ok_or_else(invalid)?;
         if row.get::<i64, _>("expires_at") < now_millis() || row.get::<String, _>("redirect_uri") != redirect_uri {
             return Err(invalid());
@@ -277,14 +281,15 @@ impl UsersApi for UsersService {
         let id = self.ids.next();
         let now = now_millis();
         let mut tx = self.pool.begin().await.map_err(unexpected)?;
-        let inserted = sqlx::query("INSERT INTO accounts (id, username, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(id.get())
-            .bind(s.username.as_str())
-            .bind(s.email.as_str())
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO accounts (id, username, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(id.get())
+                .bind(s.username.as_str())
+                .bind(s.email.as_str())
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
         if let Err(e) = inserted {
             return Err(match unexpected(e) {
                 UsersError::Conflict(msg) if msg.contains("email") => UsersError::Conflict("Email".into()),
@@ -300,12 +305,14 @@ impl UsersApi for UsersService {
     }
 
     async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>> {
-        let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE lower(email) = lower(?) OR lower(username) = lower(?)")
-            .bind(login)
-            .bind(login)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unexpected)?;
+        let row = sqlx::query(
+            "SELECT id, password_hash FROM accounts WHERE lower(email) = lower(?) OR lower(username) = lower(?)",
+        )
+        .bind(login)
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unexpected)?;
         let (id, hash) = match row {
             Some(r) => (Some(Id::from_i64(r.get("id"))), r.get::<String, _>("password_hash")),
             None => (None, DUMMY_HASH.clone()),
@@ -342,25 +349,33 @@ impl UsersApi for UsersService {
         Ok(row.as_ref().map(account_row))
     }
 
-    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>) -> Result<AccountRecord> {
+    async fn update_profile(
+        &self,
+        id: Id,
+        display_name: Option<String>,
+        note: Option<String>,
+    ) -> Result<AccountRecord> {
         if display_name.as_ref().is_some_and(|d| d.chars().count() > 30) {
             return Err(UsersError::Validation("Display name is too long (maximum is 30 characters)".into()));
         }
         if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
             return Err(UsersError::Validation("Note is too long (maximum is 500 characters)".into()));
         }
-        sqlx::query("UPDATE accounts SET display_name = COALESCE(?, display_name), note = COALESCE(?, note) WHERE id = ?")
-            .bind(display_name)
-            .bind(note)
-            .bind(id.get())
-            .execute(&self.pool)
-            .await
-            .map_err(unexpected)?;
+        sqlx::query(
+            "UPDATE accounts SET display_name = COALESCE(?, display_name), note = COALESCE(?, note) WHERE id = ?",
+        )
+        .bind(display_name)
+        .bind(note)
+        .bind(id.get())
+        .execute(&self.pool)
+        .await
+        .map_err(unexpected)?;
         self.account_by(id).await
     }
 
     async fn account_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(unexpected)?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(unexpected)?;
         Ok(n as u64)
     }
 
@@ -399,27 +414,47 @@ impl UsersApi for UsersService {
 
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
         match page.direction() {
-            PageDirection::Descending => self.edges(
-                "SELECT id, follower_id FROM follows WHERE followee_id = ?
+            PageDirection::Descending => {
+                self.edges(
+                    "SELECT id, follower_id FROM follows WHERE followee_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                account, page).await,
-            PageDirection::AscendingFromMin => self.edges(
-                "SELECT id, follower_id FROM follows WHERE followee_id = ?
+                    account,
+                    page,
+                )
+                .await
+            }
+            PageDirection::AscendingFromMin => {
+                self.edges(
+                    "SELECT id, follower_id FROM follows WHERE followee_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
-                account, page).await,
+                    account,
+                    page,
+                )
+                .await
+            }
         }
     }
 
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
         match page.direction() {
-            PageDirection::Descending => self.edges(
-                "SELECT id, followee_id FROM follows WHERE follower_id = ?
+            PageDirection::Descending => {
+                self.edges(
+                    "SELECT id, followee_id FROM follows WHERE follower_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                account, page).await,
-            PageDirection::AscendingFromMin => self.edges(
-                "SELECT id, followee_id FROM follows WHERE follower_id = ?
+                    account,
+                    page,
+                )
+                .await
+            }
+            PageDirection::AscendingFromMin => {
+                self.edges(
+                    "SELECT id, followee_id FROM follows WHERE follower_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
-                account, page).await,
+                    account,
+                    page,
+                )
+                .await
+            }
         }
     }
 

@@ -27,21 +27,17 @@ pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> R
     let mut fail = |field: &str, code: &str, msg: String| {
         details.insert(field.to_string(), json!([{ "error": code, "description": msg }]));
     };
-    let username = Username::parse(params.get("username").unwrap_or(""))
-        .map_err(|e| fail("username", "ERR_INVALID", e.0))
-        .ok();
+    let username =
+        Username::parse(params.get("username").unwrap_or("")).map_err(|e| fail("username", "ERR_INVALID", e.0)).ok();
     let email = Email::parse(params.get("email").unwrap_or("")).map_err(|e| fail("email", "ERR_INVALID", e.0)).ok();
-    let password = Password::parse(params.get("password").unwrap_or(""))
-        .map_err(|e| fail("password", "ERR_INVALID", e.0))
-        .ok();
+    let password =
+        Password::parse(params.get("password").unwrap_or("")).map_err(|e| fail("password", "ERR_INVALID", e.0)).ok();
     if params.bool("agreement").ok().flatten() != Some(true) {
         fail("agreement", "ERR_ACCEPTED", "Agreement must be accepted".into());
     }
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        let summary: Vec<String> = details
-            .values()
-            .filter_map(|v| v[0]["description"].as_str().map(String::from))
-            .collect();
+        let summary: Vec<String> =
+            details.values().filter_map(|v| v[0]["description"].as_str().map(String::from)).collect();
         return Err(ApiError::validation(summary.join(", ")).with_details(details.into()));
     };
     if !details.is_empty() {
@@ -73,7 +69,11 @@ async fn own_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiErr
     Ok(render::own_account(base, &record, stats.or_api()?.first()))
 }
 
-pub async fn verify_credentials(State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl) -> Result<Json<Account>, ApiError> {
+pub async fn verify_credentials(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<Account>, ApiError> {
     let me = auth.user("profile")?;
     Ok(Json(own_account(&gw, &base, me).await?))
 }
@@ -91,12 +91,22 @@ pub async fn update_credentials(
     Ok(Json(own_account(&gw, &base, me).await?))
 }
 
-pub async fn show(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Account>, ApiError> {
+pub async fn show(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Account>, ApiError> {
     auth.viewer("read:accounts")?;
     Ok(Json(render::one_account(&gw, &base, path_id(&id)?).await?))
 }
 
-pub async fn lookup(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, params: Params) -> Result<Json<Account>, ApiError> {
+pub async fn lookup(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    params: Params,
+) -> Result<Json<Account>, ApiError> {
     auth.viewer("read:accounts")?;
     let acct = params.required("acct")?.trim_start_matches('@');
     // Only local accounts exist; `user@<our host>` is the same account.
@@ -110,7 +120,11 @@ pub async fn lookup(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): B
     Ok(Json(render::one_account(&gw, &base, record.id).await?))
 }
 
-pub async fn relationships(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Vec<Relationship>>, ApiError> {
+pub async fn relationships(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    params: Params,
+) -> Result<Json<Vec<Relationship>>, ApiError> {
     let me = auth.user("read:follows")?;
     // Unparseable ids cannot name accounts; Mastodon drops them too.
     let ids: Vec<Id> = params.all("id").into_iter().filter_map(|s| s.parse().ok()).take(100).collect();
@@ -133,7 +147,10 @@ pub async fn statuses(
         return Err(ApiError::not_found());
     }
     // Features Aviary does not have yet yield their true, empty answer.
-    if params.bool("pinned")? == Some(true) || params.bool("only_media")? == Some(true) || params.text("tagged").is_some() {
+    if params.bool("pinned")? == Some(true)
+        || params.bool("only_media")? == Some(true)
+        || params.text("tagged").is_some()
+    {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
     let include_private = match viewer {
@@ -155,11 +172,19 @@ async fn follow_change(gw: &Gateway, auth: &Auth, id: &str, follow: bool) -> Res
     Ok(Json(Relationship::new(r.id, r.following, r.followed_by)))
 }
 
-pub async fn follow(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Relationship>, ApiError> {
+pub async fn follow(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Relationship>, ApiError> {
     follow_change(&gw, &auth, &id, true).await
 }
 
-pub async fn unfollow(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Relationship>, ApiError> {
+pub async fn unfollow(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Relationship>, ApiError> {
     follow_change(&gw, &auth, &id, false).await
 }
 

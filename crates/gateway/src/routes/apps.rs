@@ -32,7 +32,9 @@ pub async fn create(State(gw): State<Gateway>, params: Params) -> Result<Json<Ap
     let redirect_uris: Vec<String> = params
         .all("redirect_uris")
         .into_iter()
-        .flat_map(|v| v.split(['\n', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split(['\n', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()
+        })
         .collect();
     let scopes = Scopes::parse(params.get("scopes").unwrap_or("read")).map_err(ApiError::validation)?;
     let website = params.text("website").map(String::from);

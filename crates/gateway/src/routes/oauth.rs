@@ -18,8 +18,48 @@ use users::{AppRecord, UsersError};
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+/// An error from the token and revoke endpoints, in OAuth's shape
+/// (RFC 6749 §5.2) rather than Mastodon's.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> OAuthError {
+    OAuthError { status, error, description: description.to_string() }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.error, "error_description": self.description }))).into_response()
+    }
+}
+
+/// Failures of the components behind the endpoint keep their usual answer.
+pub enum TokenFailure {
+    OAuth(OAuthError),
+    Api(ApiError),
+}
+
+impl From<OAuthError> for TokenFailure {
+    fn from(e: OAuthError) -> Self {
+        TokenFailure::OAuth(e)
+    }
+}
+impl From<ApiError> for TokenFailure {
+    fn from(e: ApiError) -> Self {
+        TokenFailure::Api(e)
+    }
+}
+impl IntoResponse for TokenFailure {
+    fn into_response(self) -> Response {
+        match self {
+            TokenFailure::OAuth(e) => e.into_response(),
+            TokenFailure::Api(e) => e.into_response(),
+        }
+    }
 }
 
 /// Client credentials from the form or from HTTP Basic auth.
@@ -52,7 +92,7 @@ fn decode_base64(s: &str) -> Option<String> {
 }
 
 /// Requested scopes, defaulting to the app's, and never beyond them.
-fn requested_scopes(params: &Params, app: &AppRecord) -> Result<Scopes, Response> {
+fn requested_scopes(params: &Params, app: &AppRecord) -> Result<Scopes, OAuthError> {
     let scopes = match params.text("scope") {
         None => app.scopes.clone(),
         Some(s) => Scopes::parse(s).map_err(|e| oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.0))?,
@@ -67,13 +107,8 @@ fn requested_scopes(params: &Params, app: &AppRecord) -> Result<Scopes, Response
     Ok(scopes)
 }
 
-pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Response {
-    match token_inner(&gw, &headers, &params).await {
-        Ok(r) | Err(r) => r,
-    }
-}
-
-async fn token_inner(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Result<Response, Response> {
+pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Result<Json<Token>, TokenFailure> {
+    let (gw, headers, params) = (&gw, &headers, &params);
     let invalid_client = || {
         oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -84,15 +119,20 @@ async fn token_inner(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Resu
     let (client_id, secret) = client_credentials(headers, params).ok_or_else(invalid_client)?;
     let app = match gw.users.authenticate_client(&client_id, &secret).await {
         Ok(app) => app,
-        Err(UsersError::InvalidClient) => return Err(invalid_client()),
-        Err(e) => return Err(crate::errors::from_users(e).into_response()),
+        Err(UsersError::InvalidClient) => return Err(invalid_client().into()),
+        Err(e) => return Err(crate::errors::from_users(e).into()),
     };
     let (account, scopes) = match params.text("grant_type") {
         Some("client_credentials") => (None, requested_scopes(params, &app)?),
         Some("password") => {
             let scopes = requested_scopes(params, &app)?;
             let (Some(login), Some(password)) = (params.text("username"), params.text("password")) else {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "username and password are required",
+                )
+                .into());
             };
             match gw.users.check_password(login, password).await {
                 Ok(Some(id)) => (Some(id), scopes),
@@ -101,9 +141,9 @@ async fn token_inner(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Resu
                         StatusCode::BAD_REQUEST,
                         "invalid_grant",
                         "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
-                    ));
+                    ).into());
                 }
-                Err(e) => return Err(crate::errors::from_users(e).into_response()),
+                Err(e) => return Err(crate::errors::from_users(e).into()),
             }
         }
         Some("authorization_code") => {
@@ -111,8 +151,10 @@ async fn token_inner(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Resu
             let redirect = params.text("redirect_uri").unwrap_or(OOB);
             match gw.users.redeem_auth_code(app.id, code, redirect).await {
                 Ok((account, scopes)) => (Some(account), scopes),
-                Err(UsersError::InvalidGrant(m)) => return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &m)),
-                Err(e) => return Err(crate::errors::from_users(e).into_response()),
+                Err(UsersError::InvalidGrant(m)) => {
+                    return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &m).into());
+                }
+                Err(e) => return Err(crate::errors::from_users(e).into()),
             }
         }
         Some(_) | None => {
@@ -120,35 +162,41 @@ async fn token_inner(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Resu
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server.",
-            ));
+            )
+            .into());
         }
     };
-    let issued = gw
-        .users
-        .issue_token(app.id, account, scopes)
-        .await
-        .map_err(|e| crate::errors::from_users(e).into_response())?;
+    let issued = gw.users.issue_token(app.id, account, scopes).await.or_api()?;
     Ok(Json(Token {
         access_token: issued.access_token,
         token_type: "Bearer",
         scope: issued.scopes.to_string_joined(),
         created_at: issued.created_at_ms / 1000,
-    })
-    .into_response())
+    }))
 }
 
-pub async fn revoke(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Result<Json<serde_json::Value>, Response> {
+pub async fn revoke(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<serde_json::Value>, TokenFailure> {
     let Some((client_id, secret)) = client_credentials(&headers, &params) else {
-        return Err(oauth_error(StatusCode::FORBIDDEN, "unauthorized_client", "You are not authorized to revoke this token"));
+        return Err(oauth_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "You are not authorized to revoke this token",
+        )
+        .into());
     };
     let app = gw.users.authenticate_client(&client_id, &secret).await.map_err(|_| {
-        oauth_error(StatusCode::FORBIDDEN, "unauthorized_client", "You are not authorized to revoke this token")
+        TokenFailure::from(oauth_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "You are not authorized to revoke this token",
+        ))
     })?;
     let token = params.text("token").unwrap_or("");
-    gw.users
-        .revoke_token(app.id, token)
-        .await
-        .map_err(|e| crate::errors::from_users(e).into_response())?;
+    gw.users.revoke_token(app.id, token).await.or_api()?;
     Ok(Json(json!({})))
 }
 
@@ -227,7 +275,8 @@ pub async fn authorize(State(gw): State<Gateway>, params: Params) -> Result<Resp
         .await
         .or_api()?;
     let Some(account) = account else {
-        let mut resp = login_form(&app, &params, &redirect, &scopes, Some("Invalid e-mail or password.")).into_response();
+        let mut resp =
+            login_form(&app, &params, &redirect, &scopes, Some("Invalid e-mail or password.")).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(resp);
     };

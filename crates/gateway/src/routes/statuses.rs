@@ -98,13 +98,23 @@ pub async fn create(
     Ok(Json(render::one_status(&gw, &base, &post).await?))
 }
 
-pub async fn show(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Status>, ApiError> {
+pub async fn show(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     Ok(Json(render::one_status(&gw, &base, &post).await?))
 }
 
-pub async fn delete(State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Status>, ApiError> {
+pub async fn delete(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
     // Render first: once deleted, the post's replies count and author stats change.
     let post = gw.posts.get(path_id(&id)?).await.or_api()?.ok_or_else(ApiError::not_found)?;
@@ -116,7 +126,12 @@ pub async fn delete(State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUr
     Ok(Json(render::with_source(status, &deleted)))
 }
 
-pub async fn context(State(gw): State<Gateway>, auth: MaybeAuth, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> Result<Json<Context>, ApiError> {
+pub async fn context(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Context>, ApiError> {
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     let (ancestors, descendants) = gw.posts.context(post.id).await.or_api()?;

@@ -1,0 +1,117 @@
+//! Home and public timelines through the API: fan-out, back-fill on follow,
+//! removal on unfollow and delete, visibility and paging.
+
+use http::StatusCode;
+use serde_json::json;
+use testkit::TestServer;
+
+#[tokio::test]
+async fn follow_backfills_and_unfollow_removes_the_authors_posts() {
+    let s = TestServer::start().await;
+    let api = s.api();
+    let author = api.sign_up("author").await;
+    let reader = api.sign_up("reader").await;
+    let mine = api.post(&reader, "my own", "public").await;
+    let mut theirs = Vec::new();
+    for i in 0..5 {
+        theirs.push(api.post(&author, &format!("p{i}"), ["public", "private"][i % 2]).await);
+    }
+    assert_eq!(api.home_ids(&reader).await, vec![mine.clone()]);
+    api.follow(&reader, &author).await;
+    let home = api.home_eventually(&reader, |ids| ids.len() == 6).await;
+    let mut want: Vec<String> = theirs.iter().rev().cloned().collect();
+    want.push(mine.clone());
+    assert_eq!(home, want, "back-filled, private included, newest first");
+    api.unfollow(&reader, &author).await;
+    let home = api.home_eventually(&reader, |ids| ids.len() == 1).await;
+    assert_eq!(home, vec![mine]);
+}
+
+#[tokio::test]
+async fn fan_out_reaches_followers_only_and_deletion_removes_everywhere() {
+    let s = TestServer::start().await;
+    let api = s.api();
+    let author = api.sign_up("poster").await;
+    let fans: Vec<_> = futures_join(&api, &["f1", "f2", "f3"]).await;
+    let stranger = api.sign_up("stranger").await;
+    for f in &fans {
+        api.follow(f, &author).await;
+    }
+    let id = api.post(&author, "to my followers", "private").await;
+    for f in &fans {
+        assert_eq!(api.home_eventually(f, |ids| ids.contains(&id)).await, vec![id.clone()]);
+    }
+    assert!(api.home_ids(&stranger).await.is_empty());
+    assert!(api.all_pages("/api/v1/timelines/public", None).await.is_empty(), "private is not public");
+    api.expect(api.delete(&format!("/api/v1/statuses/{id}"), Some(&author.token)).await, StatusCode::OK).await;
+    for f in &fans {
+        assert!(api.home_eventually(f, |ids| ids.is_empty()).await.is_empty());
+    }
+    assert!(api.home_ids(&author).await.is_empty());
+}
+
+async fn futures_join(api: &testkit::Api, names: &[&str]) -> Vec<testkit::User> {
+    let mut out = Vec::new();
+    for n in names {
+        out.push(api.sign_up(n).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn replies_to_strangers_stay_out_of_home_but_threads_do_not() {
+    let s = TestServer::start().await;
+    let api = s.api();
+    let a = api.sign_up("talker").await;
+    let b = api.sign_up("listener").await;
+    let c = api.sign_up("outsider").await;
+    api.follow(&b, &a).await;
+    let c_post = api.post(&c, "hello world", "public").await;
+    let a_root = api.post(&a, "thread 1/2", "public").await;
+    let reply = |to: &str, text: &str| {
+        api.post_json("/api/v1/statuses", Some(&a.token), json!({"status": text, "in_reply_to_id": to}))
+    };
+    let to_outsider = api.expect(reply(&c_post, "@outsider hi").await, StatusCode::OK).await;
+    let thread = api.expect(reply(&a_root, "thread 2/2").await, StatusCode::OK).await;
+    assert_eq!(thread["in_reply_to_account_id"], a.id);
+    let home = api.home_eventually(&b, |ids| ids.len() >= 2).await;
+    assert_eq!(home, vec![thread["id"].as_str().unwrap().to_string(), a_root.clone()]);
+    assert!(!home.contains(&to_outsider["id"].as_str().unwrap().to_string()));
+    // Following the outsider too brings such replies in (as a rebuild
+    // would); unfollowing takes them out again.
+    api.follow(&b, &c).await;
+    let to_outsider = to_outsider["id"].as_str().unwrap().to_string();
+    let home = api.home_eventually(&b, |ids| ids.len() == 4).await;
+    assert!(home.contains(&to_outsider) && home.contains(&c_post), "{home:?}");
+    api.unfollow(&b, &c).await;
+    let home = api.home_eventually(&b, |ids| ids.len() == 2).await;
+    assert_eq!(home, vec![thread["id"].as_str().unwrap().to_string(), a_root]);
+}
+
+#[tokio::test]
+async fn public_timeline_pages_forward_and_back_with_link_headers() {
+    let s = TestServer::start().await;
+    let api = s.api();
+    let u = api.sign_up("pager").await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(api.post(&u, &format!("n{i}"), "public").await);
+    }
+    api.post(&u, "hidden from public", "unlisted").await;
+    ids.reverse();
+    assert_eq!(api.all_pages("/api/v1/timelines/public?limit=4&local=true", None).await, ids);
+    // min_id pages backwards: the 4 posts just newer than the 10th.
+    let r = api.get(&format!("/api/v1/timelines/public?limit=4&min_id={}", ids[10]), None).await;
+    let page: Vec<serde_json::Value> = api.expect(r, StatusCode::OK).await.as_array().unwrap().clone();
+    let got: Vec<&str> = page.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids[6..10].iter().map(String::as_str).collect::<Vec<_>>());
+    // limit is clamped to 40.
+    let r = api.get("/api/v1/timelines/public?limit=500", None).await;
+    assert_eq!(api.expect(r, StatusCode::OK).await.as_array().unwrap().len(), 25);
+    let r = api.get("/api/v1/timelines/public?limit=1", None).await;
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(
+        link.contains(&format!("max_id={}", ids[0])) && link.contains("rel=\"next\"") && link.contains("limit=1"),
+        "{link}"
+    );
+}

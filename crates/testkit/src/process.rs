@@ -1,0 +1,63 @@
+//! The real `aviary` binary as a child process, for tests that restart or
+//! signal it. The port is chosen by the OS (`--listen 127.0.0.1:0`) and read
+//! back from the JSON start-up log line.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct ProcessServer {
+    pub base: String,
+    child: Child,
+}
+
+impl ProcessServer {
+    pub async fn start(binary: &Path, data_dir: &Path) -> ProcessServer {
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the aviary binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let find = async {
+            while let Some(line) = lines.next_line().await.expect("reading aviary's log") {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                if let Some(addr) = v["address"].as_str() {
+                    return addr.to_string();
+                }
+            }
+            panic!("aviary exited before it was serving");
+        };
+        let addr = tokio::time::timeout(Duration::from_secs(30), find).await.expect("aviary starts within 30s");
+        // Keep draining the log so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ProcessServer { base: format!("http://{addr}"), child }
+    }
+
+    pub fn api(&self) -> crate::Api {
+        crate::Api::new(&self.base)
+    }
+
+    /// `kill -9`: no chance to flush or drain anything.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL delivered");
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the child is running").to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("aviary exits within 30s of SIGTERM")
+            .expect("waiting for aviary")
+    }
+}

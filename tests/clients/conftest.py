@@ -1,0 +1,42 @@
+"""Shared fixtures: the server under test comes from AVIARY_URL.
+
+The Rust test `mastodon_py_client_passes_its_suite` starts a fresh server
+and runs this suite against it; it can also be pointed at any running
+Aviary: AVIARY_URL=http://127.0.0.1:8080 python3 -m pytest tests/clients
+"""
+import os
+import uuid
+
+import pytest
+from mastodon import Mastodon
+
+SCOPES = ["read", "write", "follow"]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    url = os.environ.get("AVIARY_URL")
+    if not url:
+        pytest.fail("AVIARY_URL is not set: point it at a running Aviary")
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(base_url):
+    return Mastodon.create_app("mastodon-py compatibility", api_base_url=base_url, scopes=SCOPES,
+                               redirect_uris="urn:ietf:wg:oauth:2.0:oob")
+
+
+def new_account(base_url, app, prefix):
+    """Signs up an account, then logs in with the password grant, as a
+    client would on a second device; returns the logged-in client."""
+    client_id, client_secret = app
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    email = f"{name}@example.org"
+    signup = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base_url)
+    token = signup.create_account(name, PASSWORD, email, agreement=True, scopes=SCOPES)
+    assert token
+    m = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base_url)
+    m.log_in(username=email, password=PASSWORD, scopes=SCOPES)
+    return m

@@ -1,0 +1,113 @@
+"""Mastodon.py (unmodified, from PyPI) against Aviary: sign-up, login,
+follows, posting, paging home and public timelines, deletion and
+unfollowing, each checked through the library's own parsed objects."""
+import time
+
+import pytest
+from mastodon import Mastodon, MastodonNotFoundError, MastodonAPIError
+
+from conftest import new_account
+
+
+def all_pages(m, first_page):
+    """Every item of a paginated listing, following the Link headers."""
+    items, page = [], first_page
+    while page:
+        items.extend(page)
+        page = m.fetch_next(page)
+    return items
+
+
+def eventually(fn, timeout=10.0):
+    """Fan-out is asynchronous: poll (bounded) instead of sleeping blindly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def trio(base_url, app):
+    return [new_account(base_url, app, p) for p in ("alice", "bob", "carol")]
+
+
+def test_instance_and_credentials(trio):
+    alice, _, _ = trio
+    inst = alice.instance()
+    assert inst.configuration.statuses.max_characters == 500
+    me = alice.account_verify_credentials()
+    assert me.username.startswith("alice_")
+    assert me.source.privacy == "public"
+    updated = alice.account_update_credentials(display_name="Alice A.", note="Hello & welcome")
+    assert updated.display_name == "Alice A."
+    assert "Hello &amp; welcome" in updated.note
+    assert alice.account_lookup(me.acct).id == me.id
+
+
+def test_follow_post_page_delete_unfollow(trio):
+    alice, bob, carol = trio
+    a, b, c = (m.account_verify_credentials() for m in trio)
+
+    rel = bob.account_follow(a.id)
+    assert rel.following
+    carol.account_follow(a.id)
+    assert [r.following for r in bob.account_relationships([a.id, c.id])] == [True, False]
+    assert alice.account(a.id).followers_count == 2
+    assert {x.id for x in all_pages(alice, alice.account_followers(a.id, limit=1))} == {b.id, c.id}
+    assert [x.id for x in bob.account_following(b.id)] == [a.id]
+
+    posted = []
+    for i in range(45):
+        vis = ["public", "unlisted", "private"][i % 3]
+        posted.append(alice.status_post(f"post {i} from alice", visibility=vis))
+    own = bob.status_post("bob's own post")
+    reply = bob.status_post("a reply", in_reply_to_id=posted[0].id)
+
+    expected_bob = [s.id for s in reversed(posted)]
+    bob_home = eventually(lambda: (ids := [s.id for s in all_pages(bob, bob.timeline_home(limit=20))])
+                          and set(expected_bob) <= set(ids) and ids)
+    # Newest first, each exactly once, and pages of 20 stitched by Link headers.
+    assert bob_home == sorted(bob_home, reverse=True)
+    assert len(bob_home) == len(set(bob_home))
+    assert set(bob_home) == set(expected_bob) | {own.id, reply.id}
+
+    public = all_pages(carol, carol.timeline_public(limit=7))
+    public_ids = {s.id for s in public}
+    assert {s.id for s in posted if s.visibility == "public"} <= public_ids
+    assert not {s.id for s in posted if s.visibility != "public"} & public_ids
+
+    # A follower sees private posts on the author's profile; a stranger does not.
+    assert len(all_pages(bob, bob.account_statuses(a.id, limit=40))) == 45
+    stranger = Mastodon(api_base_url=bob.api_base_url)
+    assert len(all_pages(stranger, stranger.account_statuses(a.id, limit=40))) == 30
+    with pytest.raises(MastodonNotFoundError):
+        stranger.status(posted[2].id)
+
+    ctx = carol.status_context(posted[0].id)
+    assert [s.id for s in ctx.descendants] == [reply.id]
+    assert carol.status(posted[0].id).replies_count == 1
+
+    # Deletion reaches every follower's home timeline.
+    doomed = posted[-1]
+    deleted = alice.status_delete(doomed.id)
+    assert deleted.text == doomed.content.removeprefix("<p>").removesuffix("</p>")
+    for m in (bob, carol, alice):
+        assert eventually(lambda: doomed.id not in {s.id for s in all_pages(m, m.timeline_home(limit=40))})
+    with pytest.raises(MastodonNotFoundError):
+        bob.status(doomed.id)
+
+    # Unfollowing removes the author's posts from the home timeline.
+    carol.account_unfollow(a.id)
+    assert eventually(lambda: not all_pages(carol, carol.timeline_home(limit=40)))
+    assert alice.account(a.id).followers_count == 1
+
+
+def test_errors_come_back_as_library_exceptions(trio):
+    alice, _, _ = trio
+    with pytest.raises(MastodonAPIError) as e:
+        alice.status_post("x" * 501)
+    assert e.value.args[1] == 422
+    with pytest.raises(MastodonNotFoundError):
+        alice.account("999999999999")
