@@ -60,10 +60,23 @@ impl OutboxRelay {
     /// Rows can also appear without a wake-up (another process, a crash
     /// before the wake); poll this often as a safety net.
     const POLL: Duration = Duration::from_millis(500);
+    const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
-    /// Runs until `stop` is cancelled, then returns after finishing the
-    /// row in hand.
+    /// Runs until `stop` is cancelled, then publishes what is left (for at
+    /// most [`Self::FINAL_FLUSH`]) and returns. Rows it cannot publish in
+    /// time stay in the outbox for the next start.
     pub async fn run(self, stop: CancellationToken) {
+        self.relay_until(&stop).await;
+        let flushed = tokio::time::timeout(Self::FINAL_FLUSH, async {
+            while matches!(self.drain_once().await, Ok(n) if n > 0) {}
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!(component = self.component, "outbox not empty at shutdown; the rest is sent on next start");
+        }
+    }
+
+    async fn relay_until(&self, stop: &CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.drain_once().await {
