@@ -120,23 +120,18 @@ impl Api {
     }
 
     pub async fn follow(&self, who: &User, whom: &User) {
-        let r = self
-            .expect(
-                self.post_json(&format!("/api/v1/accounts/{}/follow", whom.id), Some(&who.token), json!({})).await,
-                StatusCode::OK,
-            )
-            .await;
-        assert_eq!(r["following"], true);
+        self.set_follow(who, whom, true).await
     }
 
     pub async fn unfollow(&self, who: &User, whom: &User) {
-        let r = self
-            .expect(
-                self.post_json(&format!("/api/v1/accounts/{}/unfollow", whom.id), Some(&who.token), json!({})).await,
-                StatusCode::OK,
-            )
-            .await;
-        assert_eq!(r["following"], false);
+        self.set_follow(who, whom, false).await
+    }
+
+    async fn set_follow(&self, who: &User, whom: &User, follow: bool) {
+        let verb = if follow { "follow" } else { "unfollow" };
+        let path = format!("/api/v1/accounts/{}/{verb}", whom.id);
+        let r = self.expect(self.post_json(&path, Some(&who.token), json!({})).await, StatusCode::OK).await;
+        assert_eq!(r["following"], follow);
     }
 
     /// Posts a status; returns its id.

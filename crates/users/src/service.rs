@@ -48,7 +48,13 @@ impl UsersService {
         self.accounts(&[id]).await?.pop().ok_or(UsersError::NotFound)
     }
 
-    async fn edges(&self, sql: &'static str, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+    /// A page of follow edges; `sql` is the [newest-first, oldest-first]
+    /// pair of the same query, chosen by the page's direction.
+    async fn edges(&self, sql: [&'static str; 2], account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        let sql = match page.direction() {
+            PageDirection::Descending => sql[0],
+            PageDirection::AscendingFromMin => sql[1],
+        };
         let rows = sqlx::query(sql)
             .bind(account.get())
             .bind(page.max_id.map(Id::get))
@@ -413,49 +419,31 @@ impl UsersApi for UsersService {
     }
 
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        match page.direction() {
-            PageDirection::Descending => {
-                self.edges(
-                    "SELECT id, follower_id FROM follows WHERE followee_id = ?
+        self.edges(
+            [
+                "SELECT id, follower_id FROM follows WHERE followee_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                    account,
-                    page,
-                )
-                .await
-            }
-            PageDirection::AscendingFromMin => {
-                self.edges(
-                    "SELECT id, follower_id FROM follows WHERE followee_id = ?
+                "SELECT id, follower_id FROM follows WHERE followee_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
-                    account,
-                    page,
-                )
-                .await
-            }
-        }
+            ],
+            account,
+            page,
+        )
+        .await
     }
 
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        match page.direction() {
-            PageDirection::Descending => {
-                self.edges(
-                    "SELECT id, followee_id FROM follows WHERE follower_id = ?
+        self.edges(
+            [
+                "SELECT id, followee_id FROM follows WHERE follower_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                    account,
-                    page,
-                )
-                .await
-            }
-            PageDirection::AscendingFromMin => {
-                self.edges(
-                    "SELECT id, followee_id FROM follows WHERE follower_id = ?
+                "SELECT id, followee_id FROM follows WHERE follower_id = ?
                  AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
-                    account,
-                    page,
-                )
-                .await
-            }
-        }
+            ],
+            account,
+            page,
+        )
+        .await
     }
 
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>> {

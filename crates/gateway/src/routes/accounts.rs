@@ -188,12 +188,30 @@ pub async fn unfollow(
     follow_change(&gw, &auth, &id, false).await
 }
 
-async fn edge_list(
+#[derive(Clone, Copy)]
+enum Side {
+    Followers,
+    Following,
+}
+
+async fn follow_list(
     gw: &Gateway,
+    auth: &MaybeAuth,
     base: &str,
     uri: &axum::http::Uri,
-    edges: Vec<FollowEdge>,
+    id: &str,
+    params: &Params,
+    side: Side,
 ) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
+    auth.viewer("read:accounts")?;
+    let account = path_id(id)?;
+    render::one_account(gw, base, account).await?;
+    let page = page(params)?;
+    let edges: Vec<FollowEdge> = match side {
+        Side::Followers => gw.users.followers(account, &page).await,
+        Side::Following => gw.users.following(account, &page).await,
+    }
+    .or_api()?;
     let ids: Vec<Id> = edges.iter().map(|e| e.account_id).collect();
     let mut accounts = render::accounts(gw, base, &ids).await?;
     let body: Vec<Account> = ids.iter().filter_map(|id| accounts.remove(id)).collect();
@@ -209,11 +227,7 @@ pub async fn followers(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
-    auth.viewer("read:accounts")?;
-    let account = path_id(&id)?;
-    render::one_account(&gw, &base, account).await?;
-    let edges = gw.users.followers(account, &page(&params)?).await.or_api()?;
-    edge_list(&gw, &base, &uri, edges).await
+    follow_list(&gw, &auth, &base, &uri, &id, &params, Side::Followers).await
 }
 
 pub async fn following(
@@ -224,9 +238,5 @@ pub async fn following(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
-    auth.viewer("read:accounts")?;
-    let account = path_id(&id)?;
-    render::one_account(&gw, &base, account).await?;
-    let edges = gw.users.following(account, &page(&params)?).await.or_api()?;
-    edge_list(&gw, &base, &uri, edges).await
+    follow_list(&gw, &auth, &base, &uri, &id, &params, Side::Following).await
 }
