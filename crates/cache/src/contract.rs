@@ -26,6 +26,7 @@ where
     timelines_are_capped_keeping_the_newest(&make(5).await).await;
     pages_are_keyset_and_newest_first(&make(800).await).await;
     unfollow_and_delete_remove_entries(&make(800).await).await;
+    real_ids_minted_in_one_millisecond_keep_their_order(&make(800).await).await;
 }
 
 pub async fn absent_timelines_skip_fan_out<C: TimelineCache>(c: &C) {
@@ -86,4 +87,20 @@ pub async fn unfollow_and_delete_remove_entries<C: TimelineCache>(c: &C) {
     assert!(c.is_ready(id(4)).await.unwrap(), "an emptied timeline is still a built one");
     c.evict(id(4)).await.unwrap();
     assert!(!c.is_ready(id(4)).await.unwrap());
+}
+
+/// Real ids are ~2^58 and differ in their low bits within a millisecond;
+/// an adapter that squeezed them through a double would merge or misorder
+/// them.
+pub async fn real_ids_minted_in_one_millisecond_keep_their_order<C: TimelineCache>(c: &C) {
+    let base = 384_035_377_322_655_744_i64;
+    let all: Vec<Entry> = (1..=6).map(|d| e(base + d, 7)).collect();
+    c.finish_rebuild(id(1), &all).await.unwrap();
+    assert_eq!(c.len(id(1)).await.unwrap(), 6);
+    let first = posts(c.page(id(1), &Page::first(3)).await.unwrap());
+    assert_eq!(first, vec![base + 6, base + 5, base + 4]);
+    let next = Page { max_id: Some(id(base + 4)), ..Page::first(3) };
+    assert_eq!(posts(c.page(id(1), &next).await.unwrap()), vec![base + 3, base + 2, base + 1]);
+    c.remove_posts(&[id(1)], &[id(base + 5)]).await.unwrap();
+    assert_eq!(posts(c.page(id(1), &Page::first(3)).await.unwrap()), vec![base + 6, base + 4, base + 3]);
 }

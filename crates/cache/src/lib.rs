@@ -18,8 +18,10 @@
 
 pub mod contract;
 mod memory;
+mod redis_cache;
 
 pub use memory::MemoryTimelineCache;
+pub use redis_cache::{RedisConnection, RedisTimelineCache};
 
 use async_trait::async_trait;
 use model::{Id, Page};

@@ -1,0 +1,264 @@
+//! Timelines in Redis, single node or Cluster.
+//!
+//! One sorted set per timeline, every score 0 and every member
+//! `<post id, 20 digits>:<author id>`. With equal scores Redis orders
+//! members by their bytes, so fixed-width ids sort exactly by id and keyset
+//! pages are `ZREVRANGEBYLEX` ranges. (A score holding the 64-bit id would
+//! be a double, exact only to 2^53: ids would collide and misorder.)
+//!
+//! A second key holds the timeline's state (`0` rebuilding, `1` ready;
+//! absent = not cached). Both keys carry the hash tag `{tl:<owner>}`, so they
+//! live in one Cluster slot and every multi-key script stays on one node.
+//! Each operation on one timeline is one Lua script, atomic on the server.
+
+use crate::{CacheError, Entry, Result, TimelineCache};
+use async_trait::async_trait;
+use futures::future::join_all;
+use model::{Id, Page, PageDirection};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Either kind of connection; both multiplex many requests over few sockets
+/// and reconnect by themselves.
+#[derive(Clone)]
+pub enum RedisConnection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            RedisConnection::Single(c) => c.req_packed_command(cmd),
+            RedisConnection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        p: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            RedisConnection::Single(c) => c.req_packed_commands(p, offset, count),
+            RedisConnection::Cluster(c) => c.req_packed_commands(p, offset, count),
+        }
+    }
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(c) => c.get_db(),
+            RedisConnection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl RedisConnection {
+    /// Connects to one node (`urls.len() == 1` and not `cluster`) or to a
+    /// Cluster through any of its nodes. Commands time out after `timeout`
+    /// so a hung Redis turns into an error, not a stuck request.
+    pub async fn connect(urls: &[String], cluster: bool, timeout: Duration) -> Result<Self> {
+        let err = |e: redis::RedisError| CacheError(format!("cannot connect to Redis at {urls:?}: {e}"));
+        if cluster {
+            let client = ClusterClient::builder(urls.iter().cloned())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(2)
+                .build()
+                .map_err(err)?;
+            Ok(RedisConnection::Cluster(client.get_async_connection().await.map_err(err)?))
+        } else {
+            let url = urls.first().ok_or_else(|| CacheError("no Redis URL configured".into()))?;
+            let client = redis::Client::open(url.as_str()).map_err(err)?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(2);
+            Ok(RedisConnection::Single(client.get_connection_manager_with_config(config).await.map_err(err)?))
+        }
+    }
+}
+
+pub struct RedisTimelineCache {
+    conn: RedisConnection,
+    prefix: String,
+    cap: usize,
+}
+
+fn member(e: &Entry) -> String {
+    format!("{:020}:{}", e.post_id.get(), e.author_id.get())
+}
+
+fn parse_member(m: &str) -> Option<Entry> {
+    let (post, author) = m.split_once(':')?;
+    Some(Entry { post_id: Id::from_i64(post.parse().ok()?), author_id: Id::from_i64(author.parse().ok()?) })
+}
+
+fn fail(e: redis::RedisError) -> CacheError {
+    CacheError(format!("Redis: {e}"))
+}
+
+// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] mode ("insert": only if
+// present; "finish": create and mark ready), ARGV[3..] members.
+static ADD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        if ARGV[2] == 'insert' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = 3, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+        local cap = tonumber(ARGV[1])
+        local n = redis.call('ZCARD', KEYS[2])
+        if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - cap - 1) end
+        if ARGV[2] == 'finish' then redis.call('SET', KEYS[1], '1') end
+        return 1
+        "#,
+    )
+});
+
+// KEYS[2] set; ARGV: zero-padded post ids. Removes `<id>:*` members.
+static REMOVE_POSTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        for i = 1, #ARGV do
+            redis.call('ZREMRANGEBYLEX', KEYS[2], '[' .. ARGV[i] .. ':', '(' .. ARGV[i] .. ';')
+        end
+        return 1
+        "#,
+    )
+});
+
+// KEYS[2] set; ARGV[1] ":<author id>". Removes that author's members.
+static REMOVE_AUTHOR: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        local suffix = ARGV[1]
+        local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+        for _, m in ipairs(members) do
+            if string.sub(m, -string.len(suffix)) == suffix then redis.call('ZREM', KEYS[2], m) end
+        end
+        return 1
+        "#,
+    )
+});
+
+impl RedisTimelineCache {
+    /// `prefix` namespaces every key (tests use a unique one each).
+    pub fn new(conn: RedisConnection, prefix: &str, cap: usize) -> Self {
+        RedisTimelineCache { conn, prefix: prefix.to_string(), cap: cap.max(1) }
+    }
+
+    fn keys(&self, owner: Id) -> (String, String) {
+        let tag = format!("{}{{tl:{}}}", self.prefix, owner.get());
+        (format!("{tag}:state"), format!("{tag}:set"))
+    }
+
+    async fn add(&self, owner: Id, entries: &[Entry], mode: &str) -> Result<()> {
+        let (state, set) = self.keys(owner);
+        let mut inv = ADD.key(state);
+        inv.key(set).arg(self.cap).arg(mode);
+        for e in entries {
+            inv.arg(member(e));
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TimelineCache for RedisTimelineCache {
+    async fn is_ready(&self, owner: Id) -> Result<bool> {
+        let (state, _) = self.keys(owner);
+        let v: Option<String> = redis::cmd("GET").arg(state).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(v.as_deref() == Some("1"))
+    }
+
+    async fn begin_rebuild(&self, owner: Id) -> Result<()> {
+        let (state, _) = self.keys(owner);
+        let _: Option<String> =
+            redis::cmd("SET").arg(state).arg("0").arg("NX").query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(())
+    }
+
+    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<()> {
+        self.add(owner, entries, "finish").await
+    }
+
+    async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()> {
+        // One script per owner (a Cluster script may not span slots), sent
+        // concurrently over the multiplexed connection.
+        join_all(owners.iter().map(|&owner| self.add(owner, entries, "insert"))).await.into_iter().collect()
+    }
+
+    async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()> {
+        let ids: Vec<String> = post_ids.iter().map(|p| format!("{:020}", p.get())).collect();
+        let calls = owners
+            .iter()
+            .map(|&owner| {
+                let (state, set) = self.keys(owner);
+                let mut inv = REMOVE_POSTS.key(state);
+                inv.key(set);
+                for id in &ids {
+                    inv.arg(id);
+                }
+                let mut conn = self.conn.clone();
+                async move { inv.invoke_async::<i64>(&mut conn).await.map(|_| ()).map_err(fail) }
+            })
+            .collect::<Vec<_>>();
+        join_all(calls).await.into_iter().collect()
+    }
+
+    async fn remove_author(&self, owner: Id, author: Id) -> Result<()> {
+        let (state, set) = self.keys(owner);
+        let mut inv = REMOVE_AUTHOR.key(state);
+        inv.key(set).arg(format!(":{}", author.get()));
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(())
+    }
+
+    async fn page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>> {
+        let (_, set) = self.keys(owner);
+        // Exclusive bounds: every member of id X sorts between "X:" and "X;".
+        let upper = page.max_id.map(|m| format!("({:020}:", m.get())).unwrap_or_else(|| "+".into());
+        let lower = page.lower().map(|l| format!("({:020};", l.get())).unwrap_or_else(|| "-".into());
+        let mut conn = self.conn.clone();
+        let members: Vec<String> = match page.direction() {
+            PageDirection::Descending => redis::cmd("ZREVRANGEBYLEX")
+                .arg(&set)
+                .arg(upper)
+                .arg(lower)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(page.limit)
+                .query_async(&mut conn)
+                .await
+                .map_err(fail)?,
+            PageDirection::AscendingFromMin => redis::cmd("ZRANGEBYLEX")
+                .arg(&set)
+                .arg(lower)
+                .arg(upper)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(page.limit)
+                .query_async(&mut conn)
+                .await
+                .map_err(fail)?,
+        };
+        let mut out: Vec<Entry> = members.iter().filter_map(|m| parse_member(m)).collect();
+        out.sort_by_key(|e| std::cmp::Reverse(e.post_id));
+        Ok(out)
+    }
+
+    async fn len(&self, owner: Id) -> Result<usize> {
+        let (_, set) = self.keys(owner);
+        redis::cmd("ZCARD").arg(set).query_async(&mut self.conn.clone()).await.map_err(fail)
+    }
+
+    async fn evict(&self, owner: Id) -> Result<()> {
+        let (state, set) = self.keys(owner);
+        // Both keys share a slot, so one DEL is valid on a Cluster too.
+        let _: i64 = redis::cmd("DEL").arg(state).arg(set).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(())
+    }
+}
