@@ -13,8 +13,10 @@
 
 pub mod contract;
 mod memory;
+mod rabbit;
 
 pub use memory::InProcessBus;
+pub use rabbit::{RabbitBus, RabbitConfig};
 
 use async_trait::async_trait;
 use model::Envelope;
