@@ -18,6 +18,7 @@ pub const ENV_REGISTRATIONS_OPEN: &str = "AVIARY_REGISTRATIONS_OPEN";
 pub const ENV_MAX_CHARACTERS: &str = "AVIARY_MAX_CHARACTERS";
 pub const ENV_TIMELINE_CAP: &str = "AVIARY_TIMELINE_CAP";
 pub const ENV_BODY_LIMIT: &str = "AVIARY_BODY_LIMIT_BYTES";
+pub const ENV_DATABASE_URL: &str = "AVIARY_DATABASE_URL";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -34,6 +35,24 @@ pub struct Config {
     pub instance: InstanceConfig,
     pub timelines: TimelinesConfig,
     pub http: HttpConfig,
+    pub database: DatabaseConfig,
+}
+
+/// Where components keep their data. Without a URL each component uses its
+/// own SQLite file under `data_dir`; with a PostgreSQL URL each component
+/// uses its own schema (named after it) in that database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Option<String>,
+    /// Pool size per component and process.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, max_connections: 10 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +92,7 @@ impl Default for Config {
             instance: InstanceConfig::default(),
             timelines: TimelinesConfig::default(),
             http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -130,6 +150,15 @@ fn parse_env<T: std::str::FromStr>(
 }
 
 impl Config {
+    /// The store every component opens: its own SQLite file, or its own
+    /// schema in the configured PostgreSQL database.
+    pub fn db_config(&self) -> store::DbConfig {
+        match &self.database.url {
+            Some(url) => store::DbConfig::Postgres { url: url.clone(), max_connections: self.database.max_connections },
+            None => store::DbConfig::Sqlite { dir: self.data_dir.clone() },
+        }
+    }
+
     /// Builds the configuration from a file (if given) and an environment
     /// lookup (the process environment in production; a map in tests).
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -171,6 +200,9 @@ impl Config {
         if let Some(v) = parse_env(&env, ENV_BODY_LIMIT, "a number of bytes")? {
             c.http.body_limit_bytes = v;
         }
+        if let Some(v) = env(ENV_DATABASE_URL) {
+            c.database.url = Some(v).filter(|s| !s.is_empty());
+        }
         Ok(c)
     }
 
@@ -191,6 +223,14 @@ impl Config {
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
             return Err(bad(format!("instance.public_url {u:?} must start with http:// or https://")));
+        }
+        if let Some(u) = &self.database.url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return Err(bad("database.url must be a postgres:// URL (leave it unset for SQLite files under data_dir)"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(bad("database.max_connections must be at least 1"));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir must not be empty"));

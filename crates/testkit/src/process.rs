@@ -14,10 +14,16 @@ pub struct ProcessServer {
 }
 
 impl ProcessServer {
-    pub async fn start(binary: &Path, data_dir: &Path) -> ProcessServer {
-        let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data"])
-            .arg(data_dir)
+    /// Starts the binary on `store` (its data directory, and its database
+    /// when the backend is PostgreSQL).
+    pub async fn start(binary: &Path, store: &crate::TestStore) -> ProcessServer {
+        let mut cmd = Command::new(binary);
+        cmd.args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data"]).arg(store.data_dir());
+        match store.database_url() {
+            Some(url) => cmd.env("AVIARY_DATABASE_URL", url),
+            None => cmd.env_remove("AVIARY_DATABASE_URL"),
+        };
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

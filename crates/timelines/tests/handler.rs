@@ -7,11 +7,13 @@ use cache::{MemoryTimelineCache, TimelineCache};
 use model::{Email, Envelope, Event, Id, IdGenerator, Page, Password, PostText, Username, Visibility};
 use posts::{NewPost, PostsApi, PostsService};
 use std::sync::Arc;
+use store::DbConfig;
 use timelines::{TimelinesApi, TimelinesHandler, TimelinesService};
 use users::{SignUp, UsersApi, UsersService};
 
 struct World {
     _dir: tempfile::TempDir,
+    _pg: Option<testdb::TestDatabase>,
     users: UsersService,
     posts: PostsService,
     cache: Arc<MemoryTimelineCache>,
@@ -19,15 +21,22 @@ struct World {
     handler: TimelinesHandler,
 }
 
-async fn world() -> World {
+/// The same world on either engine: SQLite files, or a fresh PostgreSQL
+/// database with a schema per component.
+async fn world_on(postgres: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
+    let pg = if postgres { Some(testdb::TestDatabase::create().await) } else { None };
+    let config = match &pg {
+        Some(pg) => pg.config(),
+        None => DbConfig::Sqlite { dir: dir.path().into() },
+    };
     let ids = Arc::new(IdGenerator::new(1));
-    let users = UsersService::open(dir.path(), ids.clone()).await.unwrap();
-    let posts = PostsService::open(dir.path(), ids).await.unwrap();
+    let users = UsersService::open(&config, ids.clone()).await.unwrap();
+    let posts = PostsService::open(&config, ids).await.unwrap();
     let cache = Arc::new(MemoryTimelineCache::new(800));
     let service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), 800);
     let handler = TimelinesHandler(service.clone());
-    World { _dir: dir, users, posts, cache, service, handler }
+    World { _dir: dir, _pg: pg, users, posts, cache, service, handler }
 }
 
 impl World {
@@ -82,9 +91,7 @@ impl World {
     }
 }
 
-#[tokio::test]
-async fn every_event_handled_twice_leaves_the_same_state() {
-    let w = world().await;
+async fn every_event_handled_twice_leaves_the_same_state(w: World) {
     let (a, b, c) = (w.account("a").await, w.account("b").await, w.account("c").await);
     w.users.follow(b, a).await.unwrap();
     let all = [a, b, c];
@@ -125,9 +132,7 @@ async fn every_event_handled_twice_leaves_the_same_state() {
     assert_eq!(s[2], Vec::<Id>::new());
 }
 
-#[tokio::test]
-async fn late_events_do_not_resurrect_what_is_gone() {
-    let w = world().await;
+async fn late_events_do_not_resurrect_what_is_gone(w: World) {
     let (a, b) = (w.account("a").await, w.account("b").await);
     for o in [a, b] {
         w.service.home(o, &Page::first(20)).await.unwrap();
@@ -154,9 +159,7 @@ async fn late_events_do_not_resurrect_what_is_gone() {
     assert_eq!(w.cache.page(b, &Page::first(20)).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_missing_timeline_is_rebuilt_complete_on_read() {
-    let w = world().await;
+async fn a_missing_timeline_is_rebuilt_complete_on_read(w: World) {
     let (a, b) = (w.account("a").await, w.account("b").await);
     w.users.follow(b, a).await.unwrap();
     let mut want = Vec::new();
@@ -168,4 +171,34 @@ async fn a_missing_timeline_is_rebuilt_complete_on_read() {
     assert_eq!(w.service.home(b, &Page::first(40)).await.unwrap(), want);
     w.cache.evict(b).await.unwrap();
     assert_eq!(w.service.home(b, &Page::first(40)).await.unwrap(), want);
+}
+
+#[tokio::test]
+async fn every_event_handled_twice_leaves_the_same_state_on_sqlite() {
+    every_event_handled_twice_leaves_the_same_state(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn every_event_handled_twice_leaves_the_same_state_on_postgres() {
+    every_event_handled_twice_leaves_the_same_state(world_on(true).await).await;
+}
+
+#[tokio::test]
+async fn late_events_do_not_resurrect_what_is_gone_on_sqlite() {
+    late_events_do_not_resurrect_what_is_gone(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn late_events_do_not_resurrect_what_is_gone_on_postgres() {
+    late_events_do_not_resurrect_what_is_gone(world_on(true).await).await;
+}
+
+#[tokio::test]
+async fn a_missing_timeline_is_rebuilt_complete_on_read_on_sqlite() {
+    a_missing_timeline_is_rebuilt_complete_on_read(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn a_missing_timeline_is_rebuilt_complete_on_read_on_postgres() {
+    a_missing_timeline_is_rebuilt_complete_on_read(world_on(true).await).await;
 }

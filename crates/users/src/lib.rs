@@ -16,17 +16,18 @@ mod service;
 pub use api::*;
 
 use model::IdGenerator;
-use sqlx::SqlitePool;
-use std::path::Path;
 use std::sync::Arc;
-use store::Outbox;
+use store::{Db, DbConfig, Migrations, Outbox};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// This component's schema, for each engine.
+pub const MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
 
 /// The in-process `users` service: a cheap clonable handle.
 #[derive(Clone)]
 pub struct UsersService {
-    pool: SqlitePool,
+    db: Db,
     ids: Arc<IdGenerator>,
     outbox: Outbox,
 }
@@ -34,13 +35,13 @@ pub struct UsersService {
 impl UsersService {
     pub const COMPONENT: &'static str = "users";
 
-    pub async fn open(data_dir: &Path, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
-        let pool = store::sqlite::open(data_dir, Self::COMPONENT, &MIGRATOR).await?;
-        Ok(UsersService { pool, ids, outbox: Outbox::new() })
+    pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
+        let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
+        Ok(UsersService { db, ids, outbox: Outbox::new() })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn outbox(&self) -> &Outbox {

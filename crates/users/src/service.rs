@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use model::time_fmt::now_millis;
 use model::{Envelope, Event, Id, Page, PageDirection, Scopes};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use store::sqlite::id_list;
+use sqlx::any::AnyRow;
+use store::id_list;
 
 const AUTH_CODE_TTL_MS: i64 = 10 * 60 * 1000;
 
@@ -16,7 +16,7 @@ const AUTH_CODE_TTL_MS: i64 = 10 * 60 * 1000;
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("dummy password for timing").expect("argon2 works"));
 
-fn account_row(r: &SqliteRow) -> AccountRecord {
+fn account_row(r: &AnyRow) -> AccountRecord {
     AccountRecord {
         id: Id::from_i64(r.get("id")),
         username: r.get("username"),
@@ -30,7 +30,7 @@ fn account_row(r: &SqliteRow) -> AccountRecord {
     }
 }
 
-fn app_row(r: &SqliteRow) -> AppRecord {
+fn app_row(r: &AnyRow) -> AppRecord {
     let uris: String = r.get("redirect_uris");
     let scopes: String = r.get("scopes");
     AppRecord {
@@ -60,7 +60,7 @@ impl UsersService {
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
             .bind(page.limit as i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
         let mut edges: Vec<FollowEdge> = rows
@@ -76,10 +76,10 @@ impl UsersService {
             return Err(UsersError::Forbidden("You cannot follow yourself".into()));
         }
         self.account_by(followee).await?;
-        let mut tx = self.pool.begin().await.map_err(unexpected)?;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         let changed = if follow {
             sqlx::query(
-                "INSERT INTO follows (id, follower_id, followee_id, created_at) VALUES (?, ?, ?, ?)
+                "INSERT INTO follows (id, follower_id, followee_id, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (follower_id, followee_id) DO NOTHING",
             )
             .bind(self.ids.next().get())
@@ -91,7 +91,7 @@ impl UsersService {
             .map_err(unexpected)?
             .rows_affected()
         } else {
-            sqlx::query("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?")
+            sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
                 .bind(follower.get())
                 .bind(followee.get())
                 .execute(&mut *tx)
@@ -103,13 +103,13 @@ impl UsersService {
         // following twice is a no-op rather than a double count.
         if changed == 1 {
             let delta: i64 = if follow { 1 } else { -1 };
-            sqlx::query("UPDATE accounts SET following_count = following_count + ? WHERE id = ?")
+            sqlx::query("UPDATE accounts SET following_count = following_count + $1 WHERE id = $2")
                 .bind(delta)
                 .bind(follower.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(unexpected)?;
-            sqlx::query("UPDATE accounts SET followers_count = followers_count + ? WHERE id = ?")
+            sqlx::query("UPDATE accounts SET followers_count = followers_count + $1 WHERE id = $2")
                 .bind(delta)
                 .bind(followee.get())
                 .execute(&mut *tx)
@@ -150,7 +150,7 @@ impl UsersApi for UsersService {
         let client_secret = random_secret();
         sqlx::query(
             "INSERT INTO apps (id, name, website, redirect_uris, scopes, client_id, client_secret_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.get())
         .bind(app.name.trim())
@@ -160,7 +160,7 @@ impl UsersApi for UsersService {
         .bind(&client_id)
         .bind(digest(&client_secret))
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await
         .map_err(unexpected)?;
         let record = AppRecord {
@@ -175,19 +175,19 @@ impl UsersApi for UsersService {
     }
 
     async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<AppRecord> {
-        let row = sqlx::query("SELECT * FROM apps WHERE client_id = ? AND client_secret_hash = ?")
+        let row = sqlx::query("SELECT * FROM apps WHERE client_id = $1 AND client_secret_hash = $2")
             .bind(client_id)
             .bind(digest(client_secret))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await
             .map_err(unexpected)?;
         row.map(|r| app_row(&r)).ok_or(UsersError::InvalidClient)
     }
 
     async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord> {
-        let row = sqlx::query("SELECT * FROM apps WHERE client_id = ?")
+        let row = sqlx::query("SELECT * FROM apps WHERE client_id = $1")
             .bind(client_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await
             .map_err(unexpected)?;
         row.map(|r| app_row(&r)).ok_or(UsersError::InvalidClient)
@@ -197,7 +197,7 @@ impl UsersApi for UsersService {
         let token = random_secret();
         let now = now_millis();
         sqlx::query(
-            "INSERT INTO tokens (id, token_hash, app_id, account_id, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (id, token_hash, app_id, account_id, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(self.ids.next().get())
         .bind(digest(&token))
@@ -205,7 +205,7 @@ impl UsersApi for UsersService {
         .bind(account_id.map(Id::get))
         .bind(scopes.to_string_joined())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(IssuedToken { access_token: token, scopes, created_at_ms: now })
@@ -215,10 +215,10 @@ impl UsersApi for UsersService {
         let row = sqlx::query(
             "SELECT t.id AS token_id, t.account_id, t.scopes AS token_scopes, a.*
              FROM tokens t JOIN apps a ON a.id = t.app_id
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(digest(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(row.map(|r| {
@@ -235,11 +235,11 @@ impl UsersApi for UsersService {
     async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()> {
         // Revoking an unknown or foreign token is not an error (RFC 7009 §2.2):
         // the caller learns nothing about other apps' tokens.
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND app_id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND app_id = $3 AND revoked_at IS NULL")
             .bind(now_millis())
             .bind(digest(token))
             .bind(app_id.get())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(())
@@ -247,14 +247,14 @@ impl UsersApi for UsersService {
 
     async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String> {
         let code = random_secret();
-        sqlx::query("INSERT INTO auth_codes (code_hash, app_id, account_id, scopes, redirect_uri, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO auth_codes (code_hash, app_id, account_id, scopes, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(digest(&code))
             .bind(app_id.get())
             .bind(account_id.get())
             .bind(scopes.to_string_joined())
             .bind(redirect_uri)
             .bind(now_millis() + AUTH_CODE_TTL_MS)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(code)
@@ -263,11 +263,11 @@ impl UsersApi for UsersService {
     async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)> {
         // DELETE … RETURNING makes the code single-use even under races.
         let row = sqlx::query(
-            "DELETE FROM auth_codes WHERE code_hash = ? AND app_id = ? RETURNING account_id, scopes, redirect_uri, expires_at",
+            "DELETE FROM auth_codes WHERE code_hash = $1 AND app_id = $2 RETURNING account_id, scopes, redirect_uri, expires_at",
         )
         .bind(digest(code))
         .bind(app_id.get())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await
         .map_err(unexpected)?;
         let invalid = || {
@@ -286,16 +286,17 @@ impl UsersApi for UsersService {
         let hash = blocking(move || hash_password(password.expose())).await??;
         let id = self.ids.next();
         let now = now_millis();
-        let mut tx = self.pool.begin().await.map_err(unexpected)?;
-        let inserted =
-            sqlx::query("INSERT INTO accounts (id, username, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(id.get())
-                .bind(s.username.as_str())
-                .bind(s.email.as_str())
-                .bind(hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, username, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.get())
+        .bind(s.username.as_str())
+        .bind(s.email.as_str())
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
         if let Err(e) = inserted {
             return Err(match unexpected(e) {
                 UsersError::Conflict(msg) if msg.contains("email") => UsersError::Conflict("Email".into()),
@@ -312,11 +313,11 @@ impl UsersApi for UsersService {
 
     async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>> {
         let row = sqlx::query(
-            "SELECT id, password_hash FROM accounts WHERE lower(email) = lower(?) OR lower(username) = lower(?)",
+            "SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1) OR lower(username) = lower($2)",
         )
         .bind(login)
         .bind(login)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await
         .map_err(unexpected)?;
         let (id, hash) = match row {
@@ -332,12 +333,14 @@ impl UsersApi for UsersService {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.db.sql(
             "SELECT id, username, display_name, note, locked, bot, followers_count, following_count, created_at
-             FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
-        )
+             FROM accounts WHERE id IN (SELECT value FROM json_each($1))",
+            "SELECT id, username, display_name, note, locked, bot, followers_count, following_count, created_at
+             FROM accounts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+        ))
         .bind(id_list(ids))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(rows.iter().map(account_row).collect())
@@ -346,10 +349,10 @@ impl UsersApi for UsersService {
     async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>> {
         let row = sqlx::query(
             "SELECT id, username, display_name, note, locked, bot, followers_count, following_count, created_at
-             FROM accounts WHERE lower(username) = lower(?)",
+             FROM accounts WHERE lower(username) = lower($1)",
         )
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await
         .map_err(unexpected)?;
         Ok(row.as_ref().map(account_row))
@@ -368,12 +371,12 @@ impl UsersApi for UsersService {
             return Err(UsersError::Validation("Note is too long (maximum is 500 characters)".into()));
         }
         sqlx::query(
-            "UPDATE accounts SET display_name = COALESCE(?, display_name), note = COALESCE(?, note) WHERE id = ?",
+            "UPDATE accounts SET display_name = COALESCE($1, display_name), note = COALESCE($2, note) WHERE id = $3",
         )
         .bind(display_name)
         .bind(note)
         .bind(id.get())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await
         .map_err(unexpected)?;
         self.account_by(id).await
@@ -381,7 +384,7 @@ impl UsersApi for UsersService {
 
     async fn account_count(&self) -> Result<u64> {
         let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(unexpected)?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.db.pool).await.map_err(unexpected)?;
         Ok(n as u64)
     }
 
@@ -395,16 +398,19 @@ impl UsersApi for UsersService {
 
     async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>> {
         let list = id_list(ids);
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.db.sql(
             "SELECT follower_id, followee_id FROM follows
-             WHERE (follower_id = ? AND followee_id IN (SELECT value FROM json_each(?)))
-                OR (followee_id = ? AND follower_id IN (SELECT value FROM json_each(?)))",
-        )
+             WHERE (follower_id = $1 AND followee_id IN (SELECT value FROM json_each($2)))
+                OR (followee_id = $3 AND follower_id IN (SELECT value FROM json_each($4)))",
+            "SELECT follower_id, followee_id FROM follows
+             WHERE (follower_id = $1 AND followee_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint))
+                OR (followee_id = $3 AND follower_id IN (SELECT jsonb_array_elements_text($4::jsonb)::bigint))",
+        ))
         .bind(viewer.get())
         .bind(&list)
         .bind(viewer.get())
         .bind(&list)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await
         .map_err(unexpected)?;
         let pairs: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -421,10 +427,10 @@ impl UsersApi for UsersService {
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
         self.edges(
             [
-                "SELECT id, follower_id FROM follows WHERE followee_id = ?
-                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                "SELECT id, follower_id FROM follows WHERE followee_id = ?
-                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
+                "SELECT id, follower_id FROM follows WHERE followee_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
+                "SELECT id, follower_id FROM follows WHERE followee_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
             ],
             account,
             page,
@@ -435,10 +441,10 @@ impl UsersApi for UsersService {
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
         self.edges(
             [
-                "SELECT id, followee_id FROM follows WHERE follower_id = ?
-                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id DESC LIMIT ?4",
-                "SELECT id, followee_id FROM follows WHERE follower_id = ?
-                 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR id > ?3) ORDER BY id ASC LIMIT ?4",
+                "SELECT id, followee_id FROM follows WHERE follower_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
+                "SELECT id, followee_id FROM follows WHERE follower_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
             ],
             account,
             page,
@@ -447,28 +453,28 @@ impl UsersApi for UsersService {
     }
 
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT follower_id FROM follows WHERE followee_id = ?")
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT follower_id FROM follows WHERE followee_id = $1")
             .bind(account.get())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(ids.into_iter().map(Id::from_i64).collect())
     }
 
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = ?")
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(account.get())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(ids.into_iter().map(Id::from_i64).collect())
     }
 
     async fn is_following(&self, follower: Id, followee: Id) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows WHERE follower_id = ? AND followee_id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows WHERE follower_id = $1 AND followee_id = $2")
             .bind(follower.get())
             .bind(followee.get())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(n > 0)

@@ -1,29 +1,49 @@
-//! Each component owns its data: its own SQLite file, and no component
+//! Each component owns its data: its own SQLite file or PostgreSQL schema,
+//! and no component
 //! reaches into another's store or service internals.
 
 use std::collections::BTreeSet;
 use testkit::TestServer;
 
-async fn tables(path: &std::path::Path) -> BTreeSet<String> {
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("the component database opens");
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
+/// The tables of one component's store: its SQLite file, or its schema.
+async fn tables(server: &TestServer, component: &str) -> BTreeSet<String> {
+    let names: Vec<String> = match server.store().database_url() {
+        None => {
+            let path = server.store().data_dir().join(format!("{component}.sqlite3"));
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display()))
+                .await
+                .expect("the component database opens");
+            let names =
+                sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            names
+        }
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let names =
+                sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
+                    .bind(component)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            names
+        }
+    };
     names.into_iter().filter(|n| n != "_sqlx_migrations" && n != "outbox").collect()
 }
 
 #[tokio::test]
-async fn each_component_has_its_own_sqlite_file_with_disjoint_tables() {
+async fn each_component_has_its_own_store_with_disjoint_tables() {
     let s = TestServer::start().await;
     let api = s.api();
     let u = api.sign_up("isolated").await;
     api.post(&u, "hello", "public").await;
-    let users = tables(&s.data_dir().join("users.sqlite3")).await;
-    let posts = tables(&s.data_dir().join("posts.sqlite3")).await;
+    let users = tables(&s, "users").await;
+    let posts = tables(&s, "posts").await;
     assert!(users.contains("accounts") && users.contains("follows") && users.contains("tokens"), "{users:?}");
     assert!(posts.contains("posts") && posts.contains("author_stats"), "{posts:?}");
     assert!(users.is_disjoint(&posts), "shared tables: {:?}", users.intersection(&posts).collect::<Vec<_>>());

@@ -1,10 +1,10 @@
-//! Restarting the real binary on the same data directory loses nothing:
-//! accounts, follows and posts are in SQLite, and home timelines (held in
+//! Restarting the real binary on the same store loses nothing: accounts,
+//! follows and posts are in SQLite or PostgreSQL, and home timelines (held in
 //! memory) are rebuilt complete on first read.
 
 use http::StatusCode;
 use std::path::Path;
-use testkit::{Api, ProcessServer, User};
+use testkit::{Api, ProcessServer, TestStore, User};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aviary");
 
@@ -38,8 +38,8 @@ async fn scenario(api: &Api) -> Vec<User> {
     vec![a, b, c]
 }
 
-async fn restart_keeps_everything(stop: impl AsyncFnOnce(ProcessServer), data: &Path) {
-    let first = ProcessServer::start(Path::new(BIN), data).await;
+async fn restart_keeps_everything(stop: impl AsyncFnOnce(ProcessServer), store: &TestStore) {
+    let first = ProcessServer::start(Path::new(BIN), store).await;
     let api = first.api();
     let users = scenario(&api).await;
     let before = snapshot(&api, &users).await;
@@ -47,7 +47,7 @@ async fn restart_keeps_everything(stop: impl AsyncFnOnce(ProcessServer), data: &
     assert_eq!(before[1].1.len(), 40, "ben sees anna's and his own");
     stop(first).await;
 
-    let second = ProcessServer::start(Path::new(BIN), data).await;
+    let second = ProcessServer::start(Path::new(BIN), store).await;
     let api = second.api();
     let after = snapshot(&api, &users).await;
     assert_eq!(before, after, "accounts, counts and complete home timelines survive");
@@ -61,19 +61,19 @@ async fn restart_keeps_everything(stop: impl AsyncFnOnce(ProcessServer), data: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_and_restart_on_the_same_data_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    restart_keeps_everything(async |s: ProcessServer| s.kill().await, dir.path()).await;
+    let store = TestStore::new().await;
+    restart_keeps_everything(async |s: ProcessServer| s.kill().await, &store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_shuts_down_cleanly_and_restart_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::new().await;
     restart_keeps_everything(
         async |s: ProcessServer| {
             let status = s.terminate().await;
             assert!(status.success(), "graceful shutdown exits 0, got {status}");
         },
-        dir.path(),
+        &store,
     )
     .await;
 }

@@ -1,0 +1,1 @@
+CREATE TABLE outbox (seq BIGSERIAL PRIMARY KEY, envelope TEXT NOT NULL);
