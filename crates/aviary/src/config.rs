@@ -4,7 +4,7 @@
 //! source and what would be accepted.
 
 use platform::telemetry::LogFormat;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,17 @@ pub const ENV_MAX_CHARACTERS: &str = "AVIARY_MAX_CHARACTERS";
 pub const ENV_TIMELINE_CAP: &str = "AVIARY_TIMELINE_CAP";
 pub const ENV_BODY_LIMIT: &str = "AVIARY_BODY_LIMIT_BYTES";
 pub const ENV_DATABASE_URL: &str = "AVIARY_DATABASE_URL";
+pub const ENV_REDIS_URLS: &str = "AVIARY_REDIS_URLS";
+pub const ENV_REDIS_CLUSTER: &str = "AVIARY_REDIS_CLUSTER";
+pub const ENV_REDIS_PREFIX: &str = "AVIARY_REDIS_PREFIX";
+pub const ENV_AMQP_URL: &str = "AVIARY_AMQP_URL";
+pub const ENV_AMQP_EXCHANGE: &str = "AVIARY_AMQP_EXCHANGE";
+pub const ENV_AMQP_QUEUE_PREFIX: &str = "AVIARY_AMQP_QUEUE_PREFIX";
+pub const ENV_PEERS_USERS: &str = "AVIARY_PEERS_USERS";
+pub const ENV_PEERS_POSTS: &str = "AVIARY_PEERS_POSTS";
+pub const ENV_PEERS_TIMELINES: &str = "AVIARY_PEERS_TIMELINES";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the public API listens on.
@@ -36,12 +45,73 @@ pub struct Config {
     pub timelines: TimelinesConfig,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
+    pub cache: CacheConfig,
+    pub bus: BusConfig,
+    pub peers: PeersConfig,
+}
+
+/// The timeline cache: in memory (all-in-one), or Redis.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// One URL for a single node; any number of a Cluster's nodes with
+    /// `cluster = true`. Empty: the in-process cache.
+    pub redis_urls: Vec<String>,
+    pub cluster: bool,
+    /// Prepended to every key, to share a Redis between deployments.
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { redis_urls: vec![], cluster: false, key_prefix: "aviary:".into(), timeout_ms: 2000 }
+    }
+}
+
+/// The event bus: in process (all-in-one), or RabbitMQ.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// `amqp://user:password@host:5672/vhost`. Empty: the in-process bus.
+    pub amqp_url: Option<String>,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub prefetch: u16,
+    pub delivery_limit: u32,
+    pub retry_delay_ms: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        let d = bus::RabbitConfig::new("");
+        BusConfig {
+            amqp_url: None,
+            exchange: d.exchange,
+            queue_prefix: d.queue_prefix,
+            prefetch: d.prefetch,
+            delivery_limit: d.delivery_limit,
+            retry_delay_ms: d.retry_delay.as_millis() as u64,
+        }
+    }
+}
+
+/// Where other components' instances are, for the ones this process does
+/// not run: `host:port` addresses or DNS names.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeersConfig {
+    pub users: Vec<String>,
+    pub posts: Vec<String>,
+    pub timelines: Vec<String>,
+    /// Per-call timeout; 0 means the default of 5 s.
+    pub call_timeout_ms: u64,
 }
 
 /// Where components keep their data. Without a URL each component uses its
 /// own SQLite file under `data_dir`; with a PostgreSQL URL each component
 /// uses its own schema (named after it) in that database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: Option<String>,
@@ -55,7 +125,7 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InstanceConfig {
     /// Base URL clients use, e.g. `https://social.example`. Taken from each
@@ -68,14 +138,14 @@ pub struct InstanceConfig {
     pub max_characters: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimelinesConfig {
     /// Entries kept per cached home timeline.
     pub cap: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub body_limit_bytes: usize,
@@ -93,6 +163,9 @@ impl Default for Config {
             timelines: TimelinesConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
+            cache: CacheConfig::default(),
+            bus: BusConfig::default(),
+            peers: PeersConfig::default(),
         }
     }
 }
@@ -203,6 +276,34 @@ impl Config {
         if let Some(v) = env(ENV_DATABASE_URL) {
             c.database.url = Some(v).filter(|s| !s.is_empty());
         }
+        let list = |v: String| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+        if let Some(v) = env(ENV_REDIS_URLS) {
+            c.cache.redis_urls = list(v);
+        }
+        if let Some(v) = parse_env(&env, ENV_REDIS_CLUSTER, "true or false")? {
+            c.cache.cluster = v;
+        }
+        if let Some(v) = env(ENV_REDIS_PREFIX) {
+            c.cache.key_prefix = v;
+        }
+        if let Some(v) = env(ENV_AMQP_URL) {
+            c.bus.amqp_url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = env(ENV_AMQP_EXCHANGE) {
+            c.bus.exchange = v;
+        }
+        if let Some(v) = env(ENV_AMQP_QUEUE_PREFIX) {
+            c.bus.queue_prefix = v;
+        }
+        if let Some(v) = env(ENV_PEERS_USERS) {
+            c.peers.users = list(v);
+        }
+        if let Some(v) = env(ENV_PEERS_POSTS) {
+            c.peers.posts = list(v);
+        }
+        if let Some(v) = env(ENV_PEERS_TIMELINES) {
+            c.peers.timelines = list(v);
+        }
         Ok(c)
     }
 
@@ -210,7 +311,7 @@ impl Config {
         if self.worker_id > model::id::MAX_WORKER {
             return Err(bad(format!("worker_id {} is above the maximum of {}", self.worker_id, model::id::MAX_WORKER)));
         }
-        if !(1..=100_000).contains(&self.instance.max_characters) {
+        if !(1..=model::PostText::ABSOLUTE_MAX).contains(&self.instance.max_characters) {
             return Err(bad("instance.max_characters must be between 1 and 100000"));
         }
         if !(1..=100_000).contains(&self.timelines.cap) {

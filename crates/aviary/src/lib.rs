@@ -1,39 +1,51 @@
-//! The `aviary` binary's library half: configuration and the wiring that
-//! starts the chosen components. `main.rs` only parses flags and calls
-//! [`App::build`] / [`App::run_until_stopped`]; tests (through `testkit`)
-//! build the same [`App`] in-process on port 0.
+//! The `aviary` binary's library half: configuration, targets and the
+//! wiring that starts the chosen components. `main.rs` only parses flags
+//! and calls [`App::build`] / [`App::run_until_stopped`]; tests (through
+//! `testkit`) build the same [`App`] in-process on port 0.
+//!
+//! Every component is reached through its client trait. A component this
+//! process runs is the in-process service; one it does not run is the
+//! remote client over the pool of its instances (`[peers]`). The engines
+//! behind the ports follow the configuration: SQLite or PostgreSQL, the
+//! in-memory or Redis timeline cache, the in-process bus or RabbitMQ.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod targets;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use axum::Router;
-use bus::{Bus, InProcessBus};
-use cache::MemoryTimelineCache;
+use bus::{Bus, InProcessBus, RabbitBus, RabbitConfig};
+use cache::{MemoryTimelineCache, RedisConnection, RedisTimelineCache, TimelineCache};
 use config::Config;
 use futures::FutureExt;
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
-use posts::PostsService;
+use platform::rpc::RpcClient;
+use posts::{PostsApi, PostsService, RemotePosts};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Db, OutboxRelay};
-use timelines::{TimelinesHandler, TimelinesService};
+use targets::{Component, Targets};
+use timelines::{RemoteTimelines, TimelinesApi, TimelinesHandler, TimelinesService};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use users::UsersService;
+use users::{RemoteUsers, UsersApi, UsersService};
 
-/// A built, bound, not yet serving Aviary.
+/// A built, bound, not yet serving Aviary process.
 pub struct App {
     listener: TcpListener,
     router: Router,
     relays: Vec<OutboxRelay>,
     grace: Duration,
-    pub bus: InProcessBus,
+    targets: Targets,
+    /// Held for the life of the process: a broker-backed bus stops its
+    /// consumers when dropped.
+    bus: Arc<dyn Bus>,
 }
 
 fn db_ready(name: &str, db: &Db) -> ReadyCheck {
@@ -47,62 +59,188 @@ fn db_ready(name: &str, db: &Db) -> ReadyCheck {
     )
 }
 
+fn redis_ready(conn: RedisConnection) -> ReadyCheck {
+    (
+        "timeline cache (Redis)".to_string(),
+        Arc::new(move || {
+            let mut conn = conn.clone();
+            async move { redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(|e| e.to_string()) }
+                .boxed()
+        }),
+    )
+}
+
+/// Checks, before anything connects, that a split deployment has what each
+/// of its components needs; the message says which setting to add.
+fn check_split_config(config: &Config, t: &Targets) -> anyhow::Result<()> {
+    if t.is_all() {
+        return Ok(());
+    }
+    let stores = t.has(Component::Users) || t.has(Component::Posts);
+    if stores && config.database.url.is_none() {
+        bail!("--target {t}: users and posts in split mode need database.url (AVIARY_DATABASE_URL), a PostgreSQL URL");
+    }
+    if (stores || t.has(Component::Timelines)) && config.bus.amqp_url.is_none() {
+        bail!("--target {t}: split mode needs bus.amqp_url (AVIARY_AMQP_URL) so events reach other processes");
+    }
+    if t.has(Component::Timelines) && config.cache.redis_urls.is_empty() {
+        bail!("--target {t}: timelines in split mode needs cache.redis_urls (AVIARY_REDIS_URLS)");
+    }
+    let needs = |c: Component, by: &[Component]| !t.has(c) && by.iter().any(|b| t.has(*b));
+    for (c, peers, by) in [
+        (Component::Users, &config.peers.users, &[Component::Gateway, Component::Timelines][..]),
+        (Component::Posts, &config.peers.posts, &[Component::Gateway, Component::Timelines][..]),
+        (Component::Timelines, &config.peers.timelines, &[Component::Gateway][..]),
+    ] {
+        if needs(c, by) && peers.is_empty() {
+            bail!(
+                "--target {t}: {} is not run here, so peers.{} (AVIARY_PEERS_{}) must list its instances",
+                c.name(),
+                c.name(),
+                c.name().to_uppercase()
+            );
+        }
+    }
+    Ok(())
+}
+
 impl App {
-    /// Opens every component's store, wires the components together and
-    /// binds the listener (port 0 picks a free port).
-    pub async fn build(config: &Config) -> anyhow::Result<App> {
+    /// Opens the stores of the components in `targets`, connects to the
+    /// engines and peers, wires everything and binds the listener (port 0
+    /// picks a free port).
+    pub async fn build(config: &Config, targets: &Targets) -> anyhow::Result<App> {
         config.validate()?;
+        check_split_config(config, targets)?;
         let ids = Arc::new(IdGenerator::new(config.worker_id));
-        let db = config.db_config();
-        let users = UsersService::open(&db, ids.clone()).await.context("starting users")?;
-        let posts = PostsService::open(&db, ids.clone()).await.context("starting posts")?;
+        let db_config = config.db_config();
+        let timeout =
+            Duration::from_millis(if config.peers.call_timeout_ms == 0 { 5000 } else { config.peers.call_timeout_ms });
+        let mut checks = Vec::new();
 
-        let bus = InProcessBus::new();
-        let cache = Arc::new(MemoryTimelineCache::new(config.timelines.cap));
-        let users_api: Arc<dyn users::UsersApi> = Arc::new(users.clone());
-        let posts_api: Arc<dyn posts::PostsApi> = Arc::new(posts.clone());
-        let timelines = TimelinesService::new(cache, users_api.clone(), posts_api.clone(), config.timelines.cap);
-        bus.subscribe(TimelinesHandler::subscription(), Arc::new(TimelinesHandler(timelines.clone())))
-            .await
-            .context("subscribing timelines to the bus")?;
+        let bus: Arc<dyn Bus> = match &config.bus.amqp_url {
+            Some(url) => Arc::new(
+                RabbitBus::connect(RabbitConfig {
+                    url: url.clone(),
+                    exchange: config.bus.exchange.clone(),
+                    queue_prefix: config.bus.queue_prefix.clone(),
+                    prefetch: config.bus.prefetch,
+                    delivery_limit: config.bus.delivery_limit,
+                    retry_delay: Duration::from_millis(config.bus.retry_delay_ms),
+                })
+                .await
+                .context("connecting to RabbitMQ (bus.amqp_url)")?,
+            ),
+            None => Arc::new(InProcessBus::new()),
+        };
 
-        let shared_bus: Arc<dyn Bus> = Arc::new(bus.clone());
-        let relays = vec![
-            OutboxRelay {
+        let mut relays = Vec::new();
+        let mut local_users = None;
+        let users: Option<Arc<dyn UsersApi>> = if targets.has(Component::Users) {
+            let svc = UsersService::open(&db_config, ids.clone()).await.context("starting users")?;
+            checks.push(db_ready("users database", svc.db()));
+            relays.push(OutboxRelay {
                 component: UsersService::COMPONENT,
-                db: users.db().clone(),
-                bus: shared_bus.clone(),
-                outbox: users.outbox().clone(),
-            },
-            OutboxRelay {
-                component: PostsService::COMPONENT,
-                db: posts.db().clone(),
-                bus: shared_bus,
-                outbox: posts.outbox().clone(),
-            },
-        ];
+                db: svc.db().clone(),
+                bus: bus.clone(),
+                outbox: svc.outbox().clone(),
+            });
+            let api: Arc<dyn UsersApi> = Arc::new(svc);
+            local_users = Some(api.clone());
+            Some(api)
+        } else if !config.peers.users.is_empty() {
+            Some(Arc::new(RemoteUsers(RpcClient::new("users", config.peers.users.clone(), timeout))))
+        } else {
+            None
+        };
 
-        let settings = GatewaySettings {
-            public_url: config.instance.public_url.clone(),
-            title: config.instance.title.clone(),
-            description: config.instance.description.clone(),
-            contact_email: config.instance.contact_email.clone(),
-            registrations_open: config.instance.registrations_open,
-            max_characters: config.instance.max_characters,
-            body_limit: config.http.body_limit_bytes,
+        let mut local_posts = None;
+        let posts: Option<Arc<dyn PostsApi>> = if targets.has(Component::Posts) {
+            let svc = PostsService::open(&db_config, ids.clone()).await.context("starting posts")?;
+            checks.push(db_ready("posts database", svc.db()));
+            relays.push(OutboxRelay {
+                component: PostsService::COMPONENT,
+                db: svc.db().clone(),
+                bus: bus.clone(),
+                outbox: svc.outbox().clone(),
+            });
+            let api: Arc<dyn PostsApi> = Arc::new(svc);
+            local_posts = Some(api.clone());
+            Some(api)
+        } else if !config.peers.posts.is_empty() {
+            Some(Arc::new(RemotePosts(RpcClient::new("posts", config.peers.posts.clone(), timeout))))
+        } else {
+            None
         };
-        let gateway = Gateway {
-            users: users_api,
-            posts: posts_api,
-            timelines: Arc::new(timelines),
-            settings: Arc::new(settings),
+
+        let mut local_timelines = None;
+        let timelines: Option<Arc<dyn TimelinesApi>> = if targets.has(Component::Timelines) {
+            let cache: Arc<dyn TimelineCache> = if config.cache.redis_urls.is_empty() {
+                Arc::new(MemoryTimelineCache::new(config.timelines.cap))
+            } else {
+                let conn = RedisConnection::connect(
+                    &config.cache.redis_urls,
+                    config.cache.cluster,
+                    Duration::from_millis(config.cache.timeout_ms),
+                )
+                .await
+                .context("connecting to Redis (cache.redis_urls)")?;
+                checks.push(redis_ready(conn.clone()));
+                Arc::new(RedisTimelineCache::new(conn, &config.cache.key_prefix, config.timelines.cap))
+            };
+            let svc = TimelinesService::new(
+                cache,
+                users.clone().expect("checked: timelines has users"),
+                posts.clone().expect("checked: timelines has posts"),
+                config.timelines.cap,
+            );
+            bus.subscribe(TimelinesHandler::subscription(), Arc::new(TimelinesHandler(svc.clone())))
+                .await
+                .context("subscribing timelines to the bus")?;
+            let api: Arc<dyn TimelinesApi> = Arc::new(svc);
+            local_timelines = Some(api.clone());
+            Some(api)
+        } else if !config.peers.timelines.is_empty() {
+            Some(Arc::new(RemoteTimelines(RpcClient::new("timelines", config.peers.timelines.clone(), timeout))))
+        } else {
+            None
         };
+
+        let mut router = Router::new();
+        if targets.has(Component::Gateway) {
+            let settings = GatewaySettings {
+                public_url: config.instance.public_url.clone(),
+                title: config.instance.title.clone(),
+                description: config.instance.description.clone(),
+                contact_email: config.instance.contact_email.clone(),
+                registrations_open: config.instance.registrations_open,
+                max_characters: config.instance.max_characters,
+                body_limit: config.http.body_limit_bytes,
+            };
+            let gateway = Gateway {
+                users: users.clone().expect("checked: gateway has users"),
+                posts: posts.clone().expect("checked: gateway has posts"),
+                timelines: timelines.clone().expect("checked: gateway has timelines"),
+                settings: Arc::new(settings),
+            };
+            router = router.merge(gateway.router());
+        } else {
+            // Internal routes only where no public API is served: a
+            // process that runs the gateway never exposes `/internal/…`.
+            if let Some(api) = local_users {
+                router = router.merge(users::internal_router(api));
+            }
+            if let Some(api) = local_posts {
+                router = router.merge(posts::internal_router(api));
+            }
+            if let Some(api) = local_timelines {
+                router = router.merge(timelines::internal_router(api));
+            }
+            router = router.fallback(platform::error::fallback_not_found);
+        }
 
         let mut registry = Registry::with_prefix("aviary");
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
-        let checks = vec![db_ready("users database", users.db()), db_ready("posts database", posts.db())];
-        let router = gateway
-            .router()
+        let router = router
             .merge(platform::ops::router(checks, Arc::new(registry)))
             .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track));
         let router = platform::server::standard_layers(router);
@@ -110,7 +248,14 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another process using it?", config.listen))?;
-        Ok(App { listener, router, relays, grace: Duration::from_secs(config.shutdown_grace_secs), bus })
+        Ok(App {
+            listener,
+            router,
+            relays,
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+            targets: targets.clone(),
+            bus,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -125,12 +270,13 @@ impl App {
         for relay in self.relays {
             tasks.spawn(relay.run(relay_stop.clone()));
         }
-        tracing::info!(address = %self.listener.local_addr()?, "aviary serving (all-in-one)");
+        tracing::info!(address = %self.listener.local_addr()?, targets = %self.targets, "aviary serving");
         let served = platform::server::serve(self.listener, self.router, stop, self.grace).await;
         // Requests are done; let the relays publish what those requests
         // committed before stopping them.
         relay_stop.cancel();
         while tasks.join_next().await.is_some() {}
+        drop(self.bus);
         tracing::info!("aviary stopped");
         served.context("HTTP server failed")
     }

@@ -3,6 +3,7 @@
 
 use aviary::App;
 use aviary::config::Config;
+use aviary::targets::Targets;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,13 +24,14 @@ struct Cli {
     /// Log format: text or json [env AVIARY_LOG_FORMAT].
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
-    /// Components to run. Only `all` (every component in this process) is
-    /// available in this version.
-    #[arg(long, default_value = "all", value_name = "LIST")]
+    /// Components to run: `all` (default; every component in this process)
+    /// or a comma-separated list of gateway, users, posts, timelines
+    /// [env AVIARY_TARGET].
+    #[arg(long, env = "AVIARY_TARGET", default_value = "all", value_name = "LIST")]
     target: String,
 }
 
-fn load(cli: &Cli) -> Result<Config, String> {
+fn load(cli: &Cli) -> Result<(Config, Targets), String> {
     let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     if let Some(l) = &cli.listen {
         config.listen = l
@@ -42,20 +44,15 @@ fn load(cli: &Cli) -> Result<Config, String> {
     if let Some(f) = &cli.log_format {
         config.log_format = f.parse().map_err(|e| format!("invalid configuration: --log-format: {e}"))?;
     }
-    if cli.target != "all" {
-        return Err(format!(
-            "invalid configuration: --target {:?}: this version runs all components in one process; use --target all",
-            cli.target
-        ));
-    }
+    let targets: Targets = cli.target.parse().map_err(|e| format!("invalid configuration: {e}"))?;
     config.validate().map_err(|e| e.to_string())?;
-    Ok(config)
+    Ok((config, targets))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match load(&cli) {
+    let (config, targets) = match load(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("aviary: {e}");
@@ -63,7 +60,7 @@ async fn main() -> ExitCode {
         }
     };
     platform::telemetry::init(config.log_format);
-    let app = match App::build(&config).await {
+    let app = match App::build(&config, &targets).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "aviary could not start");

@@ -325,6 +325,7 @@ impl Bus for RabbitBus {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+            tracing::info!(consumer = %subscription.consumer, "consumer stopped with its bus");
         });
         Ok(())
     }

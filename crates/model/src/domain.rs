@@ -15,7 +15,10 @@ fn invalid(msg: impl Into<String>) -> DomainError {
 }
 
 /// A local username: 1–30 of `[A-Za-z0-9_]`, as Mastodon allows.
+/// Deserialising validates too, so the type's promise holds after a trip
+/// between components.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Username(String);
 
 impl Username {
@@ -45,7 +48,8 @@ impl fmt::Display for Username {
 }
 
 /// An e-mail address, checked only for shape; it is never used to send mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
@@ -64,8 +68,10 @@ impl Email {
 }
 
 /// A password between 8 and 72 characters (Mastodon's bounds). Its Debug
-/// form is redacted so it cannot leak into logs.
-#[derive(Clone)]
+/// form is redacted so it cannot leak into logs. It serialises only to
+/// travel from the gateway to `users` (never logged, never stored).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Password(String);
 
 impl Password {
@@ -88,12 +94,17 @@ impl fmt::Debug for Password {
 }
 
 /// The text of a status. Length is counted as Mastodon counts it: in
-/// characters, with every URL counting as [`PostText::URL_WEIGHT`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// characters, with every URL counting as [`PostText::URL_WEIGHT`]. The
+/// limit is the instance's (checked by the gateway); deserialising checks
+/// only what holds everywhere (not blank, under an absolute ceiling).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PostText(String);
 
 impl PostText {
     pub const MAX_CHARS: usize = 500;
+    /// No instance may configure more (see `instance.max_characters`).
+    pub const ABSOLUTE_MAX: usize = 100_000;
     pub const URL_WEIGHT: usize = 23;
 
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self, DomainError> {
@@ -254,6 +265,29 @@ impl Scopes {
     }
 }
 
+macro_rules! string_conversions {
+    ($($ty:ident => $parse:expr),* $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = DomainError;
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                $parse(&raw)
+            }
+        }
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.0
+            }
+        }
+    )*};
+}
+
+string_conversions! {
+    Username => Username::parse,
+    Email => Email::parse,
+    Password => Password::parse,
+    PostText => |raw: &str| PostText::parse(raw, PostText::ABSOLUTE_MAX),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +334,14 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough").is_ok());
         assert_eq!(format!("{:?}", Password::parse("long enough").unwrap()), "Password(***)");
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        assert!(serde_json::from_str::<Username>("\"ok_name\"").is_ok());
+        assert!(serde_json::from_str::<Username>("\"not ok\"").is_err());
+        assert!(serde_json::from_str::<Email>("\"nope\"").is_err());
+        assert!(serde_json::from_str::<PostText>("\"  \"").is_err());
+        assert_eq!(serde_json::to_string(&Username::parse("a_b").unwrap()).unwrap(), "\"a_b\"");
     }
 }

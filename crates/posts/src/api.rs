@@ -36,7 +36,7 @@ pub struct AuthorStats {
     pub last_status_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewPost {
     pub author_id: Id,
     pub text: PostText,

@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod remote;
 mod service;
 
 pub use api::*;
+pub use remote::{RemotePosts, internal_router};
 
 use model::IdGenerator;
 use std::sync::Arc;

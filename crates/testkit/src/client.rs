@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 #[derive(Clone)]
 pub struct Api {
-    pub base: String,
+    bases: std::sync::Arc<Vec<String>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     pub http: reqwest::Client,
 }
 
@@ -29,11 +30,27 @@ pub struct App {
 
 impl Api {
     pub fn new(base: &str) -> Self {
-        Api { base: base.trim_end_matches('/').to_string(), http: reqwest::Client::new() }
+        Self::over(vec![base.to_string()])
+    }
+
+    /// A client that sends each request to the next of `bases` in turn
+    /// (several gateways in split mode).
+    pub fn over(bases: Vec<String>) -> Self {
+        let bases = bases.into_iter().map(|b| b.trim_end_matches('/').to_string()).collect();
+        Api { bases: std::sync::Arc::new(bases), next: Default::default(), http: reqwest::Client::new() }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.bases[0]
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.bases.len();
+            format!("{}{path}", self.bases[i])
+        };
         let rb = self.http.request(method, url);
         match token {
             Some(t) => rb.bearer_auth(t),

@@ -12,11 +12,68 @@
 
 mod client;
 mod process;
+mod split;
 
 pub use client::{Api, User};
 pub use process::ProcessServer;
+pub use split::SplitSystem;
 
 pub const ENV_BACKEND: &str = "AVIARY_TEST_BACKEND";
+pub const ENV_MODE: &str = "AVIARY_TEST_MODE";
+
+/// The system under test, in the mode `AVIARY_TEST_MODE` names:
+/// `all-in-one` (default; in this process) or `split` (every component a
+/// process of `binary`, two of each).
+pub enum System {
+    AllInOne(TestServer),
+    Split(Box<SplitSystem>),
+}
+
+impl System {
+    pub async fn start(binary: &Path) -> System {
+        Self::start_with(binary, |_| {}).await
+    }
+
+    pub async fn start_with(binary: &Path, tweak: impl FnOnce(&mut Config)) -> System {
+        match std::env::var(ENV_MODE).as_deref() {
+            Ok("all-in-one") | Err(_) => System::AllInOne(TestServer::start_with(tweak).await),
+            Ok("split") => {
+                platform::telemetry::init_for_tests();
+                System::Split(Box::new(SplitSystem::start(binary, tweak).await))
+            }
+            Ok(other) => panic!("{ENV_MODE}={other:?}: use all-in-one or split"),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        match self {
+            System::AllInOne(s) => s.api(),
+            System::Split(s) => s.api(),
+        }
+    }
+
+    /// The base URL of (the first) gateway.
+    pub fn base(&self) -> String {
+        match self {
+            System::AllInOne(s) => s.base.clone(),
+            System::Split(s) => s.gateways[0].base.clone(),
+        }
+    }
+
+    pub fn store(&self) -> &TestStore {
+        match self {
+            System::AllInOne(s) => s.store(),
+            System::Split(s) => s.store(),
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            System::AllInOne(s) => s.stop().await,
+            System::Split(s) => s.stop().await,
+        }
+    }
+}
 
 /// Where a test server keeps its data: always a temporary directory, plus a
 /// fresh PostgreSQL database when the backend is `postgres`.
@@ -33,6 +90,14 @@ impl TestStore {
             Ok(other) => panic!("{ENV_BACKEND}={other:?}: use sqlite or postgres"),
         };
         TestStore { dir: tempfile::tempdir().expect("a temporary directory"), pg }
+    }
+
+    /// A store on PostgreSQL whatever the backend setting (split mode).
+    pub async fn postgres() -> TestStore {
+        TestStore {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            pg: Some(testdb::TestDatabase::create().await),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -61,7 +126,6 @@ use tokio_util::sync::CancellationToken;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
-    pub bus: bus::InProcessBus,
     stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     store: TestStore,
@@ -84,12 +148,11 @@ impl TestServer {
         };
         store.apply(&mut config);
         tweak(&mut config);
-        let app = App::build(&config).await.expect("the test server builds");
+        let app = App::build(&config, &aviary::targets::Targets::all()).await.expect("the test server builds");
         let addr = app.local_addr();
-        let bus = app.bus.clone();
         let stop = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-        TestServer { addr, base: format!("http://{addr}"), bus, stop, task: Some(task), store }
+        TestServer { addr, base: format!("http://{addr}"), stop, task: Some(task), store }
     }
 
     pub fn store(&self) -> &TestStore {

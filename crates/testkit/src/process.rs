@@ -14,17 +14,24 @@ pub struct ProcessServer {
 }
 
 impl ProcessServer {
-    /// Starts the binary on `store` (its data directory, and its database
-    /// when the backend is PostgreSQL).
+    /// Starts the binary all-in-one on `store` (its data directory, and
+    /// its database when the backend is PostgreSQL).
     pub async fn start(binary: &Path, store: &crate::TestStore) -> ProcessServer {
         let mut cmd = Command::new(binary);
-        cmd.args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data"]).arg(store.data_dir());
+        cmd.arg("--data").arg(store.data_dir());
         match store.database_url() {
             Some(url) => cmd.env("AVIARY_DATABASE_URL", url),
             None => cmd.env_remove("AVIARY_DATABASE_URL"),
         };
+        Self::spawn(cmd).await
+    }
+
+    /// Spawns `cmd` (the aviary binary with its own arguments) on a port
+    /// the OS picks, and waits until it logs that it is serving.
+    pub async fn spawn(mut cmd: Command) -> ProcessServer {
         let mut child = cmd
-            .env("RUST_LOG", "info")
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env("RUST_LOG", std::env::var("AVIARY_TEST_CHILD_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -32,19 +39,37 @@ impl ProcessServer {
             .expect("the aviary binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
         let find = async {
             while let Some(line) = lines.next_line().await.expect("reading aviary's log") {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    seen.push(line);
+                    continue;
+                };
                 if let Some(addr) = v["address"].as_str() {
-                    return addr.to_string();
+                    return Some(addr.to_string());
                 }
+                seen.push(line);
             }
-            panic!("aviary exited before it was serving");
+            None
         };
         let addr = tokio::time::timeout(Duration::from_secs(30), find).await.expect("aviary starts within 30s");
-        // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let Some(addr) = addr else { panic!("aviary exited before it was serving:\n{}", seen.join("\n")) };
+        // Keep draining the log so the child never blocks on a full pipe;
+        // echo it when TEST_LOG is set.
+        let echo = std::env::var_os("TEST_LOG").is_some();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if echo {
+                    eprintln!("{line}");
+                }
+            }
+        });
         ProcessServer { base: format!("http://{addr}"), child }
+    }
+
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn api(&self) -> crate::Api {

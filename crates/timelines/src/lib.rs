@@ -15,8 +15,10 @@
 #![forbid(unsafe_code)]
 
 mod handler;
+mod remote;
 
 pub use handler::TimelinesHandler;
+pub use remote::{RemoteTimelines, internal_router};
 
 use async_trait::async_trait;
 use cache::{Entry, TimelineCache};

@@ -44,7 +44,7 @@ pub struct IssuedToken {
     pub created_at_ms: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewApp {
     pub name: String,
     pub website: Option<String>,
@@ -52,7 +52,7 @@ pub struct NewApp {
     pub scopes: Scopes,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignUp {
     pub username: Username,
     pub email: Email,

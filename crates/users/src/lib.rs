@@ -10,10 +10,12 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod remote;
 mod secrets;
 mod service;
 
 pub use api::*;
+pub use remote::{RemoteUsers, internal_router};
 
 use model::IdGenerator;
 use std::sync::Arc;

@@ -4,7 +4,6 @@
 use http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
-use testkit::TestServer;
 
 async fn error_of(resp: reqwest::Response, status: StatusCode) -> String {
     assert_eq!(resp.status(), status);
@@ -14,7 +13,7 @@ async fn error_of(resp: reqwest::Response, status: StatusCode) -> String {
 
 #[tokio::test]
 async fn status_text_must_be_present_and_at_most_500_characters() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("writer").await;
     for text in ["", "   ", &"é".repeat(501)] {
@@ -32,7 +31,7 @@ async fn status_text_must_be_present_and_at_most_500_characters() {
 
 #[tokio::test]
 async fn unknown_ids_are_404() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("looker").await;
     for path in [
@@ -56,7 +55,7 @@ async fn unknown_ids_are_404() {
 
 #[tokio::test]
 async fn missing_or_invalid_tokens_are_401() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let r = api.get("/api/v1/timelines/home", None).await;
     assert_eq!(error_of(r, StatusCode::UNAUTHORIZED).await, "The access token is invalid");
@@ -87,7 +86,7 @@ async fn missing_or_invalid_tokens_are_401() {
 
 #[tokio::test]
 async fn a_token_without_the_needed_scope_is_403() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let reader_app = api.register_app("read write:accounts").await;
     let reader = api.sign_up_with(&reader_app, "reader").await;
@@ -107,7 +106,7 @@ async fn a_token_without_the_needed_scope_is_403() {
 
 #[tokio::test]
 async fn another_accounts_private_post_is_404_to_read_and_delete_and_survives() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let owner = api.sign_up("owner").await;
     let other = api.sign_up("other").await;
@@ -131,7 +130,7 @@ async fn another_accounts_private_post_is_404_to_read_and_delete_and_survives() 
 
 #[tokio::test]
 async fn malformed_bodies_are_400_or_422_and_oversized_ones_413() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("sender").await;
     let send = |ct: &'static str, body: Vec<u8>| {
@@ -165,7 +164,7 @@ async fn malformed_bodies_are_400_or_422_and_oversized_ones_413() {
 /// 4xx in the error envelope.
 #[tokio::test]
 async fn no_route_answers_garbage_with_a_server_error() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("fuzzer").await;
     let routes = [

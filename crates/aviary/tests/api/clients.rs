@@ -1,15 +1,14 @@
 //! Compatibility with unmodified client libraries.
 
 use std::process::Command;
-use testkit::TestServer;
 
 /// Runs `tests/clients` (pytest + Mastodon.py from PyPI) against a fresh
 /// server. A missing Python package fails the test: it is never skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mastodon_py_client_passes_its_suite() {
-    let server = TestServer::start().await;
+    let server = crate::start().await;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let base = server.base.clone();
+    let base = server.base();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
             .args(["-m", "pytest", "tests/clients", "-q", "-p", "no:cacheprovider"])

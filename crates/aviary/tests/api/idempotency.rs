@@ -2,11 +2,10 @@
 
 use http::StatusCode;
 use serde_json::json;
-use testkit::TestServer;
 
 #[tokio::test]
 async fn the_same_idempotency_key_twice_creates_one_status_and_returns_it() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("retrier").await;
     let send = |key: &'static str, text: &'static str| {

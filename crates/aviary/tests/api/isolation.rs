@@ -3,10 +3,10 @@
 //! reaches into another's store or service internals.
 
 use std::collections::BTreeSet;
-use testkit::TestServer;
+use testkit::System;
 
 /// The tables of one component's store: its SQLite file, or its schema.
-async fn tables(server: &TestServer, component: &str) -> BTreeSet<String> {
+async fn tables(server: &System, component: &str) -> BTreeSet<String> {
     let names: Vec<String> = match server.store().database_url() {
         None => {
             let path = server.store().data_dir().join(format!("{component}.sqlite3"));
@@ -38,7 +38,7 @@ async fn tables(server: &TestServer, component: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn each_component_has_its_own_store_with_disjoint_tables() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("isolated").await;
     api.post(&u, "hello", "public").await;

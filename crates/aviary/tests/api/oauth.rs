@@ -3,11 +3,10 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use testkit::TestServer;
 
 #[tokio::test]
 async fn authorization_code_flow_issues_a_single_use_code_for_the_redirect() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let user = api.sign_up("coder").await;
     let app: Value = api
@@ -36,11 +35,11 @@ async fn authorization_code_flow_issues_a_single_use_code_for_the_redirect() {
         ("login", "coder@example.org"),
         ("password", "wrong password!"),
     ];
-    let denied = no_redirects.post(format!("{}/oauth/authorize", s.base)).form(&form).send().await.unwrap();
+    let denied = no_redirects.post(format!("{}/oauth/authorize", s.base())).form(&form).send().await.unwrap();
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
     let mut form = form;
     form[5].1 = "correct horse battery";
-    let ok = no_redirects.post(format!("{}/oauth/authorize", s.base)).form(&form).send().await.unwrap();
+    let ok = no_redirects.post(format!("{}/oauth/authorize", s.base())).form(&form).send().await.unwrap();
     assert!(ok.status().is_redirection());
     let location = ok.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("https://app.example/cb?code="), "{location}");
@@ -65,7 +64,7 @@ async fn authorization_code_flow_issues_a_single_use_code_for_the_redirect() {
 
 #[tokio::test]
 async fn token_endpoint_refuses_bad_clients_passwords_grants_and_scopes() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let app = api.register_app("read write").await;
     api.sign_up_with(&app, "pw").await;
@@ -112,7 +111,7 @@ async fn token_endpoint_refuses_bad_clients_passwords_grants_and_scopes() {
 
 #[tokio::test]
 async fn sign_up_validates_every_field_and_rejects_duplicates() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let app = api.register_app("read write").await;
     let r = api

@@ -1,12 +1,12 @@
 //! Operability: health, readiness, metrics and request ids.
 
 use http::StatusCode;
-use testkit::TestServer;
 
 #[tokio::test]
 async fn health_readiness_and_metrics_are_served() {
-    let s = TestServer::start().await;
-    let api = s.api();
+    let s = crate::start().await;
+    // Metrics are per process: talk to one gateway only.
+    let api = testkit::Api::new(&s.base());
     assert_eq!(api.get("/healthz", None).await.status(), StatusCode::OK);
     let ready = api.expect(api.get("/readyz", None).await, StatusCode::OK).await;
     assert_eq!(ready["status"], "ready");
@@ -25,7 +25,7 @@ async fn health_readiness_and_metrics_are_served() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_echoing_the_clients() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let r = api
         .request(reqwest::Method::GET, "/api/v1/instance", None)
@@ -42,7 +42,7 @@ async fn every_response_carries_a_request_id_echoing_the_clients() {
 
 #[tokio::test]
 async fn instance_endpoints_describe_version_limits_and_registrations() {
-    let s = TestServer::start_with(|c| c.instance.max_characters = 640).await;
+    let s = crate::start_with(|c| c.instance.max_characters = 640).await;
     let api = s.api();
     let v1 = api.expect(api.get("/api/v1/instance/", None).await, StatusCode::OK).await;
     assert!(v1["version"].as_str().unwrap().starts_with("4."));

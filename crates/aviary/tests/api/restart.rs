@@ -6,7 +6,7 @@ use http::StatusCode;
 use std::path::Path;
 use testkit::{Api, ProcessServer, TestStore, User};
 
-const BIN: &str = env!("CARGO_BIN_EXE_aviary");
+use crate::BIN;
 
 async fn snapshot(api: &Api, users: &[User]) -> Vec<(serde_json::Value, Vec<String>)> {
     let mut out = Vec::new();

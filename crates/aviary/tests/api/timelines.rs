@@ -3,11 +3,10 @@
 
 use http::StatusCode;
 use serde_json::json;
-use testkit::TestServer;
 
 #[tokio::test]
 async fn follow_backfills_and_unfollow_removes_the_authors_posts() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let author = api.sign_up("author").await;
     let reader = api.sign_up("reader").await;
@@ -29,7 +28,7 @@ async fn follow_backfills_and_unfollow_removes_the_authors_posts() {
 
 #[tokio::test]
 async fn fan_out_reaches_followers_only_and_deletion_removes_everywhere() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let author = api.sign_up("poster").await;
     let fans: Vec<_> = futures_join(&api, &["f1", "f2", "f3"]).await;
@@ -60,7 +59,7 @@ async fn futures_join(api: &testkit::Api, names: &[&str]) -> Vec<testkit::User> 
 
 #[tokio::test]
 async fn replies_to_strangers_stay_out_of_home_but_threads_do_not() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let a = api.sign_up("talker").await;
     let b = api.sign_up("listener").await;
@@ -90,7 +89,7 @@ async fn replies_to_strangers_stay_out_of_home_but_threads_do_not() {
 
 #[tokio::test]
 async fn public_timeline_pages_forward_and_back_with_link_headers() {
-    let s = TestServer::start().await;
+    let s = crate::start().await;
     let api = s.api();
     let u = api.sign_up("pager").await;
     let mut ids = Vec::new();
