@@ -46,8 +46,12 @@ pub trait TimelineCache: Send + Sync + 'static {
     async fn is_ready(&self, owner: Id) -> Result<bool>;
     /// Creates `owner`'s timeline if absent, in the not-ready state.
     async fn begin_rebuild(&self, owner: Id) -> Result<()>;
-    /// Merges `entries` into the timeline, trims it and marks it ready.
-    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<()>;
+    /// Merges `entries` into the timeline, trims it and marks it ready —
+    /// only if the timeline is still present. If it was evicted or flushed
+    /// since `begin_rebuild`, posts fanned out meanwhile were skipped, so
+    /// marking it ready would hide them: it stays absent and the call
+    /// returns `false`.
+    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<bool>;
     /// Adds entries to each owner's timeline that exists; absent ones are
     /// skipped (they will be rebuilt on read). Trims to the cap.
     async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()>;

@@ -52,14 +52,14 @@ impl TimelineCache for MemoryTimelineCache {
         Ok(())
     }
 
-    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<()> {
-        self.with(owner, |m| {
-            let t = m.entry(owner).or_default();
+    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<bool> {
+        Ok(self.with(owner, |m| {
+            let Some(t) = m.get_mut(&owner) else { return false };
             t.entries.extend(entries.iter().map(|e| (e.post_id, e.author_id)));
             t.ready = true;
             self.trim(t);
-        });
-        Ok(())
+            true
+        }))
     }
 
     async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()> {

@@ -101,12 +101,13 @@ fn fail(e: redis::RedisError) -> CacheError {
     CacheError(format!("Redis: {e}"))
 }
 
-// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] mode ("insert": only if
-// present; "finish": create and mark ready), ARGV[3..] members.
+// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] mode ("insert", or
+// "finish": also mark ready), ARGV[3..] members. Either way only a present
+// timeline is written; returns 1 if it was.
 static ADD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-        if ARGV[2] == 'insert' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         for i = 3, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
         local cap = tonumber(ARGV[1])
         local n = redis.call('ZCARD', KEYS[2])
@@ -154,15 +155,15 @@ impl RedisTimelineCache {
         (format!("{tag}:state"), format!("{tag}:set"))
     }
 
-    async fn add(&self, owner: Id, entries: &[Entry], mode: &str) -> Result<()> {
+    async fn add(&self, owner: Id, entries: &[Entry], mode: &str) -> Result<bool> {
         let (state, set) = self.keys(owner);
         let mut inv = ADD.key(state);
         inv.key(set).arg(self.cap).arg(mode);
         for e in entries {
             inv.arg(member(e));
         }
-        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
-        Ok(())
+        let written: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(written == 1)
     }
 }
 
@@ -181,14 +182,15 @@ impl TimelineCache for RedisTimelineCache {
         Ok(())
     }
 
-    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<()> {
+    async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<bool> {
         self.add(owner, entries, "finish").await
     }
 
     async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()> {
         // One script per owner (a Cluster script may not span slots), sent
         // concurrently over the multiplexed connection.
-        join_all(owners.iter().map(|&owner| self.add(owner, entries, "insert"))).await.into_iter().collect()
+        let written = join_all(owners.iter().map(|&owner| self.add(owner, entries, "insert"))).await;
+        written.into_iter().try_for_each(|r| r.map(|_| ()))
     }
 
     async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()> {

@@ -193,7 +193,16 @@ impl Api {
     /// Waits (polling, bounded) until `who`'s home timeline satisfies `pred`;
     /// fan-out is asynchronous, so tests wait for it rather than sleep.
     pub async fn home_eventually(&self, who: &User, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        self.home_within(who, std::time::Duration::from_secs(10), pred).await
+    }
+
+    pub async fn home_within(
+        &self,
+        who: &User,
+        limit: std::time::Duration,
+        pred: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let ids = self.home_ids(who).await;
             if pred(&ids) || std::time::Instant::now() > deadline {

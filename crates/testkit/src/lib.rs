@@ -11,12 +11,14 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod engines;
 mod process;
+pub mod proxy;
 mod split;
 
 pub use client::{Api, User};
 pub use process::ProcessServer;
-pub use split::SplitSystem;
+pub use split::{SplitOptions, SplitSystem};
 
 pub const ENV_BACKEND: &str = "AVIARY_TEST_BACKEND";
 pub const ENV_MODE: &str = "AVIARY_TEST_MODE";

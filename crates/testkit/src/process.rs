@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 pub struct ProcessServer {
     pub base: String,
-    child: Child,
+    child: Option<Child>,
 }
 
 impl ProcessServer {
@@ -65,7 +65,7 @@ impl ProcessServer {
                 }
             }
         });
-        ProcessServer { base: format!("http://{addr}"), child }
+        ProcessServer { base: format!("http://{addr}"), child: Some(child) }
     }
 
     pub fn addr(&self) -> &str {
@@ -76,17 +76,25 @@ impl ProcessServer {
         crate::Api::new(&self.base)
     }
 
+    /// Stands in for an instance that was killed and not restarted.
+    pub fn placeholder() -> ProcessServer {
+        ProcessServer { base: "http://127.0.0.1:9".into(), child: None }
+    }
+
     /// `kill -9`: no chance to flush or drain anything.
     pub async fn kill(mut self) {
-        self.child.kill().await.expect("SIGKILL delivered");
+        if let Some(mut c) = self.child.take() {
+            c.kill().await.expect("SIGKILL delivered");
+        }
     }
 
     /// SIGTERM, then waits for a clean exit.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("the child is running").to_string();
+        let mut child = self.child.take().expect("a running instance");
+        let pid = child.id().expect("the child is running").to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
         assert!(sent.success());
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
             .await
             .expect("aviary exits within 30s of SIGTERM")
             .expect("waiting for aviary")

@@ -3,21 +3,65 @@
 //! Redis (a unique key prefix) and RabbitMQ (a unique exchange and queue
 //! prefix), all removed again when the system is dropped.
 
+use crate::engines::LocalRedis;
 use crate::process::ProcessServer;
+use crate::proxy::TcpProxy;
 use crate::{Api, TestStore};
 use aviary::config::Config;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::process::Command;
+
+/// Failure-test variations of a split system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SplitOptions {
+    /// A private Redis the test may `FLUSHALL`.
+    pub own_redis: bool,
+    /// Route PostgreSQL through a [`TcpProxy`] the test can cut.
+    pub proxy_postgres: bool,
+    /// Route RabbitMQ through a [`TcpProxy`] the test can cut.
+    pub proxy_rabbitmq: bool,
+}
+
+/// How to start one instance again (same target, worker id and peers).
+#[derive(Clone)]
+struct Spec {
+    target: &'static str,
+    worker: u16,
+    peers: Vec<(&'static str, String)>,
+}
 
 pub struct SplitSystem {
     pub gateways: Vec<ProcessServer>,
     pub users: Vec<ProcessServer>,
     pub posts: Vec<ProcessServer>,
     pub timelines: Vec<ProcessServer>,
+    pub redis: Option<LocalRedis>,
+    pub postgres_proxy: Option<TcpProxy>,
+    pub rabbitmq_proxy: Option<TcpProxy>,
+    timeline_specs: Vec<Spec>,
+    binary: PathBuf,
+    config_file: PathBuf,
     store: TestStore,
     config: Config,
+    /// The broker as the cleanup reaches it (never through the proxy).
+    direct_amqp: String,
     _config_dir: tempfile::TempDir,
     cleaned: bool,
+}
+
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn spawn(binary: &Path, config_file: &Path, spec: &Spec) -> impl std::future::Future<Output = ProcessServer> + use<> {
+    let mut cmd = Command::new(binary);
+    cmd.args(["--target", spec.target, "--config"]).arg(config_file).env("AVIARY_WORKER_ID", spec.worker.to_string());
+    for (k, v) in &spec.peers {
+        cmd.env(k, v);
+    }
+    // Nothing inherited from the caller's environment may steer it.
+    for k in ["AVIARY_DATABASE_URL", "AVIARY_REDIS_URLS", "AVIARY_AMQP_URL", "AVIARY_TARGET"] {
+        cmd.env_remove(k);
+    }
+    ProcessServer::spawn(cmd)
 }
 
 const INSTANCES: usize = 2;
@@ -28,14 +72,29 @@ fn addrs(servers: &[ProcessServer]) -> String {
 
 impl SplitSystem {
     pub async fn start(binary: &Path, tweak: impl FnOnce(&mut Config)) -> SplitSystem {
+        Self::start_with(binary, SplitOptions::default(), tweak).await
+    }
+
+    pub async fn start_with(binary: &Path, options: SplitOptions, tweak: impl FnOnce(&mut Config)) -> SplitSystem {
         let store = TestStore::postgres().await;
         let run = uuid::Uuid::new_v4().simple().to_string();
+        let redis = options.own_redis.then(LocalRedis::start);
+        let postgres_proxy = if options.proxy_postgres { Some(TcpProxy::start("127.0.0.1:5432").await) } else { None };
+        let rabbitmq_proxy = if options.proxy_rabbitmq { Some(TcpProxy::start("127.0.0.1:5672").await) } else { None };
+
         let mut config = Config { shutdown_grace_secs: 2, ..Config::default() };
-        config.database.url = store.database_url().map(String::from);
+        let db_url = store.database_url().expect("a PostgreSQL store").to_string();
+        config.database.url = Some(match &postgres_proxy {
+            Some(p) => db_url.replacen("127.0.0.1:5432", &p.addr.to_string(), 1),
+            None => db_url,
+        });
         config.database.max_connections = 4;
-        config.cache.redis_urls = vec!["redis://127.0.0.1:6379".into()];
+        config.cache.redis_urls = vec![redis.as_ref().map_or("redis://127.0.0.1:6379".into(), |r| r.url())];
         config.cache.key_prefix = format!("test:{run}:");
-        config.bus.amqp_url = Some("amqp://guest:guest@127.0.0.1:5672/%2f".into());
+        config.bus.amqp_url = Some(match &rabbitmq_proxy {
+            Some(p) => format!("amqp://guest:guest@{}/%2f", p.addr),
+            None => AMQP.into(),
+        });
         config.bus.exchange = format!("test.{run}.events");
         config.bus.queue_prefix = format!("test.{run}.");
         config.bus.retry_delay_ms = 200;
@@ -45,36 +104,58 @@ impl SplitSystem {
         std::fs::write(&file, toml::to_string(&config).expect("the config serialises")).expect("config written");
 
         let mut worker = 0u16;
-        let mut spawn = |target: &str, peers: &[(&str, String)]| {
+        let mut spec = |target: &'static str, peers: Vec<(&'static str, String)>| {
             worker += 1;
-            let mut cmd = Command::new(binary);
-            cmd.args(["--target", target, "--config"]).arg(&file).env("AVIARY_WORKER_ID", worker.to_string());
-            for (k, v) in peers {
-                cmd.env(k, v);
-            }
-            // Nothing inherited from the caller's environment may steer it.
-            for k in ["AVIARY_DATABASE_URL", "AVIARY_REDIS_URLS", "AVIARY_AMQP_URL"] {
-                cmd.env_remove(k);
-            }
-            ProcessServer::spawn(cmd)
+            Spec { target, worker, peers }
         };
         let mut users = Vec::new();
         let mut posts = Vec::new();
         for _ in 0..INSTANCES {
-            users.push(spawn("users", &[]).await);
-            posts.push(spawn("posts", &[]).await);
+            users.push(spawn(binary, &file, &spec("users", vec![])).await);
+            posts.push(spawn(binary, &file, &spec("posts", vec![])).await);
         }
-        let stores = [("AVIARY_PEERS_USERS", addrs(&users)), ("AVIARY_PEERS_POSTS", addrs(&posts))];
+        let stores = vec![("AVIARY_PEERS_USERS", addrs(&users)), ("AVIARY_PEERS_POSTS", addrs(&posts))];
         let mut timelines = Vec::new();
+        let mut timeline_specs = Vec::new();
         for _ in 0..INSTANCES {
-            timelines.push(spawn("timelines", &stores).await);
+            let s = spec("timelines", stores.clone());
+            timelines.push(spawn(binary, &file, &s).await);
+            timeline_specs.push(s);
         }
-        let all = [stores[0].clone(), stores[1].clone(), ("AVIARY_PEERS_TIMELINES", addrs(&timelines))];
+        let mut all = stores.clone();
+        all.push(("AVIARY_PEERS_TIMELINES", addrs(&timelines)));
         let mut gateways = Vec::new();
         for _ in 0..INSTANCES {
-            gateways.push(spawn("gateway", &all).await);
+            gateways.push(spawn(binary, &file, &spec("gateway", all.clone())).await);
         }
-        SplitSystem { gateways, users, posts, timelines, store, config, _config_dir: dir, cleaned: false }
+        SplitSystem {
+            gateways,
+            users,
+            posts,
+            timelines,
+            redis,
+            postgres_proxy,
+            rabbitmq_proxy,
+            timeline_specs,
+            binary: binary.to_path_buf(),
+            config_file: file,
+            store,
+            config,
+            direct_amqp: AMQP.into(),
+            _config_dir: dir,
+            cleaned: false,
+        }
+    }
+
+    /// `kill -9` of timelines instance `i`.
+    pub async fn kill_timelines(&mut self, i: usize) {
+        let dead = std::mem::replace(&mut self.timelines[i], ProcessServer::placeholder());
+        dead.kill().await;
+    }
+
+    /// Starts timelines instance `i` again, as it was (same worker id).
+    pub async fn restart_timelines(&mut self, i: usize) {
+        self.timelines[i] = spawn(&self.binary, &self.config_file, &self.timeline_specs[i]).await;
     }
 
     pub fn store(&self) -> &TestStore {
@@ -95,7 +176,7 @@ impl SplitSystem {
         for p in self.users.drain(..) {
             p.kill().await;
         }
-        cleanup(&self.config).await;
+        cleanup(&self.config, &self.direct_amqp).await;
         self.cleaned = true;
     }
 }
@@ -109,17 +190,19 @@ impl Drop for SplitSystem {
             return;
         }
         let config = self.config.clone();
+        let amqp = self.direct_amqp.clone();
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(cleanup(&config));
+                rt.block_on(cleanup(&config, &amqp));
             }
         })
         .join();
     }
 }
 
-async fn cleanup(config: &Config) {
-    if let Some(url) = &config.bus.amqp_url {
+async fn cleanup(config: &Config, direct_amqp: &str) {
+    {
+        let url = direct_amqp;
         let rabbit = bus::RabbitConfig {
             exchange: config.bus.exchange.clone(),
             queue_prefix: config.bus.queue_prefix.clone(),

@@ -83,8 +83,11 @@ impl TimelinesService {
         TimelinesService { cache, users, posts, cap }
     }
 
-    /// Rebuilds `owner`'s timeline from the follow graph and the posts.
-    pub async fn rebuild(&self, owner: Id) -> Result<()> {
+    /// Rebuilds `owner`'s timeline from the follow graph and the posts and
+    /// returns the entries, newest first. `cached` tells whether the cache
+    /// kept them (it does not if the timeline was evicted or flushed while
+    /// the rebuild ran; see `cache`).
+    pub async fn rebuild(&self, owner: Id) -> Result<Rebuilt> {
         // Mark the timeline present *before* reading the sources, so fan-out
         // of any post committed after our read lands in it (see `cache`).
         self.cache.begin_rebuild(owner).await?;
@@ -97,10 +100,16 @@ impl TimelinesService {
             .filter(|p| reaches(owner, p, |a| following.contains(&a)))
             .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
             .collect();
-        self.cache.finish_rebuild(owner, &entries).await?;
-        tracing::debug!(%owner, entries = entries.len(), "home timeline rebuilt");
-        Ok(())
+        let cached = self.cache.finish_rebuild(owner, &entries).await?;
+        tracing::debug!(%owner, entries = entries.len(), cached, "home timeline rebuilt");
+        Ok(Rebuilt { entries, cached })
     }
+}
+
+pub struct Rebuilt {
+    /// Newest first.
+    pub entries: Vec<Entry>,
+    pub cached: bool,
 }
 
 /// Whether post `p` belongs in `owner`'s home timeline, given that `owner`
@@ -117,7 +126,13 @@ pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> b
 impl TimelinesApi for TimelinesService {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Id>> {
         if !self.cache.is_ready(account).await? {
-            self.rebuild(account).await?;
+            let rebuilt = self.rebuild(account).await?;
+            if !rebuilt.cached {
+                // The cache lost the timeline mid-rebuild (a flush): answer
+                // from what was just read; the next read rebuilds again.
+                let ids: Vec<Id> = rebuilt.entries.iter().map(|e| e.post_id).collect();
+                return Ok(page.apply_desc(&ids, |id| *id));
+            }
         }
         Ok(self.cache.page(account, page).await?.into_iter().map(|e| e.post_id).collect())
     }
