@@ -116,6 +116,7 @@ impl App {
         let timeout =
             Duration::from_millis(if config.peers.call_timeout_ms == 0 { 5000 } else { config.peers.call_timeout_ms });
         let mut checks = Vec::new();
+        let mut registry = Registry::with_prefix("aviary");
 
         let bus: Arc<dyn Bus> = match &config.bus.amqp_url {
             Some(url) => Arc::new(
@@ -193,7 +194,8 @@ impl App {
                 posts.clone().expect("checked: timelines has posts"),
                 config.timelines.cap,
             );
-            bus.subscribe(TimelinesHandler::subscription(), Arc::new(TimelinesHandler(svc.clone())))
+            let handler = TimelinesHandler::new(svc.clone()).with_metrics(&mut registry);
+            bus.subscribe(TimelinesHandler::subscription(), Arc::new(handler))
                 .await
                 .context("subscribing timelines to the bus")?;
             let api: Arc<dyn TimelinesApi> = Arc::new(svc);
@@ -238,7 +240,6 @@ impl App {
             router = router.fallback(platform::error::fallback_not_found);
         }
 
-        let mut registry = Registry::with_prefix("aviary");
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
         let router = router
             .merge(platform::ops::router(checks, Arc::new(registry)))

@@ -27,11 +27,18 @@ pub fn date_only(unix_ms: i64) -> String {
     rfc3339_millis(unix_ms)[..10].to_string()
 }
 
+/// Parses an RFC 3339 timestamp back to Unix milliseconds.
+pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn formats_like_mastodon() {
         assert_eq!(super::rfc3339_millis(1_575_776_913_901), "2019-12-08T03:48:33.901Z");
         assert_eq!(super::date_only(1_575_776_913_901), "2019-12-08");
+        assert_eq!(super::parse_rfc3339_millis("2019-12-08T03:48:33.901Z"), Some(1_575_776_913_901));
     }
 }

@@ -35,7 +35,7 @@ async fn world_on(postgres: bool) -> World {
     let posts = PostsService::open(&config, ids).await.unwrap();
     let cache = Arc::new(MemoryTimelineCache::new(800));
     let service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), 800);
-    let handler = TimelinesHandler(service.clone());
+    let handler = TimelinesHandler::new(service.clone());
     World { _dir: dir, _pg: pg, users, posts, cache, service, handler }
 }
 
@@ -201,4 +201,26 @@ async fn a_missing_timeline_is_rebuilt_complete_on_read_on_sqlite() {
 #[tokio::test]
 async fn a_missing_timeline_is_rebuilt_complete_on_read_on_postgres() {
     a_missing_timeline_is_rebuilt_complete_on_read(world_on(true).await).await;
+}
+
+#[tokio::test]
+async fn fan_out_reports_its_lag_and_inserts_to_metrics() {
+    let w = world_on(false).await;
+    let mut registry = prometheus_client::registry::Registry::with_prefix("aviary");
+    let handler = TimelinesHandler::new(w.service.clone()).with_metrics(&mut registry);
+    let (a, b) = (w.account("a").await, w.account("b").await);
+    w.users.follow(b, a).await.unwrap();
+    for o in [a, b] {
+        w.service.home(o, &Page::first(20)).await.unwrap();
+    }
+    let p = w.post(a, "measured").await;
+    let env = Envelope::new(
+        "test",
+        Event::PostCreated { post_id: p, author_id: a, visibility: Visibility::Public, in_reply_to_account_id: None },
+    );
+    handler.handle(&env).await.unwrap();
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains("aviary_timelines_fanout_inserts_total 2"), "{text}");
+    assert!(text.contains(r#"aviary_timelines_event_lag_seconds_count{kind="post.created"} 1"#), "{text}");
 }

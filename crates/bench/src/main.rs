@@ -1,0 +1,227 @@
+//! `aviary-bench`: measurements against a running Aviary (all-in-one or
+//! split), through its public API like any client.
+//!
+//! `outbox` — posts through the public API and measures how long events
+//! take from the commit that wrote them (the outbox row) to the end of
+//! their handling by `timelines` (fan-out done), from the
+//! `aviary_timelines_event_lag_seconds` histograms the timelines processes
+//! export, and how many posts per second flow through outbox, bus and
+//! fan-out when posting without pause.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "aviary-bench", about = "Measure a running Aviary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Outbox → bus → fan-out: lag percentiles for a burst, and sustained posts/s.
+    Outbox {
+        /// Public API base URL (a gateway).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// `/metrics` of every timelines process (comma-separated base URLs).
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8381,http://127.0.0.1:8382")]
+        timelines: Vec<String>,
+        /// Posts in the burst.
+        #[arg(long, default_value_t = 1000)]
+        posts: usize,
+        /// Requests in flight while posting.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Followers of the posting account (fan-out width).
+        #[arg(long, default_value_t = 10)]
+        followers: usize,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn json(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{status}: {body}");
+        }
+        Ok(body)
+    }
+
+    async fn account(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let app = self
+            .json(self.http.post(format!("{}/api/v1/apps", self.base)).json(&json!({
+                "client_name": "aviary-bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow"})))
+            .await?;
+        let token = self
+            .json(self.http.post(format!("{}/oauth/token", self.base)).json(&json!({
+                "grant_type": "client_credentials", "client_id": app["client_id"], "client_secret": app["client_secret"],
+                "scope": "read write follow"})))
+            .await?;
+        let user = self
+            .json(self.http.post(format!("{}/api/v1/accounts", self.base)).bearer_auth(token["access_token"].as_str().unwrap_or("")).json(
+                &json!({"username": name, "email": format!("{name}@bench.example"), "password": "bench password 1", "agreement": true}),
+            ))
+            .await?;
+        let token = user["access_token"].as_str().context("no access token")?.to_string();
+        let me = self
+            .json(self.http.get(format!("{}/api/v1/accounts/verify_credentials", self.base)).bearer_auth(&token))
+            .await?;
+        Ok((me["id"].as_str().context("no id")?.to_string(), token))
+    }
+}
+
+/// Cumulative bucket counts (upper bound, count) of one histogram series,
+/// summed over every timelines process.
+async fn lag_buckets(http: &reqwest::Client, targets: &[String]) -> anyhow::Result<Vec<(f64, f64)>> {
+    let mut sum: Vec<(f64, f64)> = Vec::new();
+    for t in targets {
+        let text = http.get(format!("{t}/metrics")).send().await?.text().await?;
+        let mut buckets = Vec::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("aviary_timelines_event_lag_seconds_bucket{") else { continue };
+            if !rest.contains(r#"kind="post.created""#) {
+                continue;
+            }
+            let le = rest.split("le=\"").nth(1).and_then(|s| s.split('"').next()).context("bucket without le")?;
+            let le: f64 = if le == "+Inf" { f64::INFINITY } else { le.parse()? };
+            let count: f64 = line.rsplit(' ').next().context("bucket without value")?.parse()?;
+            buckets.push((le, count));
+        }
+        if sum.is_empty() {
+            sum = buckets;
+        } else {
+            for (s, b) in sum.iter_mut().zip(buckets) {
+                s.1 += b.1;
+            }
+        }
+    }
+    Ok(sum)
+}
+
+/// The q-quantile of the observations between two scrapes, interpolated
+/// linearly inside its bucket (so accurate to the bucket width, 1.5×).
+fn quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> f64 {
+    let delta: Vec<(f64, f64)> =
+        after.iter().enumerate().map(|(i, (le, c))| (*le, c - before.get(i).map_or(0.0, |b| b.1))).collect();
+    let total = delta.last().map_or(0.0, |d| d.1);
+    let rank = q * total;
+    let mut prev = (0.0, 0.0);
+    for (le, c) in delta {
+        if c >= rank {
+            if le.is_infinite() {
+                return prev.0;
+            }
+            let within = if c > prev.1 { (rank - prev.1) / (c - prev.1) } else { 1.0 };
+            return prev.0 + (le - prev.0) * within;
+        }
+        prev = (le, c);
+    }
+    prev.0
+}
+
+fn handled(buckets: &[(f64, f64)]) -> f64 {
+    buckets.last().map_or(0.0, |b| b.1)
+}
+
+async fn outbox(
+    api: String,
+    timelines: Vec<String>,
+    posts: usize,
+    concurrency: usize,
+    followers: usize,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let c = Client { http: http.clone(), base: api.trim_end_matches('/').to_string() };
+    let run = std::process::id();
+    let (author_id, author) = c.account(&format!("bench{run}a")).await?;
+    for i in 0..followers {
+        let (_, token) = c.account(&format!("bench{run}f{i}")).await?;
+        c.json(c.http.post(format!("{}/api/v1/accounts/{author_id}/follow", c.base)).bearer_auth(&token)).await?;
+        // Materialise the timeline so fan-out writes to it.
+        c.json(c.http.get(format!("{}/api/v1/timelines/home", c.base)).bearer_auth(&token)).await?;
+    }
+    let before = lag_buckets(&http, &timelines).await?;
+    let start = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..posts)
+        .map(|i| {
+            let (c, author) = (&c, &author);
+            async move {
+                c.json(
+                    c.http
+                        .post(format!("{}/api/v1/statuses", c.base))
+                        .bearer_auth(author)
+                        .json(&json!({"status": format!("bench post {i}")})),
+                )
+                .await
+                .map(|_| ())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let posted = start.elapsed();
+    let errors = results.iter().filter(|r| r.is_err()).count();
+    let ok = (posts - errors) as f64;
+    // Every acknowledged post is handled exactly once by timelines (more
+    // only if an event is redelivered, which this run would report).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let after = loop {
+        let now = lag_buckets(&http, &timelines).await?;
+        if handled(&now) - handled(&before) >= ok || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let drained = start.elapsed();
+    let done = handled(&after) - handled(&before);
+    println!(
+        "posts acknowledged      {ok} ({errors} errors) in {:.2} s → {:.0} posts/s accepted",
+        posted.as_secs_f64(),
+        ok / posted.as_secs_f64()
+    );
+    println!(
+        "events handled          {done} in {:.2} s → {:.0} posts/s through outbox, bus and fan-out ({} followers each)",
+        drained.as_secs_f64(),
+        done / drained.as_secs_f64(),
+        followers
+    );
+    for q in [0.5, 0.9, 0.99] {
+        println!("commit → fanned out     p{:<4} {:.1} ms", q * 100.0, quantile(&before, &after, q) * 1000.0);
+    }
+    if done < ok {
+        bail!("only {done} of {ok} posts were handled within 120 s");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Outbox { api, timelines, posts, concurrency, followers } => {
+            outbox(api, timelines, posts, concurrency, followers).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quantiles_interpolate_inside_buckets() {
+        let before = vec![(0.01, 0.0), (0.1, 0.0), (f64::INFINITY, 0.0)];
+        let after = vec![(0.01, 50.0), (0.1, 100.0), (f64::INFINITY, 100.0)];
+        assert!((super::quantile(&before, &after, 0.5) - 0.01).abs() < 1e-9);
+        assert!((super::quantile(&before, &after, 0.75) - 0.055).abs() < 1e-9);
+    }
+}
