@@ -19,6 +19,7 @@ pub const ENV_MAX_CHARACTERS: &str = "AVIARY_MAX_CHARACTERS";
 pub const ENV_TIMELINE_CAP: &str = "AVIARY_TIMELINE_CAP";
 pub const ENV_BODY_LIMIT: &str = "AVIARY_BODY_LIMIT_BYTES";
 pub const ENV_DATABASE_URL: &str = "AVIARY_DATABASE_URL";
+pub const ENV_DATABASE_READ_URL: &str = "AVIARY_DATABASE_READ_URL";
 pub const ENV_REDIS_URLS: &str = "AVIARY_REDIS_URLS";
 pub const ENV_REDIS_CLUSTER: &str = "AVIARY_REDIS_CLUSTER";
 pub const ENV_REDIS_PREFIX: &str = "AVIARY_REDIS_PREFIX";
@@ -115,13 +116,16 @@ pub struct PeersConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: Option<String>,
+    /// A streaming replica for reads that tolerate lag (public and account
+    /// timelines, follower lists, counts).
+    pub read_url: Option<String>,
     /// Pool size per component and process.
     pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: None, max_connections: 10 }
+        DatabaseConfig { url: None, read_url: None, max_connections: 10 }
     }
 }
 
@@ -227,7 +231,11 @@ impl Config {
     /// schema in the configured PostgreSQL database.
     pub fn db_config(&self) -> store::DbConfig {
         match &self.database.url {
-            Some(url) => store::DbConfig::Postgres { url: url.clone(), max_connections: self.database.max_connections },
+            Some(url) => store::DbConfig::Postgres {
+                url: url.clone(),
+                read_url: self.database.read_url.clone(),
+                max_connections: self.database.max_connections,
+            },
             None => store::DbConfig::Sqlite { dir: self.data_dir.clone() },
         }
     }
@@ -275,6 +283,9 @@ impl Config {
         }
         if let Some(v) = env(ENV_DATABASE_URL) {
             c.database.url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = env(ENV_DATABASE_READ_URL) {
+            c.database.read_url = Some(v).filter(|s| !s.is_empty());
         }
         let list = |v: String| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         if let Some(v) = env(ENV_REDIS_URLS) {
@@ -329,6 +340,9 @@ impl Config {
             && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
         {
             return Err(bad("database.url must be a postgres:// URL (leave it unset for SQLite files under data_dir)"));
+        }
+        if self.database.read_url.is_some() && self.database.url.is_none() {
+            return Err(bad("database.read_url needs database.url: a replica of which primary?"));
         }
         if self.database.max_connections == 0 {
             return Err(bad("database.max_connections must be at least 1"));

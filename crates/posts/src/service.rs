@@ -233,7 +233,7 @@ impl PostsApi for PostsService {
             .bind(page.limit as i64)
             .bind(include_private)
             .bind(exclude_replies)
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
@@ -254,7 +254,7 @@ impl PostsApi for PostsService {
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
             .bind(page.limit as i64)
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
@@ -270,7 +270,7 @@ impl PostsApi for PostsService {
              SELECT posts.* FROM posts JOIN up ON posts.id = up.pid ORDER BY posts.id ASC",
         )
         .bind(id.get())
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.reader())
         .await
         .map_err(unexpected)?;
         let descendants = sqlx::query(
@@ -282,7 +282,7 @@ impl PostsApi for PostsService {
              SELECT posts.* FROM posts JOIN down ON posts.id = down.id ORDER BY posts.id ASC LIMIT 4096",
         )
         .bind(id.get())
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.reader())
         .await
         .map_err(unexpected)?;
         Ok((ancestors.iter().map(post_row).collect(), descendants.iter().map(post_row).collect()))
@@ -353,7 +353,7 @@ impl PostsApi for PostsService {
 
     async fn post_count(&self) -> Result<u64> {
         let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.db.pool).await.map_err(unexpected)?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(self.db.reader()).await.map_err(unexpected)?;
         Ok(n as u64)
     }
 }

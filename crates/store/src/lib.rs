@@ -58,8 +58,9 @@ pub enum Dialect {
 pub enum DbConfig {
     /// `<dir>/<component>.sqlite3`.
     Sqlite { dir: PathBuf },
-    /// Schema `<component>` in this database.
-    Postgres { url: String, max_connections: u32 },
+    /// Schema `<component>` in this database; reads that tolerate lag go
+    /// to `read_url` (a streaming replica) when given.
+    Postgres { url: String, read_url: Option<String>, max_connections: u32 },
 }
 
 /// A component's migrations for each engine.
@@ -71,11 +72,21 @@ pub struct Migrations {
 /// A component's database handle: a pool and the engine it speaks to.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// The primary: every write, and every read that must see them.
     pub pool: AnyPool,
+    /// For reads that tolerate replication lag; the primary when no
+    /// replica is configured.
+    pub read_pool: AnyPool,
     pub dialect: Dialect,
 }
 
 impl Db {
+    /// The pool for a read that may lag the latest writes by a little
+    /// (lists and counters shown to readers, never read-your-writes paths).
+    pub fn reader(&self) -> &AnyPool {
+        &self.read_pool
+    }
+
     /// Picks the statement for this engine.
     pub fn sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
         match self.dialect {
@@ -120,38 +131,49 @@ impl Db {
                     .run(&pool)
                     .await
                     .map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", path.display()))?;
-                Db { pool, dialect: Dialect::Sqlite }
+                Db { read_pool: pool.clone(), pool, dialect: Dialect::Sqlite }
             }
-            DbConfig::Postgres { url, max_connections } => {
-                let options = AnyConnectOptions::from_str(url)
-                    .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL for {component}: {e}"))?;
+            DbConfig::Postgres { url, read_url, max_connections } => {
+                let pool = pg_pool(url, component, *max_connections).await?;
                 // Component names are fixed identifiers, never user input.
-                let schema_sql = format!("CREATE SCHEMA IF NOT EXISTS {component}");
-                let search_path = format!("SET search_path TO {component}");
-                let pool = AnyPoolOptions::new()
-                    .max_connections(*max_connections)
-                    .acquire_timeout(Duration::from_secs(3))
-                    .after_connect(move |conn, _| {
-                        let sql = search_path.clone();
-                        Box::pin(async move {
-                            conn.execute(AssertSqlSafe(sql)).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL for {component}: {e}"))?;
-                pool.execute(AssertSqlSafe(schema_sql)).await?;
+                pool.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {component}"))).await?;
                 migrations
                     .postgres
                     .run(&pool)
                     .await
                     .map_err(|e| anyhow::anyhow!("migrating the {component} schema failed: {e}"))?;
-                Db { pool, dialect: Dialect::Postgres }
+                let read_pool = match read_url {
+                    Some(r) => pg_pool(r, component, *max_connections)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("read replica: {e}"))?,
+                    None => pool.clone(),
+                };
+                Db { pool, read_pool, dialect: Dialect::Postgres }
             }
         };
         Ok(db)
     }
+}
+
+/// A pool whose connections use the component's schema. Connections fail
+/// fast (3 s to acquire), so an unreachable database is a quick 503.
+async fn pg_pool(url: &str, component: &'static str, max_connections: u32) -> anyhow::Result<AnyPool> {
+    let options =
+        AnyConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL for {component}: {e}"))?;
+    let search_path = format!("SET search_path TO {component}");
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .after_connect(move |conn, _| {
+            let sql = search_path.clone();
+            Box::pin(async move {
+                conn.execute(AssertSqlSafe(sql)).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL for {component}: {e}"))
 }
 
 /// A JSON array of ids. Lists are bound as one text parameter and

@@ -31,7 +31,7 @@ impl TestDatabase {
     }
 
     pub fn config(&self) -> DbConfig {
-        DbConfig::Postgres { url: self.url.clone(), max_connections: 8 }
+        DbConfig::Postgres { url: self.url.clone(), read_url: None, max_connections: 8 }
     }
 
     pub async fn drop(mut self) {

@@ -60,7 +60,7 @@ impl UsersService {
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
             .bind(page.limit as i64)
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)?;
         let mut edges: Vec<FollowEdge> = rows
@@ -383,8 +383,10 @@ impl UsersApi for UsersService {
     }
 
     async fn account_count(&self) -> Result<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.db.pool).await.map_err(unexpected)?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(self.db.reader())
+            .await
+            .map_err(unexpected)?;
         Ok(n as u64)
     }
 
