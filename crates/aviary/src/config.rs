@@ -79,6 +79,8 @@ pub struct BusConfig {
     pub exchange: String,
     pub queue_prefix: String,
     pub prefetch: u16,
+    /// Events one process handles at once per consumer.
+    pub handler_concurrency: usize,
     pub delivery_limit: u32,
     pub retry_delay_ms: u64,
 }
@@ -91,6 +93,7 @@ impl Default for BusConfig {
             exchange: d.exchange,
             queue_prefix: d.queue_prefix,
             prefetch: d.prefetch,
+            handler_concurrency: d.handler_concurrency,
             delivery_limit: d.delivery_limit,
             retry_delay_ms: d.retry_delay.as_millis() as u64,
         }

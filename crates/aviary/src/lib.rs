@@ -125,6 +125,7 @@ impl App {
                     exchange: config.bus.exchange.clone(),
                     queue_prefix: config.bus.queue_prefix.clone(),
                     prefetch: config.bus.prefetch,
+                    handler_concurrency: config.bus.handler_concurrency,
                     delivery_limit: config.bus.delivery_limit,
                     retry_delay: Duration::from_millis(config.bus.retry_delay_ms),
                 })

@@ -12,7 +12,8 @@
 //!
 //! Publishing uses publisher confirms: [`Bus::publish`] returns only after
 //! the broker has the message (persistent, on a quorum queue), which is what
-//! lets the outbox relay delete its row. Consumers ack only after the
+//! lets the outbox relay delete its row. Consumers handle up to
+//! `handler_concurrency` deliveries at once and ack each only after its
 //! handler returned `Ok`, i.e. after its work is durable; a failure is
 //! re-published to the retry queue with an attempt count (then acked), and
 //! after the limit to the dead-letter queue. The quorum queue's own
@@ -34,7 +35,8 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 use model::Envelope;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct RabbitConfig {
     pub queue_prefix: String,
     /// Unacknowledged deliveries in flight per consumer.
     pub prefetch: u16,
+    /// Deliveries handled at once per consumer process.
+    pub handler_concurrency: usize,
     /// Handler attempts before an event is dead-lettered.
     pub delivery_limit: u32,
     pub retry_delay: Duration,
@@ -57,6 +61,7 @@ impl RabbitConfig {
             exchange: "aviary.events".into(),
             queue_prefix: "aviary.".into(),
             prefetch: 64,
+            handler_concurrency: 16,
             delivery_limit: 5,
             retry_delay: Duration::from_secs(2),
         }
@@ -313,7 +318,7 @@ impl Bus for RabbitBus {
                 match session {
                     Ok((conn, ch)) => {
                         backoff = Duration::from_millis(200);
-                        if let Err(e) = consume(&ch, &config, &subscription, handler.as_ref(), &stop).await {
+                        if let Err(e) = consume(&ch, &config, &subscription, &handler, &stop).await {
                             tracing::warn!(consumer = %subscription.consumer, error = %e, "consumer interrupted; reconnecting");
                         }
                         let _ = conn.close(200, "reconnecting".into()).await;
@@ -338,13 +343,15 @@ async fn open_consumer(config: &RabbitConfig, sub: &Subscription) -> Result<(Con
     Ok((conn, ch))
 }
 
-/// Consumes until the channel fails or the bus stops. Deliveries are
-/// handled one at a time, so a consumer sees its events in queue order.
+/// Consumes until the channel fails or the bus stops. Up to
+/// `handler_concurrency` deliveries are handled at once (each acked when
+/// its own handler is done), so handlers must not rely on the order of
+/// events — ours re-read the current state instead.
 async fn consume(
     ch: &Channel,
     config: &RabbitConfig,
     sub: &Subscription,
-    handler: &dyn Handler,
+    handler: &Arc<dyn Handler>,
     stop: &CancellationToken,
 ) -> Result<(), BusError> {
     let queue = config.queue(&sub.consumer);
@@ -359,37 +366,70 @@ async fn consume(
         )
         .await
         .map_err(|e| unavailable("consume", e))?;
+    let slots = Arc::new(Semaphore::new(config.handler_concurrency.max(1)));
+    let mut in_flight: JoinSet<Result<(), BusError>> = JoinSet::new();
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            Some(done) = in_flight.join_next() => {
+                done.map_err(|e| unavailable("handler task", e))??;
+                continue;
+            }
+            _ = stop.cancelled() => return Ok(()),
+        };
         let next = tokio::select! {
             d = deliveries.next() => d,
-            _ = async { while !stop.is_cancelled() { tokio::time::sleep(Duration::from_millis(200)).await } } => return Ok(()),
+            Some(done) = in_flight.join_next() => {
+                done.map_err(|e| unavailable("handler task", e))??;
+                continue;
+            }
+            _ = stop.cancelled() => return Ok(()),
         };
         let Some(delivery) = next else { return Err(unavailable("consumer", "cancelled by the broker")) };
         let delivery = delivery.map_err(|e| unavailable("delivery", e))?;
-        let attempt = attempt_of(&delivery.properties);
-        let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
-            Ok(env) => handler.handle(&env).await.map_err(|e| format!("{e:#}")),
-            Err(e) => Err(format!("unreadable event: {e}")),
-        };
-        if let Err(reason) = outcome {
-            // Re-publish (confirmed) before acking, so the event is never
-            // only in memory: to the retry queue, or past the limit to the
-            // dead-letter queue.
-            let (target, next_attempt) = if attempt >= config.delivery_limit {
-                tracing::error!(consumer = %sub.consumer, attempt, reason, "event dead-lettered");
-                (format!("{queue}.dead"), attempt)
-            } else {
-                tracing::warn!(consumer = %sub.consumer, attempt, reason, "event handler failed; will retry");
-                (format!("{queue}.retry"), attempt + 1)
-            };
-            let mut props = delivery.properties.clone();
-            let mut headers = props.headers().clone().unwrap_or_default();
-            headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(next_attempt));
-            props = props.with_headers(headers);
-            publish_confirmed(ch, "", &target, &delivery.data, props).await?;
-        }
-        delivery.ack(BasicAckOptions::default()).await.map_err(|e| unavailable("ack", e))?;
+        let (ch, config, consumer, queue, handler) =
+            (ch.clone(), config.clone(), sub.consumer.clone(), queue.clone(), handler.clone());
+        in_flight.spawn(async move {
+            let _permit = permit;
+            handle_delivery(&ch, &config, &consumer, &queue, handler.as_ref(), delivery).await
+        });
     }
+}
+
+/// Runs the handler on one delivery, re-publishes it for a retry (or to
+/// the dead-letter queue) if that failed, then acks it.
+async fn handle_delivery(
+    ch: &Channel,
+    config: &RabbitConfig,
+    consumer: &str,
+    queue: &str,
+    handler: &dyn Handler,
+    delivery: lapin::message::Delivery,
+) -> Result<(), BusError> {
+    let attempt = attempt_of(&delivery.properties);
+    let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
+        Ok(env) => handler.handle(&env).await.map_err(|e| format!("{e:#}")),
+        Err(e) => Err(format!("unreadable event: {e}")),
+    };
+    if let Err(reason) = outcome {
+        // Re-publish (confirmed) before acking, so the event is never only
+        // in memory: to the retry queue, or past the limit to the
+        // dead-letter queue.
+        let (target, next_attempt) = if attempt >= config.delivery_limit {
+            tracing::error!(consumer, attempt, reason, "event dead-lettered");
+            (format!("{queue}.dead"), attempt)
+        } else {
+            tracing::warn!(consumer, attempt, reason, "event handler failed; will retry");
+            (format!("{queue}.retry"), attempt + 1)
+        };
+        let mut props = delivery.properties.clone();
+        let mut headers = props.headers().clone().unwrap_or_default();
+        headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(next_attempt));
+        props = props.with_headers(headers);
+        publish_confirmed(ch, "", &target, &delivery.data, props).await?;
+    }
+    delivery.ack(BasicAckOptions::default()).await.map_err(|e| unavailable("ack", e))?;
+    Ok(())
 }
 
 #[cfg(test)]
