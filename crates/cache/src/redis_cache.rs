@@ -225,28 +225,22 @@ impl TimelineCache for RedisTimelineCache {
         let upper = page.max_id.map(|m| format!("({:020}:", m.get())).unwrap_or_else(|| "+".into());
         let lower = page.lower().map(|l| format!("({:020};", l.get())).unwrap_or_else(|| "-".into());
         let mut conn = self.conn.clone();
-        let members: Vec<String> = match page.direction() {
-            PageDirection::Descending => redis::cmd("ZREVRANGEBYLEX")
-                .arg(&set)
-                .arg(upper)
-                .arg(lower)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(page.limit)
-                .query_async(&mut conn)
-                .await
-                .map_err(fail)?,
-            PageDirection::AscendingFromMin => redis::cmd("ZRANGEBYLEX")
-                .arg(&set)
-                .arg(lower)
-                .arg(upper)
-                .arg("LIMIT")
-                .arg(0)
-                .arg(page.limit)
-                .query_async(&mut conn)
-                .await
-                .map_err(fail)?,
+        // Newest first walks down from the upper bound; a `min_id` page
+        // walks up from the lower one (and is re-sorted below).
+        let (command, from, to) = match page.direction() {
+            PageDirection::Descending => ("ZREVRANGEBYLEX", upper, lower),
+            PageDirection::AscendingFromMin => ("ZRANGEBYLEX", lower, upper),
         };
+        let members: Vec<String> = redis::cmd(command)
+            .arg(&set)
+            .arg(from)
+            .arg(to)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(page.limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(fail)?;
         let mut out: Vec<Entry> = members.iter().filter_map(|m| parse_member(m)).collect();
         out.sort_by_key(|e| std::cmp::Reverse(e.post_id));
         Ok(out)

@@ -134,3 +134,16 @@ impl RpcClient {
         Err(CallError::Unavailable(format!("no {} instance reachable ({last})", self.component)))
     }
 }
+
+/// One arm of a component's internal dispatcher: decodes the arguments
+/// `($name: Type, …)` from the request body, awaits `$call` and answers
+/// with its result, errors mapped by `$to_wire`.
+#[macro_export]
+macro_rules! rpc_call {
+    ($body:expr, $to_wire:expr, ($($a:ident: $t:ty),*) => $call:expr) => {{
+        match $crate::rpc::args::<($($t,)*)>(&$body) {
+            Ok(($($a,)*)) => $crate::rpc::reply($call.await.map_err($to_wire)),
+            Err(e) => $crate::rpc::reply::<()>(Err(e)),
+        }
+    }};
+}

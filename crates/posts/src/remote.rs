@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
 use model::{Id, Page};
-use platform::rpc::{CallError, RpcClient, WireError, args, reply};
+use platform::rpc::{CallError, RpcClient, WireError, reply};
 use std::sync::Arc;
 
 fn to_wire(e: PostsError) -> WireError {
@@ -42,12 +42,7 @@ pub fn internal_router(api: Arc<dyn PostsApi>) -> Router {
 
 async fn dispatch(State(api): State<Arc<dyn PostsApi>>, Path(method): Path<String>, body: Bytes) -> Response {
     macro_rules! call {
-        (($($a:ident: $t:ty),*) => $e:expr) => {{
-            match args::<($($t,)*)>(&body) {
-                Ok(($($a,)*)) => reply($e.await.map_err(to_wire)),
-                Err(e) => reply::<()>(Err(e)),
-            }
-        }};
+        ($($arm:tt)*) => { platform::rpc_call!(body, to_wire, $($arm)*) };
     }
     match method.as_str() {
         "create" => call!((p: NewPost) => api.create(p)),

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
 use model::{Id, Page};
-use platform::rpc::{CallError, RpcClient, WireError, args, reply};
+use platform::rpc::{CallError, RpcClient, WireError, reply};
 use std::sync::Arc;
 
 fn to_wire(e: TimelinesError) -> WireError {
@@ -28,10 +28,7 @@ pub fn internal_router(api: Arc<dyn TimelinesApi>) -> Router {
 
 async fn dispatch(State(api): State<Arc<dyn TimelinesApi>>, Path(method): Path<String>, body: Bytes) -> Response {
     match method.as_str() {
-        "home" => match args::<(Id, Page)>(&body) {
-            Ok((account, page)) => reply(api.home(account, &page).await.map_err(to_wire)),
-            Err(e) => reply::<()>(Err(e)),
-        },
+        "home" => platform::rpc_call!(body, to_wire, (account: Id, page: Page) => api.home(account, &page)),
         other => reply::<()>(Err(WireError::new("bad_request", format!("timelines has no method {other:?}")))),
     }
 }
