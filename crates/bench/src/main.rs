@@ -1,6 +1,12 @@
 //! `aviary-bench`: measurements against a running Aviary (all-in-one or
 //! split), through its public API like any client.
 //!
+//! `transport` — the internal-call transport choice: the same call
+//! (`users.accounts` for a page of 20 accounts, the hottest internal call)
+//! over the product's HTTP/JSON client and over gRPC (tonic), both servers
+//! in this process on loopback, answering from memory so only transport and
+//! encoding are measured.
+//!
 //! `outbox` — posts through the public API and measures how long events
 //! take from the commit that wrote them (the outbox row) to the end of
 //! their handling by `timelines` (fan-out done), from the
@@ -23,6 +29,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// HTTP/JSON (platform::rpc) versus gRPC (tonic) for one internal call.
+    Transport {
+        /// Calls per transport and round.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+        /// Calls in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Accounts per call.
+        #[arg(long, default_value_t = 20)]
+        accounts: usize,
+    },
     /// Outbox → bus → fan-out: lag percentiles for a burst, and sustained posts/s.
     Outbox {
         /// Public API base URL (a gateway).
@@ -209,11 +227,14 @@ async fn outbox(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Transport { calls, concurrency, accounts } => transport::run(calls, concurrency, accounts).await,
         Command::Outbox { api, timelines, posts, concurrency, followers } => {
             outbox(api, timelines, posts, concurrency, followers).await
         }
     }
 }
+
+mod transport;
 
 #[cfg(test)]
 mod tests {
