@@ -408,7 +408,9 @@ async fn handle_delivery(
 ) -> Result<(), BusError> {
     let attempt = attempt_of(&delivery.properties);
     let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
-        Ok(env) => handler.handle(&env).await.map_err(|e| format!("{e:#}")),
+        Ok(env) => {
+            platform::trace::scope(env.traceparent.as_deref(), handler.handle(&env)).await.map_err(|e| format!("{e:#}"))
+        }
         Err(e) => Err(format!("unreadable event: {e}")),
     };
     if let Err(reason) = outcome {

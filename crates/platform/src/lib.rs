@@ -10,5 +10,6 @@ pub mod ops;
 pub mod rpc;
 pub mod server;
 pub mod telemetry;
+pub mod trace;
 
 pub use error::ApiError;

@@ -108,7 +108,11 @@ impl RpcClient {
         for i in 0..n {
             let base = &self.addresses[(start + i) % n];
             let url = format!("{base}/internal/{}/{method}", self.component);
-            let sent = self.http.post(&url).json(args).timeout(self.timeout).send().await;
+            let mut request = self.http.post(&url).json(args).timeout(self.timeout);
+            if let Some(tp) = crate::trace::current() {
+                request = request.header(crate::trace::HEADER, crate::trace::child_of(&tp));
+            }
+            let sent = request.send().await;
             let resp = match sent {
                 Ok(r) => r,
                 // Not connected: the request never arrived, try the next one.

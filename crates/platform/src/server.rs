@@ -17,11 +17,12 @@ use tower_http::trace::TraceLayer;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps a router in the layers every Aviary HTTP server has, outermost
-/// first: a request id (kept from the client when it sent one) echoed on
+/// last: the W3C trace context of the request, a request id (kept from the client when it sent one) echoed on
 /// the response, a span per request carrying that id, and a panic guard that
 /// answers 500 in the error envelope instead of dropping the connection.
 pub fn standard_layers(router: Router) -> Router {
     router
+        .layer(axum::middleware::from_fn(crate::trace::propagate))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::internal(anyhow::anyhow!("handler panicked")))
         }))

@@ -44,8 +44,14 @@ impl Outbox {
         Outbox { wake: Arc::new(Notify::new()) }
     }
 
+    /// Writes `envelope`, stamped with the current trace context (the
+    /// request's), so its consumers continue the same trace.
     pub async fn enqueue(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-        let json = serde_json::to_string(envelope).expect("an envelope always serialises");
+        let json = match (&envelope.traceparent, platform::trace::current()) {
+            (None, Some(tp)) => serde_json::to_string(&Envelope { traceparent: Some(tp), ..envelope.clone() }),
+            _ => serde_json::to_string(envelope),
+        }
+        .expect("an envelope always serialises");
         sqlx::query("INSERT INTO outbox (envelope) VALUES ($1)").bind(json).execute(conn).await?;
         Ok(())
     }

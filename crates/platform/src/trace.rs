@@ -1,0 +1,88 @@
+//! W3C trace context (`traceparent`) carried through a request, across
+//! internal calls and onto the events it causes, so one trace id ties a
+//! post's HTTP request to its fan-out in another process.
+//!
+//! The current value lives in a task-local: [`propagate`] (a middleware)
+//! sets it for each incoming request — a child of the caller's
+//! `traceparent`, or a new trace — `rpc` forwards it on internal calls, the
+//! outbox stamps it on events, and consumers restore it around handlers
+//! with [`scope`].
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::future::Future;
+
+pub const HEADER: &str = "traceparent";
+
+tokio::task_local! {
+    static TRACEPARENT: String;
+}
+
+/// The trace context of the task, if one was set.
+pub fn current() -> Option<String> {
+    TRACEPARENT.try_with(|t| t.clone()).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn span_id() -> String {
+    hex(&uuid::Uuid::new_v4().as_bytes()[..8])
+}
+
+/// A new trace: `00-<32 hex trace id>-<16 hex span id>-01`.
+pub fn new_trace() -> String {
+    format!("00-{}-{}-01", hex(uuid::Uuid::new_v4().as_bytes()), span_id())
+}
+
+/// A child span of `parent` (same trace id), or a new trace if `parent` is
+/// not a valid `traceparent`.
+pub fn child_of(parent: &str) -> String {
+    let parts: Vec<&str> = parent.split('-').collect();
+    let valid = parts.len() == 4
+        && parts[0].len() == 2
+        && parts[1].len() == 32
+        && parts[2].len() == 16
+        && parts[3].len() == 2
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        && parts[1].chars().any(|c| c != '0');
+    if valid { format!("00-{}-{}-{}", parts[1].to_ascii_lowercase(), span_id(), parts[3]) } else { new_trace() }
+}
+
+/// The trace id part of a `traceparent`.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    traceparent.split('-').nth(1)
+}
+
+/// Runs `f` with `traceparent` (a child of it) as the current context.
+pub async fn scope<F: Future>(traceparent: Option<&str>, f: F) -> F::Output {
+    let tp = traceparent.map(child_of).unwrap_or_else(new_trace);
+    TRACEPARENT.scope(tp, f).await
+}
+
+/// Middleware: every request runs inside the trace context its caller sent,
+/// or a new one.
+pub async fn propagate(req: Request, next: Next) -> Response {
+    let incoming = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(String::from);
+    scope(incoming.as_deref(), next.run(req)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn children_keep_the_trace_id_and_garbage_starts_a_new_trace() {
+        let root = new_trace();
+        assert_eq!(root.len(), 55);
+        let child = child_of(&root);
+        assert_eq!(trace_id(&child), trace_id(&root));
+        assert_ne!(child, root);
+        assert_ne!(trace_id(&child_of("garbage")), trace_id(&root));
+        let inside = scope(Some(&root), async { current() }).await.unwrap();
+        assert_eq!(trace_id(&inside), trace_id(&root));
+        assert!(current().is_none());
+    }
+}
