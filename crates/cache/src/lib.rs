@@ -19,9 +19,11 @@
 pub mod contract;
 mod memory;
 mod redis_cache;
+pub mod shared;
 
 pub use memory::MemoryTimelineCache;
 pub use redis_cache::{RedisConnection, RedisTimelineCache};
+pub use shared::{MemorySharedState, RedisSharedState, SharedState};
 
 use async_trait::async_trait;
 use model::{Id, Page};

@@ -122,6 +122,7 @@ async fn redis_cache_passes_the_contract_on_a_cluster() {
         async move { RedisTimelineCache::new(conn, &prefix, cap) }
     })
     .await;
+    cache::shared::contract::run_all(&cache::RedisSharedState::new(conn.clone(), "shared:")).await;
     // Timelines of different accounts land on different masters (the hash
     // tag is per account), and each still reads back whole.
     let cache = RedisTimelineCache::new(conn.clone(), "spread:", 800);
@@ -140,4 +141,12 @@ async fn redis_cache_passes_the_contract_on_a_cluster() {
         })
         .count();
     assert!(holding >= 2, "timelines should be spread over the cluster's masters");
+}
+
+#[tokio::test]
+async fn redis_shared_state_passes_the_contract() {
+    let conn = RedisConnection::connect(&[SINGLE.to_string()], false, Duration::from_secs(2)).await.unwrap();
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    cache::shared::contract::run_all(&cache::RedisSharedState::new(conn.clone(), &prefix)).await;
+    delete_prefix(&conn, &prefix).await;
 }
