@@ -156,6 +156,8 @@ pub struct TimelinesConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub body_limit_bytes: usize,
+    /// How long the gateway reuses a token check (0 disables the cache).
+    pub auth_cache_ttl_ms: u64,
 }
 
 impl Default for Config {
@@ -199,7 +201,8 @@ impl Default for TimelinesConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { body_limit_bytes: gateway::GatewaySettings::default().body_limit }
+        let g = gateway::GatewaySettings::default();
+        HttpConfig { body_limit_bytes: g.body_limit, auth_cache_ttl_ms: g.auth_cache_ttl.as_millis() as u64 }
     }
 }
 

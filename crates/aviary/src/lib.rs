@@ -16,7 +16,10 @@ pub mod targets;
 use anyhow::{Context as _, bail};
 use axum::Router;
 use bus::{Bus, InProcessBus, RabbitBus, RabbitConfig};
-use cache::{MemoryTimelineCache, RedisConnection, RedisTimelineCache, TimelineCache};
+use cache::{
+    MemorySharedState, MemoryTimelineCache, RedisConnection, RedisSharedState, RedisTimelineCache, SharedState,
+    TimelineCache,
+};
 use config::Config;
 use futures::FutureExt;
 use gateway::{Gateway, GatewaySettings};
@@ -218,11 +221,25 @@ impl App {
                 registrations_open: config.instance.registrations_open,
                 max_characters: config.instance.max_characters,
                 body_limit: config.http.body_limit_bytes,
+                auth_cache_ttl: Duration::from_millis(config.http.auth_cache_ttl_ms),
+            };
+            let shared: Arc<dyn SharedState> = if config.cache.redis_urls.is_empty() {
+                Arc::new(MemorySharedState::new())
+            } else {
+                let conn = RedisConnection::connect(
+                    &config.cache.redis_urls,
+                    config.cache.cluster,
+                    Duration::from_millis(config.cache.timeout_ms),
+                )
+                .await
+                .context("connecting to Redis (cache.redis_urls)")?;
+                Arc::new(RedisSharedState::new(conn, &config.cache.key_prefix))
             };
             let gateway = Gateway {
                 users: users.clone().expect("checked: gateway has users"),
                 posts: posts.clone().expect("checked: gateway has posts"),
                 timelines: timelines.clone().expect("checked: gateway has timelines"),
+                shared,
                 settings: Arc::new(settings),
             };
             router = router.merge(gateway.router());

@@ -33,8 +33,32 @@ fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(from_query)
 }
 
+/// The cache key of a token: a digest, so the shared cache never holds a
+/// usable token.
+pub fn cache_key(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(token.as_bytes());
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!("auth:{hex}")
+}
+
+/// Token → identity, through the shared cache. Only valid tokens are
+/// cached (a flood of bad ones cannot fill it); a cache that is down costs
+/// a lookup in `users`, never a failed request.
 async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiError> {
-    gw.users.authenticate(token).await.or_api()?.ok_or_else(ApiError::unauthorized)
+    let key = cache_key(token);
+    if let Ok(Some(bytes)) = gw.shared.get(&key).await
+        && let Ok(info) = serde_json::from_slice::<AuthInfo>(&bytes)
+    {
+        return Ok(info);
+    }
+    let info = gw.users.authenticate(token).await.or_api()?.ok_or_else(ApiError::unauthorized)?;
+    if let Ok(bytes) = serde_json::to_vec(&info)
+        && let Err(e) = gw.shared.set(&key, &bytes, gw.settings.auth_cache_ttl).await
+    {
+        tracing::warn!(error = %e, "token cache unavailable; checking tokens in users");
+    }
+    Ok(info)
 }
 
 pub struct Auth(pub AuthInfo);

@@ -22,6 +22,7 @@ mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use cache::SharedState;
 use posts::PostsApi;
 use std::sync::Arc;
 use timelines::TimelinesApi;
@@ -40,6 +41,10 @@ pub struct GatewaySettings {
     pub max_characters: usize,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a token check is reused. A token revoked through
+    /// `/oauth/revoke` stops working at once on every gateway; one revoked
+    /// any other way stops within this time.
+    pub auth_cache_ttl: std::time::Duration,
 }
 
 impl Default for GatewaySettings {
@@ -52,6 +57,7 @@ impl Default for GatewaySettings {
             registrations_open: true,
             max_characters: model::PostText::MAX_CHARS,
             body_limit: 1024 * 1024,
+            auth_cache_ttl: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -62,6 +68,9 @@ pub struct Gateway {
     pub users: Arc<dyn UsersApi>,
     pub posts: Arc<dyn PostsApi>,
     pub timelines: Arc<dyn TimelinesApi>,
+    /// Shared between gateway instances (Redis in split mode): cached
+    /// token checks.
+    pub shared: Arc<dyn SharedState>,
     pub settings: Arc<GatewaySettings>,
 }
 

@@ -197,6 +197,10 @@ pub async fn revoke(
     })?;
     let token = params.text("token").unwrap_or("");
     gw.users.revoke_token(app.id, token).await.or_api()?;
+    // Every gateway shares the cache, so the revocation holds everywhere now.
+    if let Err(e) = gw.shared.delete(&crate::auth::cache_key(token)).await {
+        tracing::error!(error = %e, "revoked token may stay usable until its cache entry expires");
+    }
     Ok(Json(json!({})))
 }
 
