@@ -138,6 +138,28 @@ impl App {
             None => Arc::new(InProcessBus::new()),
         };
 
+        // One multiplexed Redis connection per process, for the timeline
+        // cache and the gateway's shared state alike.
+        let redis = if !config.cache.redis_urls.is_empty()
+            && (targets.has(Component::Timelines) || targets.has(Component::Gateway))
+        {
+            let conn = RedisConnection::connect(
+                &config.cache.redis_urls,
+                config.cache.cluster,
+                Duration::from_millis(config.cache.timeout_ms),
+            )
+            .await
+            .context("connecting to Redis (cache.redis_urls)")?;
+            // Readiness depends on Redis only where it holds the timelines;
+            // the gateway's token cache falls back to `users` without it.
+            if targets.has(Component::Timelines) {
+                checks.push(redis_ready(conn.clone()));
+            }
+            Some(conn)
+        } else {
+            None
+        };
+
         let mut relays = Vec::new();
         let mut local_users = None;
         let users: Option<Arc<dyn UsersApi>> = if targets.has(Component::Users) {
@@ -179,18 +201,11 @@ impl App {
 
         let mut local_timelines = None;
         let timelines: Option<Arc<dyn TimelinesApi>> = if targets.has(Component::Timelines) {
-            let cache: Arc<dyn TimelineCache> = if config.cache.redis_urls.is_empty() {
-                Arc::new(MemoryTimelineCache::new(config.timelines.cap))
-            } else {
-                let conn = RedisConnection::connect(
-                    &config.cache.redis_urls,
-                    config.cache.cluster,
-                    Duration::from_millis(config.cache.timeout_ms),
-                )
-                .await
-                .context("connecting to Redis (cache.redis_urls)")?;
-                checks.push(redis_ready(conn.clone()));
-                Arc::new(RedisTimelineCache::new(conn, &config.cache.key_prefix, config.timelines.cap))
+            let cache: Arc<dyn TimelineCache> = match &redis {
+                Some(conn) => {
+                    Arc::new(RedisTimelineCache::new(conn.clone(), &config.cache.key_prefix, config.timelines.cap))
+                }
+                None => Arc::new(MemoryTimelineCache::new(config.timelines.cap)),
             };
             let svc = TimelinesService::new(
                 cache,
@@ -223,17 +238,9 @@ impl App {
                 body_limit: config.http.body_limit_bytes,
                 auth_cache_ttl: Duration::from_millis(config.http.auth_cache_ttl_ms),
             };
-            let shared: Arc<dyn SharedState> = if config.cache.redis_urls.is_empty() {
-                Arc::new(MemorySharedState::new())
-            } else {
-                let conn = RedisConnection::connect(
-                    &config.cache.redis_urls,
-                    config.cache.cluster,
-                    Duration::from_millis(config.cache.timeout_ms),
-                )
-                .await
-                .context("connecting to Redis (cache.redis_urls)")?;
-                Arc::new(RedisSharedState::new(conn, &config.cache.key_prefix))
+            let shared: Arc<dyn SharedState> = match &redis {
+                Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
+                None => Arc::new(MemorySharedState::new()),
             };
             let gateway = Gateway {
                 users: users.clone().expect("checked: gateway has users"),
