@@ -3,6 +3,7 @@
 //! validated before any port is bound; an error names the setting, its
 //! source and what would be accepted.
 
+use platform::pool::{Policy, PoolSettings};
 use platform::telemetry::LogFormat;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -42,6 +43,10 @@ pub struct Config {
     pub worker_id: u16,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// On SIGTERM, keep serving this long while telling callers (health
+    /// checks, a response header) that this instance is going away, so
+    /// their pools route around it before it stops accepting.
+    pub shutdown_drain_ms: u64,
     pub instance: InstanceConfig,
     pub timelines: TimelinesConfig,
     pub http: HttpConfig,
@@ -108,8 +113,31 @@ pub struct PeersConfig {
     pub users: Vec<String>,
     pub posts: Vec<String>,
     pub timelines: Vec<String>,
-    /// Per-call timeout; 0 means the default of 5 s.
-    pub call_timeout_ms: u64,
+    /// Balancing, health checks, timeouts and retries for every component's pool.
+    pub pool: PoolSettings,
+    /// A balancing policy per component, overriding `pool.policy`.
+    pub policy: PolicyOverrides,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyOverrides {
+    pub users: Option<Policy>,
+    pub posts: Option<Policy>,
+    pub timelines: Option<Policy>,
+}
+
+impl PeersConfig {
+    /// The pool settings for calls to `component`.
+    pub fn pool_for(&self, component: &str) -> PoolSettings {
+        let over = match component {
+            "users" => self.policy.users,
+            "posts" => self.policy.posts,
+            "timelines" => self.policy.timelines,
+            _ => None,
+        };
+        PoolSettings { policy: over.unwrap_or(self.pool.policy), ..self.pool.clone() }
+    }
 }
 
 /// Where components keep their data. Without a URL each component uses its
@@ -168,6 +196,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             worker_id: 0,
             shutdown_grace_secs: 10,
+            shutdown_drain_ms: 2_000,
             instance: InstanceConfig::default(),
             timelines: TimelinesConfig::default(),
             http: HttpConfig::default(),
@@ -356,6 +385,12 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir must not be empty"));
         }
+        self.peers.pool.validate().map_err(|e| bad(format!("peers.pool: {e}")))?;
+        for (name, list) in
+            [("users", &self.peers.users), ("posts", &self.peers.posts), ("timelines", &self.peers.timelines)]
+        {
+            platform::pool::parse_targets(list).map_err(|e| bad(format!("peers.{name}: {e}")))?;
+        }
         Ok(())
     }
 }
@@ -395,5 +430,27 @@ mod tests {
         assert!(e.to_string().contains("lisen"), "{e}");
         let c = Config::load(None, env(&[(ENV_WORKER_ID, "2000")])).unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("worker_id"));
+    }
+
+    #[test]
+    fn the_shipped_example_configs_load_and_validate() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        for name in ["aviary.example.toml", "aviary.split.toml"] {
+            let c = Config::load(Some(&root.join(name)), |_| None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let split = Config::load(Some(&root.join("aviary.split.toml")), |_| None).unwrap();
+        assert_eq!(split.peers.pool_for("timelines").policy, Policy::ConsistentHash);
+        assert_eq!(split.peers.pool_for("posts").policy, Policy::LeastOutstanding);
+    }
+
+    #[test]
+    fn bad_pool_settings_and_targets_are_named() {
+        let mut c = Config::default();
+        c.peers.posts = vec!["posts".into()];
+        assert!(c.validate().unwrap_err().to_string().contains("peers.posts"));
+        let mut c = Config::default();
+        c.peers.pool.max_attempts = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("peers.pool"));
     }
 }

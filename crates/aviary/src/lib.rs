@@ -26,6 +26,7 @@ use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
 use platform::rpc::RpcClient;
+use platform::server::{Draining, Shutdown};
 use posts::{PostsApi, PostsService, RemotePosts};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
@@ -44,7 +45,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     relays: Vec<OutboxRelay>,
-    grace: Duration,
+    shutdown: Shutdown,
     targets: Targets,
     /// Held for the life of the process: a broker-backed bus stops its
     /// consumers when dropped.
@@ -116,8 +117,9 @@ impl App {
         check_split_config(config, targets)?;
         let ids = Arc::new(IdGenerator::new(config.worker_id));
         let db_config = config.db_config();
-        let timeout =
-            Duration::from_millis(if config.peers.call_timeout_ms == 0 { 5000 } else { config.peers.call_timeout_ms });
+        let client = |name: &'static str, list: &[String]| {
+            RpcClient::new(name, list, config.peers.pool_for(name)).map_err(|e| anyhow::anyhow!("peers.{name}: {e}"))
+        };
         let mut checks = Vec::new();
         let mut registry = Registry::with_prefix("aviary");
 
@@ -175,7 +177,7 @@ impl App {
             local_users = Some(api.clone());
             Some(api)
         } else if !config.peers.users.is_empty() {
-            Some(Arc::new(RemoteUsers(RpcClient::new("users", config.peers.users.clone(), timeout))))
+            Some(Arc::new(RemoteUsers(client("users", &config.peers.users)?)))
         } else {
             None
         };
@@ -194,7 +196,7 @@ impl App {
             local_posts = Some(api.clone());
             Some(api)
         } else if !config.peers.posts.is_empty() {
-            Some(Arc::new(RemotePosts(RpcClient::new("posts", config.peers.posts.clone(), timeout))))
+            Some(Arc::new(RemotePosts(client("posts", &config.peers.posts)?)))
         } else {
             None
         };
@@ -221,7 +223,7 @@ impl App {
             local_timelines = Some(api.clone());
             Some(api)
         } else if !config.peers.timelines.is_empty() {
-            Some(Arc::new(RemoteTimelines(RpcClient::new("timelines", config.peers.timelines.clone(), timeout))))
+            Some(Arc::new(RemoteTimelines(client("timelines", &config.peers.timelines)?)))
         } else {
             None
         };
@@ -266,9 +268,11 @@ impl App {
         }
 
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
+        let draining = Draining::default();
         let router = router
-            .merge(platform::ops::router(checks, Arc::new(registry)))
-            .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track));
+            .merge(platform::ops::router(checks, Arc::new(registry), draining.clone()))
+            .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(draining.clone(), platform::server::mark_draining));
         let router = platform::server::standard_layers(router);
 
         let listener = TcpListener::bind(config.listen)
@@ -278,7 +282,11 @@ impl App {
             listener,
             router,
             relays,
-            grace: Duration::from_secs(config.shutdown_grace_secs),
+            shutdown: Shutdown {
+                draining,
+                drain: Duration::from_millis(config.shutdown_drain_ms),
+                grace: Duration::from_secs(config.shutdown_grace_secs),
+            },
             targets: targets.clone(),
             bus,
         })
@@ -297,7 +305,7 @@ impl App {
             tasks.spawn(relay.run(relay_stop.clone()));
         }
         tracing::info!(address = %self.listener.local_addr()?, targets = %self.targets, "aviary serving");
-        let served = platform::server::serve(self.listener, self.router, stop, self.grace).await;
+        let served = platform::server::serve(self.listener, self.router, stop, self.shutdown).await;
         // Requests are done; let the relays publish what those requests
         // committed before stopping them.
         relay_stop.cancel();

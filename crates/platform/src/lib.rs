@@ -7,6 +7,7 @@
 pub mod error;
 pub mod metrics;
 pub mod ops;
+pub mod pool;
 pub mod rpc;
 pub mod server;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The operational endpoints every process serves: `/healthz` (the process
 //! is alive), `/readyz` (its dependencies answer) and `/metrics`.
 
+use crate::server::Draining;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -18,17 +19,31 @@ pub type ReadyCheck = (String, Arc<dyn Fn() -> BoxFuture<'static, Result<(), Str
 struct Ops {
     checks: Arc<Vec<ReadyCheck>>,
     registry: Arc<Registry>,
+    draining: Draining,
 }
 
-pub fn router(checks: Vec<ReadyCheck>, registry: Arc<Registry>) -> Router {
+pub fn router(checks: Vec<ReadyCheck>, registry: Arc<Registry>, draining: Draining) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { (StatusCode::OK, axum::Json(json!({"status": "ok"}))) }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Ops { checks: Arc::new(checks), registry })
+        .with_state(Ops { checks: Arc::new(checks), registry, draining })
+}
+
+/// Alive and taking requests; 503 once shutting down, so balancers stop
+/// sending new work before the listener closes.
+async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
+    if ops.draining.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "draining"})))
+    } else {
+        (StatusCode::OK, axum::Json(json!({"status": "ok"})))
+    }
 }
 
 async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+    if ops.draining.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "draining"})));
+    }
     let results = futures::future::join_all(ops.checks.iter().map(|(name, check)| {
         let fut = check();
         async move {

@@ -4,18 +4,17 @@
 //! [`WireError`] (4xx/5xx). The gateway never routes `/internal/…`; only
 //! component processes serve it.
 //!
-//! [`RpcClient`] is the client-side pool: a fixed list of addresses (IPs
-//! or DNS names, resolved by the HTTP client on each new connection),
-//! round-robin, a timeout per call, and failover to the next address when
-//! one cannot be connected to — the request never reached it, so moving on
-//! is safe for any call. Richer balancing and health checks build on this.
+//! [`RpcClient`] sends calls through a [`Pool`] (balancing, health,
+//! breakers, timeouts, retries within a budget). Its callers say whether a
+//! call only reads ([`RpcClient::read`], retried on failure) or changes
+//! state ([`RpcClient::write`], moved to another instance only when it
+//! never reached the first).
 
+use crate::pool::{AttemptError, DRAINING_HEADER, ExecuteError, Pool, PoolSettings};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// An error crossing the wire: a machine-readable kind and a message.
@@ -71,71 +70,111 @@ pub fn args<A: DeserializeOwned>(body: &[u8]) -> Result<A, WireError> {
     serde_json::from_slice(body).map_err(|e| WireError::new("bad_request", format!("bad arguments: {e}")))
 }
 
+/// A component's client: calls its instances through a [`Pool`], which
+/// balances, ejects failing instances and retries within its budget.
 #[derive(Clone)]
 pub struct RpcClient {
     component: &'static str,
-    addresses: Arc<Vec<String>>,
-    next: Arc<AtomicUsize>,
+    pool: Pool,
     http: reqwest::Client,
-    timeout: Duration,
 }
 
 impl RpcClient {
-    /// `addresses` are `host:port` (or full `http://` URLs) of the
-    /// component's instances.
-    pub fn new(component: &'static str, addresses: Vec<String>, timeout: Duration) -> Self {
-        assert!(!addresses.is_empty(), "a pool for {component} needs at least one address");
-        let addresses = addresses
-            .into_iter()
-            .map(|a| if a.starts_with("http") { a.trim_end_matches('/').to_string() } else { format!("http://{a}") })
-            .collect();
+    /// `addresses` are `host:port` (or `http://host:port`) of the
+    /// component's instances, optionally followed by ` weight=N`.
+    pub fn new(component: &'static str, addresses: &[String], settings: PoolSettings) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .expect("an HTTP client with static settings builds");
-        RpcClient { component, addresses: Arc::new(addresses), next: Arc::new(AtomicUsize::new(0)), http, timeout }
+        Ok(RpcClient { component, pool: Pool::new(component, addresses, settings)?, http })
     }
 
-    pub async fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A call that only reads: retried on another instance when one fails.
+    pub async fn read<A: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         method: &str,
         args: &A,
     ) -> Result<R, CallError> {
-        let n = self.addresses.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut last = String::new();
-        for i in 0..n {
-            let base = &self.addresses[(start + i) % n];
-            let url = format!("{base}/internal/{}/{method}", self.component);
-            let mut request = self.http.post(&url).json(args).timeout(self.timeout);
-            if let Some(tp) = crate::trace::current() {
-                request = request.header(crate::trace::HEADER, crate::trace::child_of(&tp));
-            }
-            let sent = request.send().await;
-            let resp = match sent {
-                Ok(r) => r,
-                // Not connected: the request never arrived, try the next one.
-                Err(e) if e.is_connect() => {
-                    last = format!("{url}: {e}");
-                    continue;
+        self.call(method, args, None, true).await
+    }
+
+    /// A read with an affinity key (see `Policy::ConsistentHash`).
+    pub async fn read_keyed<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        key: &str,
+        args: &A,
+    ) -> Result<R, CallError> {
+        self.call(method, args, Some(key), true).await
+    }
+
+    /// A call that changes state: moved to another instance only when it
+    /// provably never reached the first.
+    pub async fn write<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> Result<R, CallError> {
+        self.call(method, args, None, false).await
+    }
+
+    async fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: &A,
+        key: Option<&str>,
+        idempotent: bool,
+    ) -> Result<R, CallError> {
+        let body = serde_json::to_vec(args)
+            .map_err(|e| CallError::Remote(WireError::new("bad_request", format!("unserialisable arguments: {e}"))))?;
+        let body = bytes::Bytes::from(body);
+        let outcome = self
+            .pool
+            .execute(key, idempotent, |backend| {
+                let url = format!("{}/internal/{}/{method}", backend.base, self.component);
+                let mut request =
+                    self.http.post(&url).header(http::header::CONTENT_TYPE, "application/json").body(body.clone());
+                if let Some(tp) = crate::trace::current() {
+                    request = request.header(crate::trace::HEADER, crate::trace::child_of(&tp));
                 }
-                Err(e) => return Err(CallError::Unavailable(format!("{url}: {e}"))),
-            };
-            let status = resp.status();
-            let body = resp.bytes().await.map_err(|e| CallError::Unavailable(format!("{url}: {e}")))?;
-            if status.is_success() {
-                return serde_json::from_slice(&body).map_err(|e| {
-                    CallError::Remote(WireError::new("unexpected", format!("{url} answered unreadable JSON: {e}")))
-                });
-            }
-            return Err(match serde_json::from_slice::<WireError>(&body) {
-                Ok(e) if e.kind == "unavailable" => CallError::Unavailable(e.message),
-                Ok(e) => CallError::Remote(e),
-                Err(_) => CallError::Unavailable(format!("{url} answered {status}")),
-            });
-        }
-        Err(CallError::Unavailable(format!("no {} instance reachable ({last})", self.component)))
+                let pool = self.pool.clone();
+                async move {
+                    let resp = match request.send().await {
+                        Ok(r) => r,
+                        Err(e) if e.is_connect() => return Err(AttemptError::NotSent(format!("{url}: {e}"))),
+                        Err(e) => return Err(AttemptError::Failed(format!("{url}: {e}"))),
+                    };
+                    if resp.headers().contains_key(DRAINING_HEADER) {
+                        pool.draining(&backend);
+                    }
+                    let status = resp.status();
+                    let body = resp.bytes().await.map_err(|e| AttemptError::Failed(format!("{url}: {e}")))?;
+                    if status.is_success() {
+                        return serde_json::from_slice::<R>(&body).map_err(|e| {
+                            AttemptError::Answer(CallError::Remote(WireError::new(
+                                "unexpected",
+                                format!("{url} answered unreadable JSON: {e}"),
+                            )))
+                        });
+                    }
+                    Err(match serde_json::from_slice::<WireError>(&body) {
+                        Ok(e) if e.kind == "unavailable" => AttemptError::Failed(format!("{url}: {}", e.message)),
+                        Ok(e) => AttemptError::Answer(CallError::Remote(e)),
+                        Err(_) => AttemptError::Failed(format!("{url} answered {status}")),
+                    })
+                }
+            })
+            .await;
+        outcome.map_err(|e| match e {
+            ExecuteError::Answer(e) => e,
+            ExecuteError::Unavailable(m) => CallError::Unavailable(m),
+        })
     }
 }
 

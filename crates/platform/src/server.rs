@@ -2,9 +2,16 @@
 //! shutdown signal.
 
 use crate::error::ApiError;
+pub use crate::pool::DRAINING_HEADER;
 use axum::Router;
 use axum::ServiceExt;
-use axum::http::{HeaderName, Request};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -34,15 +41,65 @@ pub fn standard_layers(router: Router) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-/// Serves until `stop` is cancelled, then stops accepting and waits up to
-/// `grace` for in-flight requests.
+/// Whether this process is shutting down. While it is, `/healthz` answers
+/// 503 and every response carries [`DRAINING_HEADER`], so callers' pools
+/// stop sending new requests here before the listener closes.
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Middleware: marks responses of a draining process.
+pub async fn mark_draining(State(draining): State<Draining>, req: Request<Body>, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if draining.is_draining() {
+        resp.headers_mut().insert(DRAINING_HEADER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// How a server stops.
+#[derive(Clone)]
+pub struct Shutdown {
+    pub draining: Draining,
+    /// After the stop signal, keep serving (marked as draining) this long so
+    /// callers' health checks and in-flight answers take the instance out of
+    /// their pools before it stops accepting.
+    pub drain: Duration,
+    /// Then wait up to this long for in-flight requests.
+    pub grace: Duration,
+}
+
+/// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
+/// accepting and waits for in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     stop: CancellationToken,
-    grace: Duration,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let drained = stop.clone();
+    let Shutdown { draining, drain, grace } = shutdown;
+    let drained = CancellationToken::new();
+    {
+        let (stop, drained) = (stop.clone(), drained.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            if !drain.is_zero() {
+                draining.start();
+                tracing::info!(?drain, "draining: still serving, marked as shutting down");
+                tokio::time::sleep(drain).await;
+            }
+            drained.cancel();
+        });
+    }
     // Rails, and so Mastodon, ignores a trailing slash (clients request
     // `/api/v1/instance/`); trimming must happen before routing, so this
     // wraps the router rather than being one of its layers.
@@ -51,11 +108,14 @@ pub async fn serve(
         listener,
         <_ as ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<std::net::SocketAddr>(service),
     )
-    .with_graceful_shutdown(async move { drained.cancelled().await });
+    .with_graceful_shutdown({
+        let drained = drained.clone();
+        async move { drained.cancelled().await }
+    });
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         r = &mut server => r,
-        _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+        _ = async { drained.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::warn!("grace period of {grace:?} over; dropping remaining connections");
             Ok(())
         }

@@ -69,24 +69,30 @@ async fn dispatch(State(api): State<Arc<dyn PostsApi>>, Path(method): Path<Strin
 pub struct RemotePosts(pub RpcClient);
 
 impl RemotePosts {
-    async fn call<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
-        self.0.call(method, &a).await.map_err(from_call)
+    /// A call that only reads: retried on another instance if one fails.
+    async fn read<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
+        self.0.read(method, &a).await.map_err(from_call)
+    }
+
+    /// A call that changes state: never repeated once it may have arrived.
+    async fn write<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
+        self.0.write(method, &a).await.map_err(from_call)
     }
 }
 
 #[async_trait]
 impl PostsApi for RemotePosts {
     async fn create(&self, post: NewPost) -> Result<PostRecord> {
-        self.call("create", (post,)).await
+        self.write("create", (post,)).await
     }
     async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
-        self.call("get", (id,)).await
+        self.read("get", (id,)).await
     }
     async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>> {
-        self.call("get_many", (ids,)).await
+        self.read("get_many", (ids,)).await
     }
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
-        self.call("delete", (id, requester)).await
+        self.write("delete", (id, requester)).await
     }
     async fn by_author(
         &self,
@@ -95,24 +101,24 @@ impl PostsApi for RemotePosts {
         exclude_replies: bool,
         page: &Page,
     ) -> Result<Vec<PostRecord>> {
-        self.call("by_author", (author, include_private, exclude_replies, page)).await
+        self.read("by_author", (author, include_private, exclude_replies, page)).await
     }
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
-        self.call("public", (page,)).await
+        self.read("public", (page,)).await
     }
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)> {
-        self.call("context", (id,)).await
+        self.read("context", (id,)).await
     }
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
-        self.call("recent_by_authors", (authors, max_id, limit)).await
+        self.read("recent_by_authors", (authors, max_id, limit)).await
     }
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
-        self.call("replies_to", (account, authors, limit)).await
+        self.read("replies_to", (account, authors, limit)).await
     }
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
-        self.call("author_stats", (authors,)).await
+        self.read("author_stats", (authors,)).await
     }
     async fn post_count(&self) -> Result<u64> {
-        self.call("post_count", ()).await
+        self.read("post_count", ()).await
     }
 }

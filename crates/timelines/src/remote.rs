@@ -39,7 +39,7 @@ pub struct RemoteTimelines(pub RpcClient);
 #[async_trait]
 impl TimelinesApi for RemoteTimelines {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Id>> {
-        self.0.call("home", &(account, page)).await.map_err(|e| match e {
+        self.0.read_keyed("home", &account.to_string(), &(account, page)).await.map_err(|e| match e {
             CallError::Unavailable(m) => TimelinesError::Unavailable(m),
             CallError::Remote(w) => TimelinesError::Unexpected(anyhow::anyhow!("timelines: {}", w.message)),
         })

@@ -88,48 +88,54 @@ async fn dispatch(State(api): State<Arc<dyn UsersApi>>, Path(method): Path<Strin
 pub struct RemoteUsers(pub RpcClient);
 
 impl RemoteUsers {
-    async fn call<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
-        self.0.call(method, &a).await.map_err(from_call)
+    /// A call that only reads: retried on another instance if one fails.
+    async fn read<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
+        self.0.read(method, &a).await.map_err(from_call)
+    }
+
+    /// A call that changes state: never repeated once it may have arrived.
+    async fn write<A: serde::Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, a: A) -> Result<R> {
+        self.0.write(method, &a).await.map_err(from_call)
     }
 }
 
 #[async_trait]
 impl UsersApi for RemoteUsers {
     async fn create_app(&self, app: NewApp) -> Result<(AppRecord, String)> {
-        self.call("create_app", (app,)).await
+        self.write("create_app", (app,)).await
     }
     async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<AppRecord> {
-        self.call("authenticate_client", (client_id, client_secret)).await
+        self.read("authenticate_client", (client_id, client_secret)).await
     }
     async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord> {
-        self.call("app_by_client_id", (client_id,)).await
+        self.read("app_by_client_id", (client_id,)).await
     }
     async fn issue_token(&self, app_id: Id, account_id: Option<Id>, scopes: Scopes) -> Result<IssuedToken> {
-        self.call("issue_token", (app_id, account_id, scopes)).await
+        self.write("issue_token", (app_id, account_id, scopes)).await
     }
     async fn authenticate(&self, token: &str) -> Result<Option<AuthInfo>> {
-        self.call("authenticate", (token,)).await
+        self.read("authenticate", (token,)).await
     }
     async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()> {
-        self.call("revoke_token", (app_id, token)).await
+        self.write("revoke_token", (app_id, token)).await
     }
     async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String> {
-        self.call("create_auth_code", (app_id, account_id, scopes, redirect_uri)).await
+        self.write("create_auth_code", (app_id, account_id, scopes, redirect_uri)).await
     }
     async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)> {
-        self.call("redeem_auth_code", (app_id, code, redirect_uri)).await
+        self.write("redeem_auth_code", (app_id, code, redirect_uri)).await
     }
     async fn sign_up(&self, sign_up: SignUp) -> Result<AccountRecord> {
-        self.call("sign_up", (sign_up,)).await
+        self.write("sign_up", (sign_up,)).await
     }
     async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>> {
-        self.call("check_password", (login, password)).await
+        self.read("check_password", (login, password)).await
     }
     async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>> {
-        self.call("accounts", (ids,)).await
+        self.read("accounts", (ids,)).await
     }
     async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>> {
-        self.call("lookup", (username,)).await
+        self.read("lookup", (username,)).await
     }
     async fn update_profile(
         &self,
@@ -137,33 +143,33 @@ impl UsersApi for RemoteUsers {
         display_name: Option<String>,
         note: Option<String>,
     ) -> Result<AccountRecord> {
-        self.call("update_profile", (id, display_name, note)).await
+        self.write("update_profile", (id, display_name, note)).await
     }
     async fn account_count(&self) -> Result<u64> {
-        self.call("account_count", ()).await
+        self.read("account_count", ()).await
     }
     async fn follow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord> {
-        self.call("follow", (follower, followee)).await
+        self.write("follow", (follower, followee)).await
     }
     async fn unfollow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord> {
-        self.call("unfollow", (follower, followee)).await
+        self.write("unfollow", (follower, followee)).await
     }
     async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>> {
-        self.call("relationships", (viewer, ids)).await
+        self.read("relationships", (viewer, ids)).await
     }
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        self.call("followers", (account, page)).await
+        self.read("followers", (account, page)).await
     }
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        self.call("following", (account, page)).await
+        self.read("following", (account, page)).await
     }
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>> {
-        self.call("follower_ids", (account,)).await
+        self.read("follower_ids", (account,)).await
     }
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>> {
-        self.call("following_ids", (account,)).await
+        self.read("following_ids", (account,)).await
     }
     async fn is_following(&self, follower: Id, followee: Id) -> Result<bool> {
-        self.call("is_following", (follower, followee)).await
+        self.read("is_following", (follower, followee)).await
     }
 }
