@@ -30,6 +30,7 @@ pub const ENV_AMQP_QUEUE_PREFIX: &str = "AVIARY_AMQP_QUEUE_PREFIX";
 pub const ENV_PEERS_USERS: &str = "AVIARY_PEERS_USERS";
 pub const ENV_PEERS_POSTS: &str = "AVIARY_PEERS_POSTS";
 pub const ENV_PEERS_TIMELINES: &str = "AVIARY_PEERS_TIMELINES";
+pub const ENV_RATE_LIMITS_ENABLED: &str = "AVIARY_RATE_LIMITS_ENABLED";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +55,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub bus: BusConfig,
     pub peers: PeersConfig,
+    pub rate_limits: gateway::limits::RateLimitSettings,
 }
 
 /// The timeline cache: in memory (all-in-one), or Redis.
@@ -186,6 +188,16 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// How long the gateway reuses a token check (0 disables the cache).
     pub auth_cache_ttl_ms: u64,
+    /// Time budget of a public request; past it the gateway answers 504.
+    pub request_timeout_ms: u64,
+    /// Per-route budgets by route pattern, e.g. `"/api/v1/timelines/home" = 3000`.
+    pub route_timeouts_ms: std::collections::HashMap<String, u64>,
+    /// Public requests a gateway process handles at once; beyond it,
+    /// requests are answered 503 with Retry-After rather than queued.
+    pub max_in_flight: usize,
+    /// Addresses of the front (nginx, HAProxy) whose `X-Forwarded-For` is
+    /// believed for per-IP rate limits.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -204,6 +216,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             bus: BusConfig::default(),
             peers: PeersConfig::default(),
+            rate_limits: Default::default(),
         }
     }
 }
@@ -231,7 +244,14 @@ impl Default for TimelinesConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         let g = gateway::GatewaySettings::default();
-        HttpConfig { body_limit_bytes: g.body_limit, auth_cache_ttl_ms: g.auth_cache_ttl.as_millis() as u64 }
+        HttpConfig {
+            body_limit_bytes: g.body_limit,
+            auth_cache_ttl_ms: g.auth_cache_ttl.as_millis() as u64,
+            request_timeout_ms: g.request_timeout.as_millis() as u64,
+            route_timeouts_ms: g.route_timeouts,
+            max_in_flight: g.max_in_flight,
+            trusted_proxies: g.trusted_proxies,
+        }
     }
 }
 
@@ -341,6 +361,9 @@ impl Config {
         if let Some(v) = env(ENV_AMQP_QUEUE_PREFIX) {
             c.bus.queue_prefix = v;
         }
+        if let Some(v) = parse_env(&env, ENV_RATE_LIMITS_ENABLED, "true or false")? {
+            c.rate_limits.enabled = v;
+        }
         if let Some(v) = env(ENV_PEERS_USERS) {
             c.peers.users = list(v);
         }
@@ -386,6 +409,13 @@ impl Config {
             return Err(bad("data_dir must not be empty"));
         }
         self.peers.pool.validate().map_err(|e| bad(format!("peers.pool: {e}")))?;
+        self.rate_limits.validate().map_err(bad)?;
+        if self.http.request_timeout_ms == 0 || self.http.route_timeouts_ms.values().any(|&t| t == 0) {
+            return Err(bad("http.request_timeout_ms and http.route_timeouts_ms must be positive"));
+        }
+        if self.http.max_in_flight == 0 {
+            return Err(bad("http.max_in_flight must be at least 1"));
+        }
         for (name, list) in
             [("users", &self.peers.users), ("posts", &self.peers.posts), ("timelines", &self.peers.timelines)]
         {

@@ -22,6 +22,7 @@ use cache::{
 };
 use config::Config;
 use futures::FutureExt;
+use gateway::limits::{Clock, RateLimiter};
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
@@ -239,17 +240,23 @@ impl App {
                 max_characters: config.instance.max_characters,
                 body_limit: config.http.body_limit_bytes,
                 auth_cache_ttl: Duration::from_millis(config.http.auth_cache_ttl_ms),
+                trusted_proxies: config.http.trusted_proxies.clone(),
+                request_timeout: Duration::from_millis(config.http.request_timeout_ms),
+                route_timeouts: config.http.route_timeouts_ms.clone(),
+                max_in_flight: config.http.max_in_flight,
             };
             let shared: Arc<dyn SharedState> = match &redis {
                 Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
                 None => Arc::new(MemorySharedState::new()),
             };
+            let limits = RateLimiter::new(config.rate_limits.clone(), shared.clone(), Clock::System);
             let gateway = Gateway {
                 users: users.clone().expect("checked: gateway has users"),
                 posts: posts.clone().expect("checked: gateway has posts"),
                 timelines: timelines.clone().expect("checked: gateway has timelines"),
                 shared,
                 settings: Arc::new(settings),
+                limits: Arc::new(limits),
             };
             router = router.merge(gateway.router());
         } else {

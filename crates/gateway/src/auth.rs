@@ -13,7 +13,9 @@ use model::Id;
 use platform::ApiError;
 use users::AuthInfo;
 
-fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
+/// The bearer token of a request, from the header or (as Doorkeeper allows)
+/// the `access_token` parameter.
+pub(crate) fn bearer_of(parts: &Parts) -> Result<Option<String>, ApiError> {
     if let Some(h) = parts.headers.get(AUTHORIZATION) {
         let h = h.to_str().map_err(|_| ApiError::unauthorized())?;
         let (scheme, token) = h.split_once(' ').ok_or_else(ApiError::unauthorized)?;
@@ -45,7 +47,7 @@ pub fn cache_key(token: &str) -> String {
 /// Token → identity, through the shared cache. Only valid tokens are
 /// cached (a flood of bad ones cannot fill it); a cache that is down costs
 /// a lookup in `users`, never a failed request.
-async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiError> {
+pub(crate) async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiError> {
     let key = cache_key(token);
     if let Ok(Some(bytes)) = gw.shared.get(&key).await
         && let Ok(info) = serde_json::from_slice::<AuthInfo>(&bytes)
@@ -59,6 +61,28 @@ async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiError> {
         tracing::warn!(error = %e, "token cache unavailable; checking tokens in users");
     }
     Ok(info)
+}
+
+/// The token check the edge middleware already made for this request.
+#[derive(Clone)]
+pub(crate) enum Verified {
+    Anonymous,
+    Invalid,
+    Valid(AuthInfo),
+}
+
+/// The request's identity: from the edge's check when there was one
+/// (always, behind the gateway's router), else checked here.
+async fn identity(parts: &Parts, gw: &Gateway) -> Result<Option<AuthInfo>, ApiError> {
+    match parts.extensions.get::<Verified>() {
+        Some(Verified::Valid(info)) => Ok(Some(info.clone())),
+        Some(Verified::Invalid) => Err(ApiError::unauthorized()),
+        Some(Verified::Anonymous) => Ok(None),
+        None => match bearer_of(parts)? {
+            None => Ok(None),
+            Some(token) => Ok(Some(resolve(gw, &token).await?)),
+        },
+    }
 }
 
 pub struct Auth(pub AuthInfo);
@@ -79,8 +103,7 @@ impl Auth {
 impl FromRequestParts<Gateway> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, ApiError> {
-        let token = bearer(parts)?.ok_or_else(ApiError::unauthorized)?;
-        Ok(Auth(resolve(gw, &token).await?))
+        Ok(Auth(identity(parts, gw).await?.ok_or_else(ApiError::unauthorized)?))
     }
 }
 
@@ -101,9 +124,6 @@ impl MaybeAuth {
 impl FromRequestParts<Gateway> for MaybeAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, ApiError> {
-        match bearer(parts)? {
-            None => Ok(MaybeAuth(None)),
-            Some(token) => Ok(MaybeAuth(Some(resolve(gw, &token).await?))),
-        }
+        Ok(MaybeAuth(identity(parts, gw).await?))
     }
 }

@@ -13,19 +13,27 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod edge;
 mod errors;
 mod html;
+pub mod limits;
 mod paging;
 mod params;
 mod render;
 mod routes;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use cache::SharedState;
+use limits::RateLimiter;
 use posts::PostsApi;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use timelines::TimelinesApi;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use users::UsersApi;
 
 /// What the gateway needs to know about the instance it fronts.
@@ -45,6 +53,20 @@ pub struct GatewaySettings {
     /// `/oauth/revoke` stops working at once on every gateway; one revoked
     /// any other way stops within this time.
     pub auth_cache_ttl: std::time::Duration,
+    /// Peers whose `X-Forwarded-For` is believed (the load-balancing front).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Time budget of a public request, unless its route has its own.
+    pub request_timeout: Duration,
+    /// Route pattern (`/api/v1/timelines/home`) → time budget in ms.
+    pub route_timeouts: HashMap<String, u64>,
+    /// Public requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+}
+
+impl GatewaySettings {
+    pub fn route_timeout(&self, route: &str) -> Duration {
+        edge::timeout_for(self.request_timeout, &self.route_timeouts, route)
+    }
 }
 
 impl Default for GatewaySettings {
@@ -58,6 +80,10 @@ impl Default for GatewaySettings {
             max_characters: model::PostText::MAX_CHARS,
             body_limit: 1024 * 1024,
             auth_cache_ttl: std::time::Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(10),
+            route_timeouts: HashMap::new(),
+            max_in_flight: 1024,
         }
     }
 }
@@ -72,6 +98,8 @@ pub struct Gateway {
     /// token checks.
     pub shared: Arc<dyn SharedState>,
     pub settings: Arc<GatewaySettings>,
+    /// Counted in `shared`, so the limits hold across gateway instances.
+    pub limits: Arc<RateLimiter>,
 }
 
 /// The Mastodon version clients see; feature detection in client libraries
@@ -81,9 +109,19 @@ pub const MASTODON_API_VERSION: &str = "4.3.0";
 impl Gateway {
     pub fn router(self) -> Router {
         let limit = self.settings.body_limit;
+        let in_flight = self.settings.max_in_flight.max(1);
         routes::router()
             .fallback(platform::error::fallback_not_found)
+            .layer(axum::middleware::from_fn_with_state(self.clone(), edge::edge))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(self)
+            // One semaphore for all routes (`Router::layer` wraps each route,
+            // so a per-layer limit would be per route).
+            .layer(
+                ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(edge::overloaded))
+                    .load_shed()
+                    .layer(GlobalConcurrencyLimitLayer::new(in_flight)),
+            )
     }
 }

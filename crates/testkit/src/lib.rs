@@ -146,8 +146,12 @@ impl TestServer {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("a literal address"),
             shutdown_grace_secs: 2,
+            shutdown_drain_ms: 200,
             ..Config::default()
         };
+        // Suites send hundreds of requests from one address and account;
+        // the rate-limit tests turn limits back on.
+        config.rate_limits.enabled = false;
         store.apply(&mut config);
         tweak(&mut config);
         let app = App::build(&config, &aviary::targets::Targets::all()).await.expect("the test server builds");

@@ -18,7 +18,7 @@ impl ProcessServer {
     /// its database when the backend is PostgreSQL).
     pub async fn start(binary: &Path, store: &crate::TestStore) -> ProcessServer {
         let mut cmd = Command::new(binary);
-        cmd.arg("--data").arg(store.data_dir());
+        cmd.arg("--data").arg(store.data_dir()).env("AVIARY_RATE_LIMITS_ENABLED", "false");
         match store.database_url() {
             Some(url) => cmd.env("AVIARY_DATABASE_URL", url),
             None => cmd.env_remove("AVIARY_DATABASE_URL"),
@@ -28,9 +28,15 @@ impl ProcessServer {
 
     /// Spawns `cmd` (the aviary binary with its own arguments) on a port
     /// the OS picks, and waits until it logs that it is serving.
-    pub async fn spawn(mut cmd: Command) -> ProcessServer {
+    pub async fn spawn(cmd: Command) -> ProcessServer {
+        Self::spawn_on(cmd, "127.0.0.1:0").await
+    }
+
+    /// Like [`ProcessServer::spawn`], on a given address (to come back where
+    /// callers expect an instance after a restart).
+    pub async fn spawn_on(mut cmd: Command, listen: &str) -> ProcessServer {
         let mut child = cmd
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--listen", listen, "--log-format", "json"])
             .env("RUST_LOG", std::env::var("AVIARY_TEST_CHILD_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -86,6 +92,13 @@ impl ProcessServer {
         if let Some(mut c) = self.child.take() {
             c.kill().await.expect("SIGKILL delivered");
         }
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, …) without waiting.
+    pub async fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().and_then(|c| c.id()).expect("a running instance").to_string();
+        let sent = Command::new("kill").args([&format!("-{name}"), &pid]).status().await.expect("kill runs");
+        assert!(sent.success(), "kill -{name} {pid} failed");
     }
 
     /// SIGTERM, then waits for a clean exit.

@@ -20,6 +20,8 @@ pub struct SplitOptions {
     pub proxy_postgres: bool,
     /// Route RabbitMQ through a [`TcpProxy`] the test can cut.
     pub proxy_rabbitmq: bool,
+    /// `posts` instances (default two).
+    pub posts_instances: Option<usize>,
 }
 
 /// How to start one instance again (same target, worker id and peers).
@@ -39,6 +41,7 @@ pub struct SplitSystem {
     pub postgres_proxy: Option<TcpProxy>,
     pub rabbitmq_proxy: Option<TcpProxy>,
     timeline_specs: Vec<Spec>,
+    post_specs: Vec<Spec>,
     binary: PathBuf,
     config_file: PathBuf,
     store: TestStore,
@@ -52,6 +55,15 @@ pub struct SplitSystem {
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 fn spawn(binary: &Path, config_file: &Path, spec: &Spec) -> impl std::future::Future<Output = ProcessServer> + use<> {
+    spawn_on(binary, config_file, spec, "127.0.0.1:0")
+}
+
+fn spawn_on(
+    binary: &Path,
+    config_file: &Path,
+    spec: &Spec,
+    listen: &str,
+) -> impl std::future::Future<Output = ProcessServer> + use<> {
     let mut cmd = Command::new(binary);
     cmd.args(["--target", spec.target, "--config"]).arg(config_file).env("AVIARY_WORKER_ID", spec.worker.to_string());
     for (k, v) in &spec.peers {
@@ -61,7 +73,8 @@ fn spawn(binary: &Path, config_file: &Path, spec: &Spec) -> impl std::future::Fu
     for k in ["AVIARY_DATABASE_URL", "AVIARY_REDIS_URLS", "AVIARY_AMQP_URL", "AVIARY_TARGET"] {
         cmd.env_remove(k);
     }
-    ProcessServer::spawn(cmd)
+    let listen = listen.to_string();
+    async move { ProcessServer::spawn_on(cmd, &listen).await }
 }
 
 const INSTANCES: usize = 2;
@@ -82,7 +95,8 @@ impl SplitSystem {
         let postgres_proxy = if options.proxy_postgres { Some(TcpProxy::start("127.0.0.1:5432").await) } else { None };
         let rabbitmq_proxy = if options.proxy_rabbitmq { Some(TcpProxy::start("127.0.0.1:5672").await) } else { None };
 
-        let mut config = Config { shutdown_grace_secs: 2, ..Config::default() };
+        let mut config = Config { shutdown_grace_secs: 2, shutdown_drain_ms: 300, ..Config::default() };
+        config.rate_limits.enabled = false;
         let db_url = store.database_url().expect("a PostgreSQL store").to_string();
         config.database.url = Some(match &postgres_proxy {
             Some(p) => db_url.replacen("127.0.0.1:5432", &p.addr.to_string(), 1),
@@ -110,9 +124,14 @@ impl SplitSystem {
         };
         let mut users = Vec::new();
         let mut posts = Vec::new();
+        let mut post_specs = Vec::new();
         for _ in 0..INSTANCES {
             users.push(spawn(binary, &file, &spec("users", vec![])).await);
-            posts.push(spawn(binary, &file, &spec("posts", vec![])).await);
+        }
+        for _ in 0..options.posts_instances.unwrap_or(INSTANCES) {
+            let s = spec("posts", vec![]);
+            posts.push(spawn(binary, &file, &s).await);
+            post_specs.push(s);
         }
         let stores = vec![("AVIARY_PEERS_USERS", addrs(&users)), ("AVIARY_PEERS_POSTS", addrs(&posts))];
         let mut timelines = Vec::new();
@@ -137,6 +156,7 @@ impl SplitSystem {
             postgres_proxy,
             rabbitmq_proxy,
             timeline_specs,
+            post_specs,
             binary: binary.to_path_buf(),
             config_file: file,
             store,
@@ -156,6 +176,20 @@ impl SplitSystem {
     /// Starts timelines instance `i` again, as it was (same worker id).
     pub async fn restart_timelines(&mut self, i: usize) {
         self.timelines[i] = spawn(&self.binary, &self.config_file, &self.timeline_specs[i]).await;
+    }
+
+    /// `kill -9` of posts instance `i`; its address is kept for the restart.
+    pub async fn kill_posts(&mut self, i: usize) -> String {
+        let addr = self.posts[i].addr().to_string();
+        let dead = std::mem::replace(&mut self.posts[i], ProcessServer::placeholder());
+        dead.kill().await;
+        addr
+    }
+
+    /// Starts posts instance `i` again on `addr`, where its callers' pools
+    /// expect it.
+    pub async fn restart_posts_on(&mut self, i: usize, addr: &str) {
+        self.posts[i] = spawn_on(&self.binary, &self.config_file, &self.post_specs[i], addr).await;
     }
 
     pub fn store(&self) -> &TestStore {

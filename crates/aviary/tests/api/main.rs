@@ -5,6 +5,7 @@ mod bad_input;
 mod clients;
 mod idempotency;
 mod isolation;
+mod limits;
 mod oauth;
 mod ops;
 mod restart;

@@ -1,0 +1,168 @@
+//! What happens to every public request before its handler: the client's
+//! address, the token check (done once and handed to the extractors),
+//! rate limits with Mastodon's `X-RateLimit-*` headers, and the route's
+//! time budget.
+
+use crate::Gateway;
+use crate::auth::{self, Verified};
+use crate::limits::{Limit, Verdict};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use platform::ApiError;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The client's address: the peer, or — when the peer is a trusted proxy
+/// (the nginx/HAProxy front) — the nearest untrusted address in
+/// `X-Forwarded-For`.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
+/// The stricter bucket a route belongs to, if any.
+fn special_bucket(gw: &Gateway, method: &Method, path: &str) -> Option<(&'static str, Limit, bool)> {
+    let s = &gw.limits.settings;
+    // (bucket, limit, keyed by IP rather than account)
+    match (method, path) {
+        (&Method::POST, "/api/v1/accounts") => Some(("sign_up", s.sign_up, true)),
+        (&Method::POST, "/api/v1/media" | "/api/v2/media") => Some(("media", s.media, false)),
+        (&Method::DELETE, "/api/v1/statuses/{id}") => Some(("delete", s.delete, false)),
+        _ => None,
+    }
+}
+
+fn rate_headers(headers: &mut HeaderMap, v: &Verdict) {
+    let pairs = [
+        ("x-ratelimit-limit", v.limit.to_string()),
+        ("x-ratelimit-remaining", v.remaining.to_string()),
+        ("x-ratelimit-reset", model::time_fmt::rfc3339_millis(v.reset_ms)),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// Identity, then limits, then the handler under the route's timeout.
+pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = client_ip(peer, req.headers(), &gw.settings.trusted_proxies);
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = route.unwrap_or_else(|| req.uri().path().to_string());
+
+    // Resolve the token once; the extractors use the result.
+    let (parts, body) = req.into_parts();
+    let verified = match auth::bearer_of(&parts) {
+        Ok(Some(token)) => match auth::resolve(&gw, &token).await {
+            Ok(info) => Verified::Valid(info),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => Verified::Invalid,
+            Err(e) => return e.into_response(),
+        },
+        Ok(None) => Verified::Anonymous,
+        Err(_) => Verified::Invalid,
+    };
+    req = Request::from_parts(parts, body);
+    let account = match &verified {
+        Verified::Valid(info) => info.account_id,
+        _ => None,
+    };
+    req.extensions_mut().insert(verified);
+
+    let mut shown: Option<Verdict> = None;
+    if gw.limits.settings.enabled {
+        let ip_key = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
+        let s = &gw.limits.settings;
+        let mut checks: Vec<(&str, String, Limit)> = Vec::with_capacity(2);
+        match account {
+            Some(id) => checks.push(("account", id.to_string(), s.per_account)),
+            None => checks.push(("ip", ip_key.clone(), s.per_ip)),
+        }
+        if let Some((bucket, limit, by_ip)) = special_bucket(&gw, req.method(), &route) {
+            let who = match (by_ip, account) {
+                (false, Some(id)) => id.to_string(),
+                _ => ip_key.clone(),
+            };
+            checks.push((bucket, who, limit));
+        }
+        for (bucket, who, limit) in checks {
+            match gw.limits.hit(bucket, &who, limit).await {
+                Ok(v) if !v.allowed => {
+                    let wait = ((v.reset_ms - gw.limits.now_ms()).max(0) as u64).div_ceil(1000);
+                    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                    e.retry_after = Some(wait.max(1));
+                    let mut resp = e.into_response();
+                    rate_headers(resp.headers_mut(), &v);
+                    return resp;
+                }
+                Ok(v) => {
+                    if shown.as_ref().is_none_or(|s| v.remaining < s.remaining) {
+                        shown = Some(v);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, bucket, "rate-limit counters unavailable; letting the request through");
+                }
+            }
+        }
+    }
+
+    let budget = gw.settings.route_timeout(&route);
+    let mut resp = match tokio::time::timeout(budget, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(route = %route, ?budget, "request exceeded its route timeout");
+            let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The server took too long to answer; try again");
+            e.retry_after = Some(1);
+            e.into_response()
+        }
+    };
+    if let Some(v) = shown {
+        rate_headers(resp.headers_mut(), &v);
+    }
+    resp
+}
+
+/// Answer for a request shed because the gateway is at its concurrency
+/// limit: 503 at once, with a hint when to come back, instead of a queue
+/// that grows until every client times out.
+pub async fn overloaded(_: tower::BoxError) -> Response {
+    let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is overloaded; try again shortly");
+    e.retry_after = Some(1);
+    e.into_response()
+}
+
+/// Route timeouts: a default and overrides by route pattern.
+pub fn timeout_for(default: Duration, overrides: &std::collections::HashMap<String, u64>, route: &str) -> Duration {
+    overrides.get(route).map(|ms| Duration::from_millis(*ms)).unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let front: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        // Straight from a client: the header is ignored (anyone can send it).
+        assert_eq!(client_ip(Some("198.51.100.1".parse().unwrap()), &h, &[front]), "198.51.100.1".parse().ok());
+        // Through the front: the address the front saw, not what the client claimed.
+        assert_eq!(client_ip(Some(front), &h, &[front]), "203.0.113.9".parse().ok());
+        assert_eq!(client_ip(Some(front), &HeaderMap::new(), &[front]), Some(front));
+    }
+}
