@@ -56,6 +56,9 @@ pub struct Config {
     pub bus: BusConfig,
     pub peers: PeersConfig,
     pub rate_limits: gateway::limits::RateLimitSettings,
+    /// Pass-through routes (`[[proxy]]`): a path prefix forwarded to an
+    /// upstream pool, WebSocket upgrades included.
+    pub proxy: Vec<gateway::proxy::ProxyRouteConfig>,
 }
 
 /// The timeline cache: in memory (all-in-one), or Redis.
@@ -198,6 +201,11 @@ pub struct HttpConfig {
     /// Addresses of the front (nginx, HAProxy) whose `X-Forwarded-For` is
     /// believed for per-IP rate limits.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// PEM certificate chain and private key: the gateway then serves
+    /// HTTPS (HTTP/2 and HTTP/1.1 by ALPN). Component processes always
+    /// serve plain HTTP on the private network.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -217,6 +225,7 @@ impl Default for Config {
             bus: BusConfig::default(),
             peers: PeersConfig::default(),
             rate_limits: Default::default(),
+            proxy: Vec::new(),
         }
     }
 }
@@ -251,6 +260,8 @@ impl Default for HttpConfig {
             route_timeouts_ms: g.route_timeouts,
             max_in_flight: g.max_in_flight,
             trusted_proxies: g.trusted_proxies,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -410,8 +421,14 @@ impl Config {
         }
         self.peers.pool.validate().map_err(|e| bad(format!("peers.pool: {e}")))?;
         self.rate_limits.validate().map_err(bad)?;
+        for p in &self.proxy {
+            p.validate().map_err(bad)?;
+        }
         if self.http.request_timeout_ms == 0 || self.http.route_timeouts_ms.values().any(|&t| t == 0) {
             return Err(bad("http.request_timeout_ms and http.route_timeouts_ms must be positive"));
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(bad("http.tls_cert and http.tls_key go together: set both or neither"));
         }
         if self.http.max_in_flight == 0 {
             return Err(bad("http.max_in_flight must be at least 1"));

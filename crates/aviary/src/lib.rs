@@ -23,6 +23,7 @@ use cache::{
 use config::Config;
 use futures::FutureExt;
 use gateway::limits::{Clock, RateLimiter};
+use gateway::proxy::ProxyRoute;
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
@@ -257,6 +258,12 @@ impl App {
                 shared,
                 settings: Arc::new(settings),
                 limits: Arc::new(limits),
+                proxies: config
+                    .proxy
+                    .iter()
+                    .map(|p| ProxyRoute::new(p, config.http.body_limit_bytes).map(Arc::new))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!("proxy: {e}"))?,
             };
             router = router.merge(gateway.router());
         } else {
@@ -282,6 +289,12 @@ impl App {
             .layer(axum::middleware::from_fn_with_state(draining.clone(), platform::server::mark_draining));
         let router = platform::server::standard_layers(router);
 
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) if targets.has(Component::Gateway) => {
+                Some(platform::tls::load(cert, key).map_err(|e| anyhow::anyhow!("http.tls_cert/tls_key: {e}"))?)
+            }
+            _ => None,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another process using it?", config.listen))?;
@@ -293,6 +306,7 @@ impl App {
                 draining,
                 drain: Duration::from_millis(config.shutdown_drain_ms),
                 grace: Duration::from_secs(config.shutdown_grace_secs),
+                tls,
             },
             targets: targets.clone(),
             bus,

@@ -19,6 +19,7 @@ mod html;
 pub mod limits;
 mod paging;
 mod params;
+pub mod proxy;
 mod render;
 mod routes;
 
@@ -100,6 +101,8 @@ pub struct Gateway {
     pub settings: Arc<GatewaySettings>,
     /// Counted in `shared`, so the limits hold across gateway instances.
     pub limits: Arc<RateLimiter>,
+    /// Pass-through routes to upstream pools.
+    pub proxies: Vec<Arc<proxy::ProxyRoute>>,
 }
 
 /// The Mastodon version clients see; feature detection in client libraries
@@ -110,7 +113,14 @@ impl Gateway {
     pub fn router(self) -> Router {
         let limit = self.settings.body_limit;
         let in_flight = self.settings.max_in_flight.max(1);
-        routes::router()
+        let mut router = routes::router();
+        for p in &self.proxies {
+            let forward = axum::routing::any(proxy::forward).with_state(p.clone());
+            router = router
+                .route_service(&p.prefix, forward.clone())
+                .route_service(&format!("{}/{{*rest}}", p.prefix), forward);
+        }
+        router
             .fallback(platform::error::fallback_not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), edge::edge))
             .layer(DefaultBodyLimit::max(limit))

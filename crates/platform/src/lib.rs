@@ -11,6 +11,7 @@ pub mod pool;
 pub mod rpc;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod trace;
 
 pub use error::ApiError;

@@ -76,6 +76,9 @@ pub struct Shutdown {
     pub drain: Duration,
     /// Then wait up to this long for in-flight requests.
     pub grace: Duration,
+    /// Terminate TLS with this configuration (HTTP/2 and HTTP/1.1 by ALPN);
+    /// plain HTTP (HTTP/1.1, and HTTP/2 with prior knowledge) without.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
@@ -86,7 +89,7 @@ pub async fn serve(
     stop: CancellationToken,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let Shutdown { draining, drain, grace } = shutdown;
+    let Shutdown { draining, drain, grace, tls } = shutdown;
     let drained = CancellationToken::new();
     {
         let (stop, drained) = (stop.clone(), drained.clone());
@@ -104,6 +107,10 @@ pub async fn serve(
     // `/api/v1/instance/`); trimming must happen before routing, so this
     // wraps the router rather than being one of its layers.
     let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+    if let Some(tls) = tls {
+        serve_tls(listener, service, tls, drained, grace).await;
+        return Ok(());
+    }
     let server = axum::serve(
         listener,
         <_ as ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<std::net::SocketAddr>(service),
@@ -119,6 +126,67 @@ pub async fn serve(
             tracing::warn!("grace period of {grace:?} over; dropping remaining connections");
             Ok(())
         }
+    }
+}
+
+/// The TLS accept loop: a handshake per connection in its own task (a slow
+/// client cannot stall accepting), each connection served by hyper's
+/// auto builder (HTTP/2 or HTTP/1.1, upgrades allowed for WebSocket
+/// pass-through) and tracked so shutdown can wait for it.
+async fn serve_tls<S>(
+    listener: TcpListener,
+    service: S,
+    tls: Arc<rustls::ServerConfig>,
+    drained: CancellationToken,
+    grace: Duration,
+) where
+    S: tower::Service<Request<hyper::body::Incoming>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = drained.cancelled() => break,
+        };
+        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+        let service = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        });
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
     }
 }
 

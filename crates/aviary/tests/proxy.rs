@@ -1,0 +1,129 @@
+//! Pass-through routes: a path prefix forwarded to an upstream pool, with
+//! X-Forwarded-For, bodies, failover between upstream instances, and
+//! WebSocket upgrades spliced through to the upstream.
+
+use futures::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use testkit::TestServer;
+use tokio_tungstenite::tungstenite::Message;
+
+/// An HTTP upstream that describes the request it got.
+/// Dropping (or sending on) the returned sender shuts it down, idle
+/// keep-alive connections included.
+async fn describing_upstream(name: &'static str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    use axum::extract::Request;
+    let app = axum::Router::new().fallback(move |req: Request| async move {
+        let xff = req.headers().get("x-forwarded-for").map(|v| v.to_str().unwrap().to_string());
+        let method = req.method().to_string();
+        let uri = req.uri().to_string();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+        axum::Json(serde_json::json!({
+            "upstream": name, "method": method, "uri": uri, "xff": xff,
+            "body": String::from_utf8_lossy(&body),
+        }))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    (addr, stop)
+}
+
+/// A WebSocket upstream that echoes every message, prefixed.
+async fn websocket_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Text(t) = msg {
+                        ws.send(Message::text(format!("echo: {t}"))).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn prefixes_pass_through_with_failover_and_websocket_upgrades() {
+    let (a, a_task) = describing_upstream("a").await;
+    let (b, _b_task) = describing_upstream("b").await;
+    let ws = websocket_upstream().await;
+    let server = TestServer::start_with(|c| {
+        let route = |prefix: &str, upstream: Vec<String>| {
+            let mut r: gateway::proxy::ProxyRouteConfig =
+                serde_json::from_value(serde_json::json!({"prefix": prefix, "upstream": upstream})).unwrap();
+            r.pool.health_path = "/".into();
+            r.pool.health_interval_ms = 200;
+            r
+        };
+        c.proxy =
+            vec![route("/ext", vec![a.to_string(), b.to_string()]), route("/api/v1/streaming", vec![ws.to_string()])];
+    })
+    .await;
+    let http = reqwest::Client::new();
+
+    let got: serde_json::Value = http
+        .post(format!("{}/ext/deep/path?x=1&y=2", server.base))
+        .header("x-forwarded-for", "203.0.113.5")
+        .body("hello upstream")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["method"], "POST");
+    assert_eq!(got["uri"], "/ext/deep/path?x=1&y=2");
+    assert_eq!(got["body"], "hello upstream");
+    assert_eq!(got["xff"], "203.0.113.5, 127.0.0.1");
+
+    // Both instances take traffic; with one gone, nothing fails.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let v: serde_json::Value = http.get(format!("{}/ext", server.base)).send().await.unwrap().json().await.unwrap();
+        seen.insert(v["upstream"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 2, "only {seen:?} took traffic");
+    drop(a_task);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = tokio::net::TcpStream::connect(a).await;
+    assert!(refused.is_err(), "upstream a still accepts connections");
+    for i in 0..30 {
+        let r = http.get(format!("{}/ext/after", server.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "request {i} after an upstream went away");
+    }
+    // Not under the prefix: the gateway's own 404.
+    assert_eq!(http.get(format!("{}/extra", server.base)).send().await.unwrap().status(), 404);
+
+    // WebSocket through the gateway.
+    let url = format!("ws://{}/api/v1/streaming?stream=public", server.addr);
+    let (mut socket, resp) = tokio_tungstenite::connect_async(url).await.expect("upgrade through the gateway");
+    assert_eq!(resp.status(), 101);
+    for i in 0..3 {
+        socket.send(Message::text(format!("ping {i}"))).await.unwrap();
+        let back = socket.next().await.unwrap().unwrap();
+        assert_eq!(back, Message::text(format!("echo: ping {i}")));
+    }
+    socket.close(None).await.unwrap();
+}
+
+#[test]
+fn a_prefix_that_shadows_the_api_is_refused() {
+    for prefix in ["/api/v1/statuses", "/api", "/oauth/x", "nope", "/trailing/"] {
+        let r: gateway::proxy::ProxyRouteConfig =
+            serde_json::from_value(serde_json::json!({"prefix": prefix, "upstream": ["127.0.0.1:1"]})).unwrap();
+        assert!(r.validate().is_err(), "{prefix} accepted");
+    }
+}

@@ -1,0 +1,200 @@
+//! Pass-through routes: requests under a configured prefix go, as they
+//! are, to an upstream pool (balanced, health-checked and retried like
+//! every other pool), and connection upgrades — WebSocket — are spliced
+//! through, so a streaming server can sit behind the gateway.
+//!
+//! Bodies are buffered up to the body limit (so a request that never
+//! reached an instance can be sent to another); responses stream.
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use platform::ApiError;
+use platform::pool::{AttemptError, ExecuteError, Pool, PoolSettings};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One pass-through route in the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyRouteConfig {
+    /// Path prefix, e.g. `/api/v1/streaming`; the path is forwarded whole.
+    pub prefix: String,
+    /// `host:port` of the upstream instances (as for component pools).
+    pub upstream: Vec<String>,
+    /// Balancing and health for this upstream (defaults as for components).
+    #[serde(default)]
+    pub pool: PoolSettings,
+}
+
+/// Prefixes the gateway serves itself; a pass-through route may not take them.
+const OWN_PREFIXES: &[&str] = &[
+    "/api/v1/apps",
+    "/api/v1/accounts",
+    "/api/v1/statuses",
+    "/api/v1/timelines",
+    "/api/v1/instance",
+    "/api/v2/instance",
+    "/oauth",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/internal",
+];
+
+impl ProxyRouteConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.prefix;
+        if !p.starts_with('/') || p.len() < 2 || p.ends_with('/') || p.contains('{') || p.contains('*') {
+            return Err(format!("proxy prefix {p:?} must look like /some/path (no trailing slash or wildcards)"));
+        }
+        if let Some(own) = OWN_PREFIXES.iter().find(|o| p.starts_with(*o) || o.starts_with(p.as_str())) {
+            return Err(format!("proxy prefix {p:?} overlaps {own}, which the gateway serves itself"));
+        }
+        platform::pool::parse_targets(&self.upstream).map_err(|e| format!("proxy {p}: {e}"))?;
+        if self.upstream.is_empty() {
+            return Err(format!("proxy {p}: no upstream"));
+        }
+        self.pool.validate().map_err(|e| format!("proxy {p}: {e}"))
+    }
+}
+
+pub struct ProxyRoute {
+    pub prefix: String,
+    pool: Pool,
+    client: Client<HttpConnector, Body>,
+    body_limit: usize,
+}
+
+impl ProxyRoute {
+    pub fn new(config: &ProxyRouteConfig, body_limit: usize) -> Result<ProxyRoute, String> {
+        config.validate()?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Ok(ProxyRoute {
+            prefix: config.prefix.clone(),
+            pool: Pool::new(&format!("proxy {}", config.prefix), &config.upstream, config.pool.clone())?,
+            client,
+            body_limit,
+        })
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .filter(|n| !(keep_upgrade && n == header::UPGRADE))
+        .collect();
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    for h in HOP_BY_HOP {
+        headers.remove(h);
+    }
+    for h in &named {
+        headers.remove(h);
+    }
+    if keep_upgrade && let Some(u) = upgrade {
+        headers.insert(header::UPGRADE, u);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+pub async fn forward(State(route): State<Arc<ProxyRoute>>, mut req: Request) -> Response {
+    let upgrading = req.headers().contains_key(header::UPGRADE);
+    let client_side = upgrading.then(|| hyper::upgrade::on(&mut req));
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, route.body_limit).await else {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+    };
+    let mut headers = parts.headers.clone();
+    strip_hop_by_hop(&mut headers, upgrading);
+    if let Some(ip) = peer {
+        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    let idempotent =
+        matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_empty() && !upgrading;
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+
+    let outcome = route
+        .pool
+        .execute(None, idempotent, |backend| {
+            let built = http::Request::builder()
+                .method(parts.method.clone())
+                .uri(format!("{}{path}", backend.base))
+                .body(Body::from(body.clone()));
+            let (client, headers) = (route.client.clone(), headers.clone());
+            async move {
+                let mut upstream_req = built.map_err(|e| AttemptError::Answer(format!("bad request: {e}")))?;
+                *upstream_req.headers_mut() = headers;
+                match client.request(upstream_req).await {
+                    Ok(resp) if matches!(resp.status().as_u16(), 502..=504) => {
+                        Err(AttemptError::Failed(format!("{} answered {}", backend.addr, resp.status())))
+                    }
+                    Ok(resp) => Ok(resp),
+                    Err(e) if e.is_connect() => Err(AttemptError::NotSent(format!("{}: {e}", backend.addr))),
+                    Err(e) => Err(AttemptError::Failed(format!("{}: {e}", backend.addr))),
+                }
+            }
+        })
+        .await;
+    let mut resp = match outcome {
+        Ok(resp) => resp,
+        Err(ExecuteError::Answer(m)) => return ApiError::bad_request(m).into_response(),
+        Err(ExecuteError::Unavailable(m)) => {
+            tracing::warn!(prefix = %route.prefix, reason = %m, "pass-through upstream unavailable");
+            return ApiError::unavailable(format!("upstream for {} unavailable", route.prefix)).into_response();
+        }
+    };
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let upstream_side = hyper::upgrade::on(&mut resp);
+        if let Some(client_side) = client_side {
+            tokio::spawn(async move {
+                match tokio::join!(client_side, upstream_side) {
+                    (Ok(c), Ok(u)) => {
+                        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
+                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                    }
+                    (c, u) => tracing::debug!(client = ?c.err(), upstream = ?u.err(), "upgrade not completed"),
+                }
+            });
+        }
+        return resp.map(Body::new);
+    }
+    strip_hop_by_hop(resp.headers_mut(), false);
+    resp.map(Body::new)
+}
