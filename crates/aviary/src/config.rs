@@ -198,6 +198,9 @@ pub struct HttpConfig {
     /// Public requests a gateway process handles at once; beyond it,
     /// requests are answered 503 with Retry-After rather than queued.
     pub max_in_flight: usize,
+    /// How long a response waits for a part it can do without (authors'
+    /// post counters) before it is served without it (`X-Aviary-Degraded`).
+    pub optional_part_timeout_ms: u64,
     /// Addresses of the front (nginx, HAProxy) whose `X-Forwarded-For` is
     /// believed for per-IP rate limits.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -259,6 +262,7 @@ impl Default for HttpConfig {
             request_timeout_ms: g.request_timeout.as_millis() as u64,
             route_timeouts_ms: g.route_timeouts,
             max_in_flight: g.max_in_flight,
+            optional_part_timeout_ms: g.optional_timeout.as_millis() as u64,
             trusted_proxies: g.trusted_proxies,
             tls_cert: None,
             tls_key: None,

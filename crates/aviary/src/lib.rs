@@ -245,6 +245,7 @@ impl App {
                 request_timeout: Duration::from_millis(config.http.request_timeout_ms),
                 route_timeouts: config.http.route_timeouts_ms.clone(),
                 max_in_flight: config.http.max_in_flight,
+                optional_timeout: Duration::from_millis(config.http.optional_part_timeout_ms),
             };
             let shared: Arc<dyn SharedState> = match &redis {
                 Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),

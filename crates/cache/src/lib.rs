@@ -30,7 +30,7 @@ use model::{Id, Page};
 
 /// One timeline entry. The author is kept so that an unfollow can remove an
 /// author's posts without asking `posts` which ones they were.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub post_id: Id,
     pub author_id: Id,

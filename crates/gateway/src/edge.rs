@@ -32,6 +32,9 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) 
     Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
 }
 
+/// Names the parts a response had to leave out (see `render`).
+pub const DEGRADED_HEADER: &str = "x-aviary-degraded";
+
 /// The stricter bucket a route belongs to, if any.
 fn special_bucket(gw: &Gateway, method: &Method, path: &str) -> Option<(&'static str, Limit, bool)> {
     let s = &gw.limits.settings;
@@ -121,8 +124,15 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
     }
 
     let budget = gw.settings.route_timeout(&route);
-    let mut resp = match tokio::time::timeout(budget, next.run(req)).await {
-        Ok(resp) => resp,
+    let mut resp = match tokio::time::timeout(budget, crate::render::collect_degraded(next.run(req))).await {
+        Ok((mut resp, degraded)) => {
+            if !degraded.is_empty()
+                && let Ok(v) = HeaderValue::from_str(&degraded.join(", "))
+            {
+                resp.headers_mut().insert(DEGRADED_HEADER, v);
+            }
+            resp
+        }
         Err(_) => {
             tracing::warn!(route = %route, ?budget, "request exceeded its route timeout");
             let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The server took too long to answer; try again");

@@ -62,6 +62,9 @@ pub struct GatewaySettings {
     pub route_timeouts: HashMap<String, u64>,
     /// Public requests handled at once; more are answered 503 at once.
     pub max_in_flight: usize,
+    /// How long an answer waits for a part it can do without (the authors'
+    /// post counters) before it is served without it.
+    pub optional_timeout: Duration,
 }
 
 impl GatewaySettings {
@@ -85,6 +88,7 @@ impl Default for GatewaySettings {
             request_timeout: Duration::from_secs(10),
             route_timeouts: HashMap::new(),
             max_in_flight: 1024,
+            optional_timeout: Duration::from_millis(300),
         }
     }
 }

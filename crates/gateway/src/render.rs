@@ -1,6 +1,13 @@
 //! Aggregation: component records → Mastodon entities. Statuses need their
 //! authors (from `users`) and the authors' post counters (from `posts`);
 //! both are fetched concurrently, once per page, never per item.
+//!
+//! Parts are essential or not. Posts and accounts are: without them there
+//! is no answer, and their failure is the request's (503). The authors'
+//! post counters (`statuses_count`, `last_status_at`) are not: if they fail
+//! or take longer than `optional_timeout`, the page is served without them
+//! (zero / null) and the response names what is missing in the
+//! `X-Aviary-Degraded` header, rather than failing or waiting.
 
 use crate::Gateway;
 use crate::errors::OrApi;
@@ -10,7 +17,9 @@ use model::time_fmt::{date_only, rfc3339_millis};
 use model::{Id, Visibility};
 use platform::ApiError;
 use posts::{AuthorStats, PostRecord};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use users::AccountRecord;
 
 pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Account {
@@ -59,11 +68,53 @@ pub fn own_account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -
     acc
 }
 
+tokio::task_local! {
+    /// Parts left out of the current response (see the module docs).
+    static DEGRADED: RefCell<Vec<&'static str>>;
+}
+
+/// Runs a request, collecting the parts its answer had to leave out.
+pub async fn collect_degraded<F: Future>(f: F) -> (F::Output, Vec<&'static str>) {
+    DEGRADED
+        .scope(RefCell::new(Vec::new()), async {
+            let out = f.await;
+            (out, DEGRADED.with(|d| d.borrow().clone()))
+        })
+        .await
+}
+
+fn degraded(part: &'static str) {
+    // Outside a collecting scope (internal callers) there is no one to tell.
+    let _ = DEGRADED.try_with(|d| {
+        let mut d = d.borrow_mut();
+        if !d.contains(&part) {
+            d.push(part);
+        }
+    });
+}
+
 /// Accounts for `ids`, keyed by id; ids that no longer exist are absent.
 pub async fn accounts(gw: &Gateway, base: &str, ids: &[Id]) -> Result<HashMap<Id, Account>, ApiError> {
-    let (records, stats) = tokio::join!(gw.users.accounts(ids), gw.posts.author_stats(ids));
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let budget = gw.settings.optional_timeout;
+    let (records, stats) =
+        tokio::join!(gw.users.accounts(ids), tokio::time::timeout(budget, gw.posts.author_stats(ids)));
     let records = records.or_api()?;
-    let stats: HashMap<Id, AuthorStats> = stats.or_api()?.into_iter().map(|s| (s.author_id, s)).collect();
+    let stats: HashMap<Id, AuthorStats> = match stats {
+        Ok(Ok(stats)) => stats.into_iter().map(|s| (s.author_id, s)).collect(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "author counters unavailable; answering without them");
+            degraded("author-stats");
+            HashMap::new()
+        }
+        Err(_) => {
+            tracing::warn!(?budget, "author counters too slow; answering without them");
+            degraded("author-stats");
+            HashMap::new()
+        }
+    };
     Ok(records.iter().map(|a| (a.id, account(base, a, stats.get(&a.id)))).collect())
 }
 
@@ -112,7 +163,12 @@ fn status(base: &str, p: &PostRecord, author: Account) -> Status {
 pub async fn statuses(gw: &Gateway, base: &str, posts: &[PostRecord]) -> Result<Vec<Status>, ApiError> {
     let authors: Vec<Id> = posts.iter().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
     let accounts = accounts(gw, base, &authors).await?;
-    Ok(posts.iter().filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect())
+    Ok(assemble(base, posts, &accounts))
+}
+
+/// Statuses from posts and their already fetched authors.
+pub fn assemble(base: &str, posts: &[PostRecord], accounts: &HashMap<Id, Account>) -> Vec<Status> {
+    posts.iter().filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect()
 }
 
 pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<Status, ApiError> {

@@ -62,8 +62,9 @@ pub type Result<T> = std::result::Result<T, TimelinesError>;
 
 #[async_trait]
 pub trait TimelinesApi: Send + Sync + 'static {
-    /// Post ids of `account`'s home timeline page, newest first.
-    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Id>>;
+    /// `account`'s home timeline page, newest first: post ids with their
+    /// authors, so the caller can fetch posts and authors at once.
+    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>>;
 }
 
 #[derive(Clone)]
@@ -124,16 +125,15 @@ pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> b
 
 #[async_trait]
 impl TimelinesApi for TimelinesService {
-    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Id>> {
+    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
         if !self.cache.is_ready(account).await? {
             let rebuilt = self.rebuild(account).await?;
             if !rebuilt.cached {
                 // The cache lost the timeline mid-rebuild (a flush): answer
                 // from what was just read; the next read rebuilds again.
-                let ids: Vec<Id> = rebuilt.entries.iter().map(|e| e.post_id).collect();
-                return Ok(page.apply_desc(&ids, |id| *id));
+                return Ok(page.apply_desc(&rebuilt.entries, |e| e.post_id));
             }
         }
-        Ok(self.cache.page(account, page).await?.into_iter().map(|e| e.post_id).collect())
+        Ok(self.cache.page(account, page).await?)
     }
 }

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
+use cache::Entry;
 use model::{Id, Page};
 use platform::rpc::{CallError, RpcClient, WireError, reply};
 use std::sync::Arc;
@@ -38,7 +39,7 @@ pub struct RemoteTimelines(pub RpcClient);
 
 #[async_trait]
 impl TimelinesApi for RemoteTimelines {
-    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Id>> {
+    async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
         self.0.read_keyed("home", &account.to_string(), &(account, page)).await.map_err(|e| match e {
             CallError::Unavailable(m) => TimelinesError::Unavailable(m),
             CallError::Remote(w) => TimelinesError::Unexpected(anyhow::anyhow!("timelines: {}", w.message)),

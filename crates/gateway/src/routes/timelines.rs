@@ -12,10 +12,12 @@ use axum::http::HeaderMap;
 use model::Id;
 use model::entity::Status;
 use platform::ApiError;
+use std::collections::HashSet;
 
-/// Ids from `timelines`, then the posts and their authors. Posts deleted
-/// since they were fanned out simply drop out of the page; the `Link`
-/// cursors still come from the ids, so paging never skips or repeats.
+/// Entries (post and author ids) from `timelines`, then the posts and the
+/// authors concurrently. Posts deleted since they were fanned out simply
+/// drop out of the page; the `Link` cursors still come from the ids, so
+/// paging never skips or repeats.
 pub async fn home(
     State(gw): State<Gateway>,
     auth: Auth,
@@ -25,9 +27,11 @@ pub async fn home(
 ) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
     let me = auth.user("read:statuses")?;
     let page = page(&params)?;
-    let ids = gw.timelines.home(me, &page).await.or_api()?;
-    let posts = gw.posts.get_many(&ids).await.or_api()?;
-    let body = render::statuses(&gw, &base, &posts).await?;
+    let entries = gw.timelines.home(me, &page).await.or_api()?;
+    let ids: Vec<Id> = entries.iter().map(|e| e.post_id).collect();
+    let authors: Vec<Id> = entries.iter().map(|e| e.author_id).collect::<HashSet<_>>().into_iter().collect();
+    let (posts, accounts) = tokio::join!(gw.posts.get_many(&ids), render::accounts(&gw, &base, &authors));
+    let body = render::assemble(&base, &posts.or_api()?, &accounts?);
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
