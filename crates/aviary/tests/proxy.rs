@@ -127,3 +127,72 @@ fn a_prefix_that_shadows_the_api_is_refused() {
         assert!(r.validate().is_err(), "{prefix} accepted");
     }
 }
+
+/// An upstream that answers after `delay`.
+async fn slow_upstream(delay: std::time::Duration) -> SocketAddr {
+    let app = axum::Router::new().fallback(move || async move {
+        tokio::time::sleep(delay).await;
+        "late"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn overload_is_shed_at_once_and_slow_routes_end_at_their_budget() {
+    use std::time::{Duration, Instant};
+    let slow = slow_upstream(Duration::from_millis(600)).await;
+    let slower = slow_upstream(Duration::from_secs(5)).await;
+    let server = TestServer::start_with(|c| {
+        let route = |prefix: &str, upstream: SocketAddr| {
+            let mut r: gateway::proxy::ProxyRouteConfig =
+                serde_json::from_value(serde_json::json!({"prefix": prefix, "upstream": [upstream.to_string()]}))
+                    .unwrap();
+            r.pool.health_interval_ms = 0;
+            r.pool.attempt_timeout_ms = 10_000;
+            r.pool.call_timeout_ms = 10_000;
+            r
+        };
+        c.proxy = vec![route("/slow", slow), route("/slower", slower)];
+        c.http.max_in_flight = 2;
+        c.http.route_timeouts_ms.insert("/slower/{*rest}".into(), 300);
+    })
+    .await;
+    let http = reqwest::Client::new();
+
+    // Ten at once against a limit of two: two are served, the rest are
+    // refused at once with a hint, not queued behind the slow ones.
+    let started = Instant::now();
+    let answers = futures::future::join_all((0..10).map(|_| {
+        let http = http.clone();
+        let url = format!("{}/slow/x", server.base);
+        async move {
+            let t = Instant::now();
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.headers().get("retry-after").cloned(), t.elapsed(), r.text().await.unwrap())
+        }
+    }))
+    .await;
+    let served = answers.iter().filter(|a| a.0 == 200).count();
+    let shed: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert_eq!(served + shed.len(), 10, "{answers:?}");
+    assert!((1..=2).contains(&served), "{served} served: {answers:?}");
+    for (_, retry_after, took, body) in &shed {
+        assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"));
+        assert!(*took < Duration::from_millis(400), "shedding took {took:?}");
+        assert!(body.contains("\"error\""), "{body}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Capacity comes back when the slow ones finish.
+    assert_eq!(http.get(format!("{}/slow/y", server.base)).send().await.unwrap().status(), 200);
+
+    // A route with a 300 ms budget and an upstream that takes 5 s.
+    let t = Instant::now();
+    let r = http.get(format!("{}/slower/z", server.base)).send().await.unwrap();
+    assert_eq!(r.status(), 504);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(t.elapsed() < Duration::from_secs(2), "the budget did not hold: {:?}", t.elapsed());
+    assert!(r.text().await.unwrap().contains("\"error\""));
+}

@@ -25,16 +25,31 @@ pub fn current() -> Option<String> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
 }
 
+/// Random ids from the thread-local generator (seeded from the OS once),
+/// not a `getrandom` system call per id: this runs for every request.
 fn span_id() -> String {
-    hex(&uuid::Uuid::new_v4().as_bytes()[..8])
+    hex(&rand::random::<[u8; 8]>())
+}
+
+fn new_trace_id() -> String {
+    let mut id = rand::random::<[u8; 16]>();
+    // All zeros is the invalid trace id.
+    id[0] |= 1;
+    hex(&id)
 }
 
 /// A new trace: `00-<32 hex trace id>-<16 hex span id>-01`.
 pub fn new_trace() -> String {
-    format!("00-{}-{}-01", hex(uuid::Uuid::new_v4().as_bytes()), span_id())
+    format!("00-{}-{}-01", new_trace_id(), span_id())
 }
 
 /// A child span of `parent` (same trace id), or a new trace if `parent` is
