@@ -22,7 +22,7 @@ pub use remote::{RemoteTimelines, internal_router};
 
 use async_trait::async_trait;
 use cache::{Entry, TimelineCache};
-use model::{Id, Page};
+use model::{Id, Page, PageDirection};
 use posts::{PostRef, PostsApi};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -84,6 +84,52 @@ impl TimelinesService {
         TimelinesService { cache, users, posts, cap }
     }
 
+    async fn cached_page(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
+        if !self.cache.is_ready(account).await? {
+            let rebuilt = self.rebuild(account).await?;
+            if !rebuilt.cached {
+                // The cache lost the timeline mid-rebuild (a flush): answer
+                // from what was just read; the next read rebuilds again.
+                return Ok(page.apply_desc(&rebuilt.entries, |e| e.post_id));
+            }
+        }
+        Ok(self.cache.page(account, page).await?)
+    }
+
+    /// Up to `want` home entries of `owner` below `below` (and above
+    /// `above`), newest first, read from the follow graph and the posts
+    /// with the same rule as fan-out — what the timeline would hold had it
+    /// no cap.
+    async fn past_the_cache(&self, owner: Id, below: Option<Id>, above: Option<Id>, want: usize) -> Result<Vec<Entry>> {
+        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
+        let mut authors: Vec<Id> = following.iter().copied().collect();
+        authors.push(owner);
+        let mut out = Vec::with_capacity(want);
+        let mut cursor = below;
+        loop {
+            // Some posts are replies that do not reach the owner; ask for a
+            // little more than is missing.
+            let batch = ((want - out.len()) * 2 + 8).min(400);
+            let posts = self.posts.recent_by_authors(&authors, cursor, batch).await?;
+            let exhausted = posts.len() < batch;
+            for p in posts {
+                if above.is_some_and(|a| p.post_id <= a) {
+                    return Ok(out);
+                }
+                cursor = Some(p.post_id);
+                if reaches(owner, &p, |a| following.contains(&a)) {
+                    out.push(Entry { post_id: p.post_id, author_id: p.author_id });
+                    if out.len() == want {
+                        return Ok(out);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Rebuilds `owner`'s timeline from the follow graph and the posts and
     /// returns the entries, newest first. `cached` tells whether the cache
     /// kept them (it does not if the timeline was evicted or flushed while
@@ -126,14 +172,14 @@ pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> b
 #[async_trait]
 impl TimelinesApi for TimelinesService {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
-        if !self.cache.is_ready(account).await? {
-            let rebuilt = self.rebuild(account).await?;
-            if !rebuilt.cached {
-                // The cache lost the timeline mid-rebuild (a flush): answer
-                // from what was just read; the next read rebuilds again.
-                return Ok(page.apply_desc(&rebuilt.entries, |e| e.post_id));
-            }
+        let mut entries = self.cached_page(account, page).await?;
+        // The cache keeps the newest `cap` entries. A page that runs out in
+        // it goes on in the store, so scrolling back never hits a wall.
+        if page.direction() == PageDirection::Descending && entries.len() < page.limit {
+            let below = entries.last().map(|e| e.post_id).or(page.max_id);
+            let older = self.past_the_cache(account, below, page.lower(), page.limit - entries.len()).await?;
+            entries.extend(older);
         }
-        Ok(self.cache.page(account, page).await?)
+        Ok(entries)
     }
 }

@@ -24,6 +24,10 @@ struct World {
 /// The same world on either engine: SQLite files, or a fresh PostgreSQL
 /// database with a schema per component.
 async fn world_on(postgres: bool) -> World {
+    world_capped(postgres, 800).await
+}
+
+async fn world_capped(postgres: bool, cap: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
     let pg = if postgres { Some(testdb::TestDatabase::create().await) } else { None };
     let config = match &pg {
@@ -33,10 +37,25 @@ async fn world_on(postgres: bool) -> World {
     let ids = Arc::new(IdGenerator::new(1));
     let users = UsersService::open(&config, ids.clone()).await.unwrap();
     let posts = PostsService::open(&config, ids).await.unwrap();
-    let cache = Arc::new(MemoryTimelineCache::new(800));
-    let service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), 800);
+    let cache = Arc::new(MemoryTimelineCache::new(cap));
+    let service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), cap);
     let handler = TimelinesHandler::new(service.clone());
     World { _dir: dir, _pg: pg, users, posts, cache, service, handler }
+}
+
+fn new_post(author: Id, text: &str) -> NewPost {
+    NewPost {
+        author_id: author,
+        text: PostText::parse(text, 500).unwrap(),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility: Visibility::Public,
+        language: None,
+        in_reply_to_id: None,
+        app_name: None,
+        app_website: None,
+        idempotency_key: None,
+    }
 }
 
 impl World {
@@ -53,22 +72,7 @@ impl World {
     }
 
     async fn post(&self, author: Id, text: &str) -> Id {
-        self.posts
-            .create(NewPost {
-                author_id: author,
-                text: PostText::parse(text, 500).unwrap(),
-                spoiler_text: String::new(),
-                sensitive: false,
-                visibility: Visibility::Public,
-                language: None,
-                in_reply_to_id: None,
-                app_name: None,
-                app_website: None,
-                idempotency_key: None,
-            })
-            .await
-            .unwrap()
-            .id
+        self.posts.create(new_post(author, text)).await.unwrap().id
     }
 
     async fn snapshot(&self, owners: &[Id]) -> Vec<Vec<Id>> {
@@ -223,6 +227,68 @@ async fn fan_out_reports_its_lag_and_inserts_to_metrics() {
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains("aviary_timelines_fanout_inserts_total 2"), "{text}");
     assert!(text.contains(r#"aviary_timelines_event_lag_seconds_count{kind="post.created"} 1"#), "{text}");
+}
+
+/// Every page of `owner`'s home, `limit` at a time, following `max_id`.
+async fn scroll(w: &World, owner: Id, limit: usize) -> Vec<Id> {
+    let mut all = Vec::new();
+    let mut page = Page::first(limit);
+    loop {
+        let got = ids(w.service.home(owner, &page).await.unwrap());
+        let Some(&last) = got.last() else { return all };
+        all.extend(got);
+        page = Page { max_id: Some(last), ..Page::first(limit) };
+    }
+}
+
+async fn scrolling_goes_past_the_cap_to_the_oldest_post(w: World) {
+    // cap 10 (see the callers): the cache holds the newest ten only.
+    let (a, b, c, d) = (w.account("a").await, w.account("b").await, w.account("c").await, w.account("d").await);
+    w.users.follow(c, a).await.unwrap();
+    w.users.follow(c, b).await.unwrap();
+    let mut want = Vec::new();
+    for i in 0..37 {
+        want.push(w.post(if i % 3 == 0 { b } else { a }, &format!("n{i}")).await);
+        if i % 10 == 5 {
+            // A reply to someone c does not follow: not in c's home, in
+            // the cache or past it.
+            let to_d = w.post(d, "d speaks").await;
+            w.posts.create(NewPost { in_reply_to_id: Some(to_d), ..new_post(a, "a answers d") }).await.unwrap();
+        }
+    }
+    want.reverse();
+    for limit in [4, 7, 40] {
+        assert_eq!(scroll(&w, c, limit).await, want, "pages of {limit}");
+    }
+    let cached = w.cache.len(c).await.unwrap();
+    assert!(cached <= 10, "the cache holds {cached}, above its cap");
+    // Newer pages (since_id) below the cache's range come from the store too.
+    let since = Page { since_id: Some(want[30]), ..Page::first(40) };
+    assert_eq!(ids(w.service.home(c, &since).await.unwrap()), want[..30].to_vec());
+    // Fan-out keeps adding at the top; the history stays reachable.
+    let newest = w.post(a, "newest").await;
+    let env = Envelope::new(
+        "test",
+        Event::PostCreated {
+            post_id: newest,
+            author_id: a,
+            visibility: Visibility::Public,
+            in_reply_to_account_id: None,
+        },
+    );
+    w.handler.handle(&env).await.unwrap();
+    want.insert(0, newest);
+    assert_eq!(scroll(&w, c, 6).await, want);
+}
+
+#[tokio::test]
+async fn scrolling_goes_past_the_cap_to_the_oldest_post_on_sqlite() {
+    scrolling_goes_past_the_cap_to_the_oldest_post(world_capped(false, 10).await).await;
+}
+
+#[tokio::test]
+async fn scrolling_goes_past_the_cap_to_the_oldest_post_on_postgres() {
+    scrolling_goes_past_the_cap_to_the_oldest_post(world_capped(true, 10).await).await;
 }
 
 fn ids(entries: Vec<cache::Entry>) -> Vec<Id> {

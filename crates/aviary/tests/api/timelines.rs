@@ -114,3 +114,31 @@ async fn public_timeline_pages_forward_and_back_with_link_headers() {
         "{link}"
     );
 }
+
+/// The cache keeps 800 entries per timeline; scrolling goes on from the
+/// store to the very first post, in order, with nothing missing or twice.
+#[tokio::test]
+async fn home_scrolls_past_the_cache_cap_to_the_oldest_post() {
+    use futures::StreamExt;
+    let s = crate::start().await;
+    let api = s.api();
+    let users = futures_join(&api, &["reader", "prolific", "chatty"]).await;
+    let (reader, a, b) = (&users[0], &users[1], &users[2]);
+    api.follow(reader, a).await;
+    api.follow(reader, b).await;
+    assert!(api.home_ids(reader).await.is_empty());
+    let mut want: Vec<String> = futures::stream::iter(0..850)
+        .map(|i| {
+            let (api, author) = (api.clone(), if i % 4 == 0 { b.clone() } else { a.clone() });
+            async move { api.post(&author, &format!("number {i}"), "public").await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    want.sort_by_key(|id| std::cmp::Reverse(id.parse::<u64>().unwrap()));
+    let got = api.home_eventually(reader, |ids| ids.len() >= want.len()).await;
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want, "pages of 40 skipped, repeated or reordered");
+    // Mastodon's default page size, through the Link headers.
+    assert_eq!(api.all_pages("/api/v1/timelines/home", Some(&reader.token)).await, want);
+}
