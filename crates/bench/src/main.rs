@@ -13,6 +13,12 @@
 //! `aviary_timelines_event_lag_seconds` histograms the timelines processes
 //! export, and how many posts per second flow through outbox, bus and
 //! fan-out when posting without pause.
+//!
+//! `hyper-proxy` — a bare hyper reverse proxy, the floor for the gateway in
+//! `scripts/bench-gateway` (same allocator as the product).
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -29,6 +35,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A bare hyper reverse proxy (no routing or middleware): the floor the
+    /// gateway is measured against in `scripts/bench-gateway`.
+    HyperProxy {
+        #[arg(long, default_value = "127.0.0.1:18084")]
+        listen: String,
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        upstream: String,
+    },
     /// HTTP/JSON (platform::rpc) versus gRPC (tonic) for one internal call.
     Transport {
         /// Calls per transport and round.
@@ -227,6 +241,7 @@ async fn outbox(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::HyperProxy { listen, upstream } => hyper_proxy::run(&listen, &upstream).await,
         Command::Transport { calls, concurrency, accounts } => transport::run(calls, concurrency, accounts).await,
         Command::Outbox { api, timelines, posts, concurrency, followers } => {
             outbox(api, timelines, posts, concurrency, followers).await
@@ -234,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+mod hyper_proxy;
 mod transport;
 
 #[cfg(test)]

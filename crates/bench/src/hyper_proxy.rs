@@ -1,0 +1,37 @@
+//! The floor for any Rust reverse proxy built on hyper: a bare hyper server
+//! forwarding every request through hyper-util's pooled client, with no
+//! routing, middleware, limits or health checks. `scripts/bench-gateway`
+//! measures it beside nginx and the gateway, so the gateway's distance from
+//! nginx splits into what hyper itself costs and what the gateway adds.
+
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+pub async fn run(listen: &str, upstream: &str) -> anyhow::Result<()> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new()).build(connector);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!("hyper proxy on {listen} → {upstream}");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let (client, upstream) = (client.clone(), upstream.to_string());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                let (client, upstream) = (client.clone(), upstream.clone());
+                async move {
+                    let (mut parts, body) = req.into_parts();
+                    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                    parts.uri = format!("http://{upstream}{path}").parse().expect("a valid URI");
+                    let resp = client.request(hyper::Request::from_parts(parts, body)).await;
+                    resp.map(|r| r.map(BoxBody::new))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
