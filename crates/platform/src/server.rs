@@ -123,6 +123,12 @@ pub async fn serve(
         serve_tls(listener, service, tls, drained, grace).await;
         return Ok(());
     }
+    // Small responses must leave at once: without TCP_NODELAY, Nagle's
+    // algorithm holds a response's tail until the previous segment is
+    // acknowledged (and the client delays its ACK), adding milliseconds.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(
         listener,
         <_ as ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<std::net::SocketAddr>(service),
@@ -178,6 +184,7 @@ async fn serve_tls<S>(
             },
             _ = drained.cancelled() => break,
         };
+        let _ = tcp.set_nodelay(true);
         let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
         let service = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
