@@ -183,6 +183,9 @@ pub struct InstanceConfig {
 pub struct TimelinesConfig {
     /// Entries kept per cached home timeline.
     pub cap: usize,
+    /// A home timeline not read for this many days leaves the cache and
+    /// gets no more fan-out; the account's next read rebuilds it.
+    pub inactive_after_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -249,7 +252,7 @@ impl Default for InstanceConfig {
 
 impl Default for TimelinesConfig {
     fn default() -> Self {
-        TimelinesConfig { cap: timelines::TimelinesService::DEFAULT_CAP }
+        TimelinesConfig { cap: timelines::TimelinesService::DEFAULT_CAP, inactive_after_days: 7 }
     }
 }
 
@@ -397,6 +400,9 @@ impl Config {
         }
         if !(1..=model::PostText::ABSOLUTE_MAX).contains(&self.instance.max_characters) {
             return Err(bad("instance.max_characters must be between 1 and 100000"));
+        }
+        if !(1..=3650).contains(&self.timelines.inactive_after_days) {
+            return Err(bad("timelines.inactive_after_days must be between 1 and 3650"));
         }
         if !(1..=100_000).contains(&self.timelines.cap) {
             return Err(bad("timelines.cap must be between 1 and 100000"));

@@ -205,11 +205,11 @@ impl App {
 
         let mut local_timelines = None;
         let timelines: Option<Arc<dyn TimelinesApi>> = if targets.has(Component::Timelines) {
+            let idle = Duration::from_secs(u64::from(config.timelines.inactive_after_days) * 24 * 3600);
+            let (prefix, cap) = (&config.cache.key_prefix, config.timelines.cap);
             let cache: Arc<dyn TimelineCache> = match &redis {
-                Some(conn) => {
-                    Arc::new(RedisTimelineCache::new(conn.clone(), &config.cache.key_prefix, config.timelines.cap))
-                }
-                None => Arc::new(MemoryTimelineCache::new(config.timelines.cap)),
+                Some(conn) => Arc::new(RedisTimelineCache::with_idle_expiry(conn.clone(), prefix, cap, idle)),
+                None => Arc::new(MemoryTimelineCache::with_idle_expiry(cap, idle)),
             };
             let svc = TimelinesService::new(
                 cache,

@@ -36,6 +36,27 @@ where
     a_rebuild_interrupted_by_eviction_stays_absent(&make(800).await).await;
 }
 
+/// `c` must expire timelines after 400 ms without a read. Reads renew the
+/// expiry, fan-out does not; an expired timeline is absent (fan-out skips
+/// it) until a rebuild. Real (short) sleeps: Redis keeps its own time.
+pub async fn unread_timelines_expire_and_fan_out_does_not_renew<C: TimelineCache>(c: &C) {
+    use std::time::Duration;
+    let nap = || tokio::time::sleep(Duration::from_millis(250));
+    build(c, id(1), &[e(10, 2)]).await;
+    nap().await;
+    assert_eq!(posts(c.page(id(1), &Page::first(10)).await.unwrap()), vec![10]);
+    nap().await; // 500 ms after the rebuild, 250 after the read
+    assert!(c.is_ready(id(1)).await.unwrap(), "a read did not renew the expiry");
+    c.insert(&[id(1)], &[e(20, 2)]).await.unwrap();
+    nap().await; // 500 ms after the last read; the fan-out must not count
+    assert!(!c.is_ready(id(1)).await.unwrap(), "an unread timeline did not expire");
+    assert_eq!(c.len(id(1)).await.unwrap(), 0);
+    c.insert(&[id(1)], &[e(30, 2)]).await.unwrap();
+    assert_eq!(c.len(id(1)).await.unwrap(), 0, "fan-out wrote to an expired timeline");
+    build(c, id(1), &[e(10, 2), e(20, 2)]).await;
+    assert_eq!(posts(c.page(id(1), &Page::first(10)).await.unwrap()), vec![20, 10]);
+}
+
 /// Evicted (or flushed) while rebuilding: fan-out skipped the timeline
 /// meanwhile, so finishing must not mark it ready with posts missing.
 pub async fn a_rebuild_interrupted_by_eviction_stays_absent<C: TimelineCache>(c: &C) {

@@ -42,6 +42,13 @@ pub struct CacheError(pub String);
 
 pub type Result<T> = std::result::Result<T, CacheError>;
 
+/// How long a timeline stays cached without being read (7 days).
+pub const DEFAULT_IDLE_EXPIRY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Timelines expire when not read for the adapter's idle time (reads and
+/// rebuilds renew it, fan-out does not): an inactive account's timeline
+/// leaves the cache, fan-out (which writes only to present timelines) stops
+/// reaching it, and its next read rebuilds it.
 #[async_trait]
 pub trait TimelineCache: Send + Sync + 'static {
     /// Whether `owner`'s timeline exists and finished its last rebuild.

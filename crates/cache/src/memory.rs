@@ -7,29 +7,55 @@ use async_trait::async_trait;
 use model::{Id, Page, PageDirection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
 
 const SHARDS: usize = 16;
 
-#[derive(Default)]
 struct Timeline {
     ready: bool,
     /// post id → author id, ordered by post id (= time).
     entries: BTreeMap<Id, Id>,
+    /// Gone after this: set by rebuilds and reads, never by fan-out, so
+    /// an account that stops reading stops receiving fan-out.
+    expires: Instant,
 }
 
 pub struct MemoryTimelineCache {
     cap: usize,
+    idle: Duration,
     shards: Vec<Mutex<HashMap<Id, Timeline>>>,
 }
 
 impl MemoryTimelineCache {
     pub fn new(cap: usize) -> Self {
-        MemoryTimelineCache { cap: cap.max(1), shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        Self::with_idle_expiry(cap, crate::DEFAULT_IDLE_EXPIRY)
     }
 
+    /// A timeline not read for `idle` is dropped (see [`TimelineCache`]).
+    pub fn with_idle_expiry(cap: usize, idle: Duration) -> Self {
+        MemoryTimelineCache { cap: cap.max(1), idle, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+    }
+
+    /// Runs `f` on the shard holding `owner`, after dropping `owner`'s
+    /// timeline if it has expired, so every operation sees it as absent.
     fn with<R>(&self, owner: Id, f: impl FnOnce(&mut HashMap<Id, Timeline>) -> R) -> R {
         let shard = &self.shards[(owner.get() as u64 % SHARDS as u64) as usize];
-        f(&mut shard.lock().expect("timeline shard lock poisoned"))
+        let mut m = shard.lock().expect("timeline shard lock poisoned");
+        let now = Instant::now();
+        if m.get(&owner).is_some_and(|t| t.expires <= now) {
+            m.remove(&owner);
+        }
+        // Now and then sweep the shard, so timelines nobody touches again
+        // do not stay in memory.
+        if m.len() > 1024 && owner.get() % 64 == 0 {
+            m.retain(|_, t| t.expires > now);
+        }
+        f(&mut m)
+    }
+
+    fn fresh(&self) -> Instant {
+        Instant::now() + self.idle
     }
 
     fn trim(&self, t: &mut Timeline) {
@@ -46,17 +72,20 @@ impl TimelineCache for MemoryTimelineCache {
     }
 
     async fn begin_rebuild(&self, owner: Id) -> Result<()> {
+        let expires = self.fresh();
         self.with(owner, |m| {
-            m.entry(owner).or_default();
+            m.entry(owner).or_insert_with(|| Timeline { ready: false, entries: BTreeMap::new(), expires });
         });
         Ok(())
     }
 
     async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<bool> {
+        let expires = self.fresh();
         Ok(self.with(owner, |m| {
             let Some(t) = m.get_mut(&owner) else { return false };
             t.entries.extend(entries.iter().map(|e| (e.post_id, e.author_id)));
             t.ready = true;
+            t.expires = expires;
             self.trim(t);
             true
         }))
@@ -97,8 +126,10 @@ impl TimelineCache for MemoryTimelineCache {
     }
 
     async fn page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>> {
+        let expires = self.fresh();
         Ok(self.with(owner, |m| {
-            let Some(t) = m.get(&owner) else { return Vec::new() };
+            let Some(t) = m.get_mut(&owner) else { return Vec::new() };
+            t.expires = expires;
             let lo = page.lower().map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
             let hi = page.max_id.map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
             let range = t.entries.range((lo, hi)).map(|(&post_id, &author_id)| Entry { post_id, author_id });
@@ -128,5 +159,10 @@ mod tests {
     #[tokio::test]
     async fn memory_cache_passes_the_contract() {
         crate::contract::run_all(|cap| async move { super::MemoryTimelineCache::new(cap) }).await;
+        let idle = std::time::Duration::from_millis(400);
+        crate::contract::unread_timelines_expire_and_fan_out_does_not_renew(
+            &super::MemoryTimelineCache::with_idle_expiry(800, idle),
+        )
+        .await;
     }
 }

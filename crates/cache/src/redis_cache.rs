@@ -86,6 +86,7 @@ pub struct RedisTimelineCache {
     conn: RedisConnection,
     prefix: String,
     cap: usize,
+    idle_ms: u64,
 }
 
 fn member(e: &Entry) -> String {
@@ -102,17 +103,21 @@ fn fail(e: redis::RedisError) -> CacheError {
 }
 
 // KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] mode ("insert", or
-// "finish": also mark ready), ARGV[3..] members. Either way only a present
-// timeline is written; returns 1 if it was.
+// "finish": also mark ready and renew the idle expiry), ARGV[3] idle expiry
+// in ms, ARGV[4..] members. Either way only a present timeline is written;
+// returns 1 if it was. The set always ends with the state's expiry, so the
+// two keys vanish together (fan-out never extends it).
 static ADD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        for i = 3, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+        for i = 4, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
         local cap = tonumber(ARGV[1])
         local n = redis.call('ZCARD', KEYS[2])
         if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - cap - 1) end
-        if ARGV[2] == 'finish' then redis.call('SET', KEYS[1], '1') end
+        if ARGV[2] == 'finish' then redis.call('SET', KEYS[1], '1', 'PX', ARGV[3]) end
+        local ttl = redis.call('PTTL', KEYS[1])
+        if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
         return 1
         "#,
     )
@@ -147,7 +152,17 @@ static REMOVE_AUTHOR: LazyLock<Script> = LazyLock::new(|| {
 impl RedisTimelineCache {
     /// `prefix` namespaces every key (tests use a unique one each).
     pub fn new(conn: RedisConnection, prefix: &str, cap: usize) -> Self {
-        RedisTimelineCache { conn, prefix: prefix.to_string(), cap: cap.max(1) }
+        Self::with_idle_expiry(conn, prefix, cap, crate::DEFAULT_IDLE_EXPIRY)
+    }
+
+    /// A timeline not read for `idle` expires (see [`TimelineCache`]).
+    pub fn with_idle_expiry(conn: RedisConnection, prefix: &str, cap: usize, idle: Duration) -> Self {
+        RedisTimelineCache {
+            conn,
+            prefix: prefix.to_string(),
+            cap: cap.max(1),
+            idle_ms: idle.as_millis().max(1) as u64,
+        }
     }
 
     fn keys(&self, owner: Id) -> (String, String) {
@@ -158,7 +173,7 @@ impl RedisTimelineCache {
     async fn add(&self, owner: Id, entries: &[Entry], mode: &str) -> Result<bool> {
         let (state, set) = self.keys(owner);
         let mut inv = ADD.key(state);
-        inv.key(set).arg(self.cap).arg(mode);
+        inv.key(set).arg(self.cap).arg(mode).arg(self.idle_ms);
         for e in entries {
             inv.arg(member(e));
         }
@@ -177,8 +192,15 @@ impl TimelineCache for RedisTimelineCache {
 
     async fn begin_rebuild(&self, owner: Id) -> Result<()> {
         let (state, _) = self.keys(owner);
-        let _: Option<String> =
-            redis::cmd("SET").arg(state).arg("0").arg("NX").query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        let _: Option<String> = redis::cmd("SET")
+            .arg(state)
+            .arg("0")
+            .arg("NX")
+            .arg("PX")
+            .arg(self.idle_ms)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(fail)?;
         Ok(())
     }
 
@@ -220,7 +242,7 @@ impl TimelineCache for RedisTimelineCache {
     }
 
     async fn page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>> {
-        let (_, set) = self.keys(owner);
+        let (state, set) = self.keys(owner);
         // Exclusive bounds: every member of id X sorts between "X:" and "X;".
         let upper = page.max_id.map(|m| format!("({:020}:", m.get())).unwrap_or_else(|| "+".into());
         let lower = page.lower().map(|l| format!("({:020};", l.get())).unwrap_or_else(|| "-".into());
@@ -231,13 +253,23 @@ impl TimelineCache for RedisTimelineCache {
             PageDirection::Descending => ("ZREVRANGEBYLEX", upper, lower),
             PageDirection::AscendingFromMin => ("ZRANGEBYLEX", lower, upper),
         };
-        let members: Vec<String> = redis::cmd(command)
+        // A read renews the idle expiry of both keys (same slot, so one
+        // transaction is valid on a Cluster).
+        let (members, _, _): (Vec<String>, i64, i64) = redis::pipe()
+            .atomic()
+            .cmd(command)
             .arg(&set)
             .arg(from)
             .arg(to)
             .arg("LIMIT")
             .arg(0)
             .arg(page.limit)
+            .cmd("PEXPIRE")
+            .arg(&state)
+            .arg(self.idle_ms)
+            .cmd("PEXPIRE")
+            .arg(&set)
+            .arg(self.idle_ms)
             .query_async(&mut conn)
             .await
             .map_err(fail)?;

@@ -29,6 +29,9 @@ async fn redis_cache_passes_the_contract_on_a_single_node() {
         async move { RedisTimelineCache::new(conn, &prefix, cap) }
     })
     .await;
+    let idle = Duration::from_millis(400);
+    let expiring = RedisTimelineCache::with_idle_expiry(conn.clone(), &format!("test:{run}:idle:"), 800, idle);
+    cache::contract::unread_timelines_expire_and_fan_out_does_not_renew(&expiring).await;
     delete_prefix(&conn, &format!("test:{run}:")).await;
 }
 

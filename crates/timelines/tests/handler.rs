@@ -294,3 +294,60 @@ async fn scrolling_goes_past_the_cap_to_the_oldest_post_on_postgres() {
 fn ids(entries: Vec<cache::Entry>) -> Vec<Id> {
     entries.into_iter().map(|e| e.post_id).collect()
 }
+
+/// An account that stopped reading: its timeline expires from the cache,
+/// fan-out skips it, and on its return the first read rebuilds a complete
+/// page from 1,000 followed accounts, in bounded time.
+#[tokio::test]
+async fn an_inactive_account_following_1000_reads_a_complete_first_page_on_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DbConfig::Sqlite { dir: dir.path().into() };
+    let minter = Arc::new(IdGenerator::new(1));
+    let users = UsersService::open(&config, minter.clone()).await.unwrap();
+    let posts = PostsService::open(&config, minter).await.unwrap();
+    let idle = std::time::Duration::from_millis(300);
+    let cache = Arc::new(MemoryTimelineCache::with_idle_expiry(800, idle));
+    let service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), 800);
+    let handler = TimelinesHandler::new(service.clone());
+    let w = World { _dir: dir, _pg: None, users, posts, cache, service, handler };
+
+    let reader = w.account("reader").await;
+    let mut followed = Vec::new();
+    for i in 0..1000 {
+        let a = w.account(&format!("author{i}")).await;
+        w.users.follow(reader, a).await.unwrap();
+        followed.push(a);
+    }
+    let mut want = Vec::new();
+    for (i, a) in followed.iter().enumerate() {
+        want.push(w.post(*a, &format!("first post of {i}")).await);
+    }
+    assert_eq!(ids(w.service.home(reader, &Page::first(20)).await.unwrap()).len(), 20);
+    // Away for longer than the idle time: the timeline leaves the cache and
+    // what is posted meanwhile is not fanned out to it.
+    tokio::time::sleep(idle * 2).await;
+    assert!(!w.cache.is_ready(reader).await.unwrap(), "an unread timeline stayed cached");
+    for (i, a) in followed.iter().enumerate().take(30) {
+        let p = w.post(*a, &format!("while away {i}")).await;
+        let env = Envelope::new(
+            "test",
+            Event::PostCreated {
+                post_id: p,
+                author_id: *a,
+                visibility: Visibility::Public,
+                in_reply_to_account_id: None,
+            },
+        );
+        w.handler.handle(&env).await.unwrap();
+        want.push(p);
+    }
+    assert_eq!(w.cache.len(reader).await.unwrap(), 0, "fan-out reached an inactive account");
+    want.reverse();
+    // Back: the first read is complete, not an empty "being prepared" page.
+    let started = std::time::Instant::now();
+    let first = ids(w.service.home(reader, &Page::first(20)).await.unwrap());
+    let took = started.elapsed();
+    assert_eq!(first, want[..20].to_vec());
+    assert!(took < std::time::Duration::from_secs(2), "the returning read took {took:?}");
+    assert_eq!(scroll(&w, reader, 40).await, want, "the whole timeline, past the cap, in order");
+}
