@@ -51,6 +51,24 @@ pub struct NewPost {
     pub idempotency_key: Option<String>,
 }
 
+impl NewPost {
+    /// A plain public post: no content warning, reply, app or key.
+    pub fn public(author_id: Id, text: PostText) -> NewPost {
+        NewPost {
+            author_id,
+            text,
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility: Visibility::Public,
+            language: None,
+            in_reply_to_id: None,
+            app_name: None,
+            app_website: None,
+            idempotency_key: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PostsError {
     #[error("{0}")]

@@ -2,7 +2,7 @@
 //! it and everything else to the primary. The "replica" here is a second
 //! database that receives no writes, so where each read went is visible.
 
-use model::{IdGenerator, Page, PostText, Visibility};
+use model::{IdGenerator, Page, PostText};
 use posts::{NewPost, PostsApi, PostsService};
 use std::sync::Arc;
 use store::DbConfig;
@@ -18,18 +18,7 @@ async fn lag_tolerant_reads_go_to_the_replica_and_the_rest_to_the_primary() {
         DbConfig::Postgres { url: primary.url.clone(), read_url: Some(replica.url.clone()), max_connections: 4 };
     let posts = PostsService::open(&config, ids).await.unwrap();
     let post = posts
-        .create(NewPost {
-            author_id: model::Id::from_i64(7),
-            text: PostText::parse("written to the primary", 500).unwrap(),
-            spoiler_text: String::new(),
-            sensitive: false,
-            visibility: Visibility::Public,
-            language: None,
-            in_reply_to_id: None,
-            app_name: None,
-            app_website: None,
-            idempotency_key: None,
-        })
+        .create(NewPost::public(model::Id::from_i64(7), PostText::parse("written to the primary", 500).unwrap()))
         .await
         .unwrap();
     // Read-your-writes paths use the primary.

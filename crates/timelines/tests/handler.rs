@@ -44,18 +44,7 @@ async fn world_capped(postgres: bool, cap: usize) -> World {
 }
 
 fn new_post(author: Id, text: &str) -> NewPost {
-    NewPost {
-        author_id: author,
-        text: PostText::parse(text, 500).unwrap(),
-        spoiler_text: String::new(),
-        sensitive: false,
-        visibility: Visibility::Public,
-        language: None,
-        in_reply_to_id: None,
-        app_name: None,
-        app_website: None,
-        idempotency_key: None,
-    }
+    NewPost::public(author, PostText::parse(text, 500).unwrap())
 }
 
 impl World {
