@@ -23,7 +23,7 @@ use cache::{
 use config::Config;
 use futures::FutureExt;
 use gateway::limits::{Clock, RateLimiter};
-use gateway::proxy::ProxyRoute;
+use gateway::proxy::{PassThrough, ProxyRoute};
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
@@ -40,12 +40,13 @@ use timelines::{RemoteTimelines, TimelinesApi, TimelinesHandler, TimelinesServic
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower::util::BoxCloneSyncService;
 use users::{RemoteUsers, UsersApi, UsersService};
 
 /// A built, bound, not yet serving Aviary process.
 pub struct App {
     listener: TcpListener,
-    router: Router,
+    service: BoxCloneSyncService<axum::extract::Request, axum::response::Response, std::convert::Infallible>,
     relays: Vec<OutboxRelay>,
     shutdown: Shutdown,
     targets: Targets,
@@ -231,6 +232,7 @@ impl App {
         };
 
         let mut router = Router::new();
+        let mut front: Option<Gateway> = None;
         if targets.has(Component::Gateway) {
             let settings = GatewaySettings {
                 public_url: config.instance.public_url.clone(),
@@ -265,8 +267,10 @@ impl App {
                     .map(|p| ProxyRoute::new(p, config.http.body_limit_bytes).map(Arc::new))
                     .collect::<Result<_, _>>()
                     .map_err(|e| anyhow::anyhow!("proxy: {e}"))?,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight)),
             };
-            router = router.merge(gateway.router());
+            router = router.merge(gateway.clone().router());
+            front = Some(gateway);
         } else {
             // Internal routes only where no public API is served: a
             // process that runs the gateway never exposes `/internal/…`.
@@ -286,9 +290,17 @@ impl App {
         let draining = Draining::default();
         let router = router
             .merge(platform::ops::router(checks, Arc::new(registry), draining.clone()))
-            .layer(axum::middleware::from_fn_with_state(http_metrics, platform::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(http_metrics.clone(), platform::metrics::track))
             .layer(axum::middleware::from_fn_with_state(draining.clone(), platform::server::mark_draining));
         let router = platform::server::standard_layers(router);
+        // Pass-through prefixes are served in front of the router (see
+        // `gateway::proxy`).
+        let service = match front {
+            Some(gw) if !gw.proxies.is_empty() => {
+                BoxCloneSyncService::new(PassThrough::new(router, gw, draining.clone(), http_metrics))
+            }
+            _ => BoxCloneSyncService::new(router),
+        };
 
         let tls = match (&config.http.tls_cert, &config.http.tls_key) {
             (Some(cert), Some(key)) if targets.has(Component::Gateway) => {
@@ -301,7 +313,7 @@ impl App {
             .with_context(|| format!("cannot listen on {}: is another process using it?", config.listen))?;
         Ok(App {
             listener,
-            router,
+            service,
             relays,
             shutdown: Shutdown {
                 draining,
@@ -327,7 +339,7 @@ impl App {
             tasks.spawn(relay.run(relay_stop.clone()));
         }
         tracing::info!(address = %self.listener.local_addr()?, targets = %self.targets, "aviary serving");
-        let served = platform::server::serve(self.listener, self.router, stop, self.shutdown).await;
+        let served = platform::server::serve(self.listener, self.service, stop, self.shutdown).await;
         // Requests are done; let the relays publish what those requests
         // committed before stopping them.
         relay_stop.cancel();

@@ -106,6 +106,7 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
         settings: Arc::new(GatewaySettings { optional_timeout: Duration::from_millis(200), ..Default::default() }),
         limits: Arc::new(RateLimiter::new(RateLimitSettings::default(), shared, Clock::System)),
         proxies: vec![],
+        in_flight: Arc::new(tokio::sync::Semaphore::new(1024)),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

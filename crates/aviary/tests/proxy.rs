@@ -106,6 +106,17 @@ async fn prefixes_pass_through_with_failover_and_websocket_upgrades() {
     }
     // Not under the prefix: the gateway's own 404.
     assert_eq!(http.get(format!("{}/extra", server.base)).send().await.unwrap().status(), 404);
+    // Proxied requests get request ids (the client's kept) and are counted
+    // under their route pattern.
+    let r = http.get(format!("{}/ext/id", server.base)).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = http.get(format!("{}/ext/id", server.base)).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 36, "a UUID");
+    let metrics = http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"aviary_http_requests_total{method="GET",route="/ext/{*rest}",status="200"}"#),
+        "{metrics}"
+    );
 
     // WebSocket through the gateway.
     let url = format!("ws://{}/api/v1/streaming?stream=public", server.addr);

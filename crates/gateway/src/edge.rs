@@ -47,7 +47,7 @@ fn special_bucket(gw: &Gateway, method: &Method, path: &str) -> Option<(&'static
     }
 }
 
-fn rate_headers(headers: &mut HeaderMap, v: &Verdict) {
+pub(crate) fn rate_headers(headers: &mut HeaderMap, v: &Verdict) {
     let pairs = [
         ("x-ratelimit-limit", v.limit.to_string()),
         ("x-ratelimit-remaining", v.remaining.to_string()),
@@ -60,33 +60,38 @@ fn rate_headers(headers: &mut HeaderMap, v: &Verdict) {
     }
 }
 
-/// Identity, then limits, then the handler under the route's timeout.
-pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip = client_ip(peer, req.headers(), &gw.settings.trusted_proxies);
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let route = route.unwrap_or_else(|| req.uri().path().to_string());
+/// What the edge settled before the handler: who is asking, and the
+/// rate-limit state to show on the response.
+pub(crate) struct Admitted {
+    pub verified: Verified,
+    pub shown: Option<Verdict>,
+}
 
-    // Resolve the token once; the extractors use the result.
-    let (parts, body) = req.into_parts();
-    let verified = match auth::bearer_of(&parts) {
-        Ok(Some(token)) => match auth::resolve(&gw, &token).await {
+/// Identity and rate limits for a request to `route` from `peer`; `Err` is
+/// the answer when the request may not go on (429, or 503 when `users`
+/// cannot check the token).
+pub(crate) async fn admit(
+    gw: &Gateway,
+    parts: &axum::http::request::Parts,
+    peer: Option<IpAddr>,
+    route: &str,
+) -> Result<Admitted, Response> {
+    let verified = match auth::bearer_of(parts) {
+        Ok(Some(token)) => match auth::resolve(gw, &token).await {
             Ok(info) => Verified::Valid(info),
             Err(e) if e.status == StatusCode::UNAUTHORIZED => Verified::Invalid,
-            Err(e) => return e.into_response(),
+            Err(e) => return Err(e.into_response()),
         },
         Ok(None) => Verified::Anonymous,
         Err(_) => Verified::Invalid,
     };
-    req = Request::from_parts(parts, body);
     let account = match &verified {
         Verified::Valid(info) => info.account_id,
         _ => None,
     };
-    req.extensions_mut().insert(verified);
-
     let mut shown: Option<Verdict> = None;
     if gw.limits.settings.enabled {
+        let ip = client_ip(peer, &parts.headers, &gw.settings.trusted_proxies);
         let ip_key = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
         let s = &gw.limits.settings;
         let mut checks: Vec<(&str, String, Limit)> = Vec::with_capacity(2);
@@ -94,7 +99,7 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
             Some(id) => checks.push(("account", id.to_string(), s.per_account)),
             None => checks.push(("ip", ip_key.clone(), s.per_ip)),
         }
-        if let Some((bucket, limit, by_ip)) = special_bucket(&gw, req.method(), &route) {
+        if let Some((bucket, limit, by_ip)) = special_bucket(gw, &parts.method, route) {
             let who = match (by_ip, account) {
                 (false, Some(id)) => id.to_string(),
                 _ => ip_key.clone(),
@@ -109,7 +114,7 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
                     e.retry_after = Some(wait.max(1));
                     let mut resp = e.into_response();
                     rate_headers(resp.headers_mut(), &v);
-                    return resp;
+                    return Err(resp);
                 }
                 Ok(v) => {
                     if shown.as_ref().is_none_or(|s| v.remaining < s.remaining) {
@@ -122,6 +127,30 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
             }
         }
     }
+    Ok(Admitted { verified, shown })
+}
+
+/// The answer for a request that outlived its route's budget.
+pub(crate) fn too_slow(route: &str, budget: Duration) -> Response {
+    tracing::warn!(route = %route, ?budget, "request exceeded its route timeout");
+    let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The server took too long to answer; try again");
+    e.retry_after = Some(1);
+    e.into_response()
+}
+
+/// Identity, then limits, then the handler under the route's timeout.
+pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = route.unwrap_or_else(|| req.uri().path().to_string());
+    let (parts, body) = req.into_parts();
+    let Admitted { verified, shown } = match admit(&gw, &parts, peer, &route).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let mut req = Request::from_parts(parts, body);
+    // The token was checked once; the extractors use the result.
+    req.extensions_mut().insert(verified);
 
     let budget = gw.settings.route_timeout(&route);
     let mut resp = match tokio::time::timeout(budget, crate::render::collect_degraded(next.run(req))).await {
@@ -133,12 +162,7 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
             }
             resp
         }
-        Err(_) => {
-            tracing::warn!(route = %route, ?budget, "request exceeded its route timeout");
-            let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The server took too long to answer; try again");
-            e.retry_after = Some(1);
-            e.into_response()
-        }
+        Err(_) => too_slow(&route, budget),
     };
     if let Some(v) = shown {
         rate_headers(resp.headers_mut(), &v);
@@ -150,6 +174,10 @@ pub async fn edge(State(gw): State<Gateway>, mut req: Request, next: Next) -> Re
 /// limit: 503 at once, with a hint when to come back, instead of a queue
 /// that grows until every client times out.
 pub async fn overloaded(_: tower::BoxError) -> Response {
+    shed()
+}
+
+pub(crate) fn shed() -> Response {
     let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is overloaded; try again shortly");
     e.retry_after = Some(1);
     e.into_response()

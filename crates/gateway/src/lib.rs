@@ -105,8 +105,11 @@ pub struct Gateway {
     pub settings: Arc<GatewaySettings>,
     /// Counted in `shared`, so the limits hold across gateway instances.
     pub limits: Arc<RateLimiter>,
-    /// Pass-through routes to upstream pools.
+    /// Pass-through routes to upstream pools (served by [`proxy::PassThrough`]).
     pub proxies: Vec<Arc<proxy::ProxyRoute>>,
+    /// Public requests in flight, shared by the router's limit and the
+    /// pass-through path: `settings.max_in_flight` permits.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// The Mastodon version clients see; feature detection in client libraries
@@ -116,15 +119,8 @@ pub const MASTODON_API_VERSION: &str = "4.3.0";
 impl Gateway {
     pub fn router(self) -> Router {
         let limit = self.settings.body_limit;
-        let in_flight = self.settings.max_in_flight.max(1);
-        let mut router = routes::router();
-        for p in &self.proxies {
-            let forward = axum::routing::any(proxy::forward).with_state(p.clone());
-            router = router
-                .route_service(&p.prefix, forward.clone())
-                .route_service(&format!("{}/{{*rest}}", p.prefix), forward);
-        }
-        router
+        let in_flight = self.in_flight.clone();
+        routes::router()
             .fallback(platform::error::fallback_not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), edge::edge))
             .layer(DefaultBodyLimit::max(limit))
@@ -135,7 +131,7 @@ impl Gateway {
                 ServiceBuilder::new()
                     .layer(HandleErrorLayer::new(edge::overloaded))
                     .load_shed()
-                    .layer(GlobalConcurrencyLimitLayer::new(in_flight)),
+                    .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight)),
             )
     }
 }

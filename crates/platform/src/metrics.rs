@@ -45,6 +45,17 @@ impl HttpMetrics {
     }
 }
 
+impl HttpMetrics {
+    /// Records one request against its route template.
+    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: std::time::Duration) {
+        let (method, route) = (method.to_string(), route.to_string());
+        self.latency
+            .get_or_create(&LatencyLabels { method: method.clone(), route: route.clone() })
+            .observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&RouteLabels { method, route, status }).inc();
+    }
+}
+
 /// Middleware recording every request against its route template (not the
 /// raw path, which would make one series per id).
 pub async fn track(State(m): State<HttpMetrics>, req: Request, next: Next) -> Response {
@@ -53,13 +64,10 @@ pub async fn track(State(m): State<HttpMetrics>, req: Request, next: Next) -> Re
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
-    m.latency
-        .get_or_create(&LatencyLabels { method: method.clone(), route: route.clone() })
-        .observe(start.elapsed().as_secs_f64());
-    m.requests.get_or_create(&RouteLabels { method, route, status: resp.status().as_u16() }).inc();
+    m.record(method.as_str(), &route, resp.status().as_u16(), start.elapsed());
     resp
 }
 

@@ -48,9 +48,14 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        HeaderValue::from_str(&id.to_string()).ok().map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
+}
+
+/// A new request id (UUID v4).
+pub fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    HeaderValue::from_str(&id.to_string()).expect("a UUID is a valid header value")
 }
 
 /// Whether this process is shutting down. While it is, `/healthz` answers
@@ -95,12 +100,20 @@ pub struct Shutdown {
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
 /// accepting and waits for in-flight requests.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    router: S,
     stop: CancellationToken,
     shutdown: Shutdown,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: tower::Service<axum::extract::Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let Shutdown { draining, drain, grace, tls } = shutdown;
     let drained = CancellationToken::new();
     {
@@ -158,10 +171,7 @@ async fn serve_tls<S>(
     drained: CancellationToken,
     grace: Duration,
 ) where
-    S: tower::Service<Request<hyper::body::Incoming>, Response = Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -186,7 +196,8 @@ async fn serve_tls<S>(
         };
         let _ = tcp.set_nodelay(true);
         let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-        let service = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+        let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
+            let mut req = req.map(Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             req
         });
