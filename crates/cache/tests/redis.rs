@@ -7,11 +7,22 @@ use std::time::Duration;
 
 const SINGLE: &str = "redis://127.0.0.1:6379";
 
-async fn delete_prefix(conn: &RedisConnection, prefix: &str) {
-    let mut conn = conn.clone();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
-    for k in keys {
-        let _: i64 = redis::cmd("DEL").arg(k).query_async(&mut conn).await.unwrap();
+/// Deletes the keys under a test's prefix when dropped — also when the test
+/// panics, so a failing run leaves nothing on the shared Redis.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let pattern = format!("{}*", self.0);
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(SINGLE) else { return };
+            let Ok(mut conn) = client.get_connection() else { return };
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap_or_default();
+            for chunk in keys.chunks(500) {
+                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+            }
+        })
+        .join();
     }
 }
 
@@ -21,6 +32,7 @@ async fn redis_cache_passes_the_contract_on_a_single_node() {
         .await
         .expect("Redis answers on 127.0.0.1:6379 (.ci/run starts it)");
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let _cleanup = Cleanup(format!("test:{run}:"));
     let prefixes = std::sync::Mutex::new(Vec::new());
     cache::contract::run_all(|cap| {
         let prefix = format!("test:{run}:{}:", prefixes.lock().unwrap().len());
@@ -32,7 +44,6 @@ async fn redis_cache_passes_the_contract_on_a_single_node() {
     let idle = Duration::from_millis(400);
     let expiring = RedisTimelineCache::with_idle_expiry(conn.clone(), &format!("test:{run}:idle:"), 800, idle);
     cache::contract::unread_timelines_expire_and_fan_out_does_not_renew(&expiring).await;
-    delete_prefix(&conn, &format!("test:{run}:")).await;
 }
 
 /// Three `redis-server --cluster-enabled yes` processes on spare ports,
@@ -150,6 +161,6 @@ async fn redis_cache_passes_the_contract_on_a_cluster() {
 async fn redis_shared_state_passes_the_contract() {
     let conn = RedisConnection::connect(&[SINGLE.to_string()], false, Duration::from_secs(2)).await.unwrap();
     let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let _cleanup = Cleanup(prefix.clone());
     cache::shared::contract::run_all(&cache::RedisSharedState::new(conn.clone(), &prefix)).await;
-    delete_prefix(&conn, &prefix).await;
 }
