@@ -183,11 +183,6 @@ pub(crate) fn shed() -> Response {
     e.into_response()
 }
 
-/// Route timeouts: a default and overrides by route pattern.
-pub fn timeout_for(default: Duration, overrides: &std::collections::HashMap<String, u64>, route: &str) -> Duration {
-    overrides.get(route).map(|ms| Duration::from_millis(*ms)).unwrap_or(default)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

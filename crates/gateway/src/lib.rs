@@ -69,7 +69,7 @@ pub struct GatewaySettings {
 
 impl GatewaySettings {
     pub fn route_timeout(&self, route: &str) -> Duration {
-        edge::timeout_for(self.request_timeout, &self.route_timeouts, route)
+        self.route_timeouts.get(route).map_or(self.request_timeout, |ms| Duration::from_millis(*ms))
     }
 }
 

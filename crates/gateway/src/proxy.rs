@@ -106,10 +106,6 @@ impl ProxyRoute {
             body_limit,
         })
     }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
@@ -151,11 +147,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 pub(crate) async fn forward(route: Arc<ProxyRoute>, mut req: Request, peer: Option<IpAddr>) -> Response {
     let upgrading = req.headers().contains_key(header::UPGRADE);
     let client_side = upgrading.then(|| hyper::upgrade::on(&mut req));
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, route.body_limit).await else {
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
     };
-    let mut headers = parts.headers.clone();
+    let mut headers = std::mem::take(&mut parts.headers);
     strip_hop_by_hop(&mut headers, upgrading);
     if let Some(ip) = peer {
         let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {

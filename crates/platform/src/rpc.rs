@@ -143,7 +143,7 @@ impl RpcClient {
                 if let Some(tp) = crate::trace::current() {
                     request = request.header(crate::trace::HEADER, crate::trace::child_of(&tp));
                 }
-                let pool = self.pool.clone();
+                let pool = &self.pool;
                 async move {
                     let resp = match request.send().await {
                         Ok(r) => r,

@@ -256,14 +256,6 @@ impl Pool {
         Ok(Pool { inner })
     }
 
-    pub fn component(&self) -> &str {
-        &self.inner.component
-    }
-
-    pub fn settings(&self) -> &PoolSettings {
-        &self.inner.settings
-    }
-
     /// The current instances (for tests, diagnostics and metrics).
     pub fn backends(&self) -> Vec<Arc<Backend>> {
         self.inner.set.load().backends.clone()
