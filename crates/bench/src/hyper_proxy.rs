@@ -10,11 +10,41 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+/// `threads` > 0: that many OS threads, each with its own current-thread
+/// runtime, listener (SO_REUSEPORT) and client pool — no work stealing.
+pub fn run_per_core(listen: &str, upstream: &str, threads: usize) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = listen.parse()?;
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let upstream = upstream.to_string();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(async move {
+                    let socket = tokio::net::TcpSocket::new_v4()?;
+                    socket.set_reuseport(true)?;
+                    socket.set_reuseaddr(true)?;
+                    socket.bind(addr)?;
+                    serve(socket.listen(1024)?, &upstream).await
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("proxy thread")?;
+    }
+    Ok(())
+}
+
 pub async fn run(listen: &str, upstream: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    serve(listener, upstream).await
+}
+
+async fn serve(listener: tokio::net::TcpListener, upstream: &str) -> anyhow::Result<()> {
+    let listen = listener.local_addr()?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new()).build(connector);
-    let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("hyper proxy on {listen} → {upstream}");
     loop {
         let (stream, _) = listener.accept().await?;

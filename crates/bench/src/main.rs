@@ -42,6 +42,10 @@ enum Command {
         listen: String,
         #[arg(long, default_value = "127.0.0.1:18081")]
         upstream: String,
+        /// Run this many single-threaded runtimes on SO_REUSEPORT listeners
+        /// instead of one work-stealing runtime (0).
+        #[arg(long, default_value_t = 0)]
+        per_core: usize,
     },
     /// HTTP/JSON (platform::rpc) versus gRPC (tonic) for one internal call.
     Transport {
@@ -238,10 +242,19 @@ async fn outbox(
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::HyperProxy { listen, upstream } => hyper_proxy::run(&listen, &upstream).await,
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::HyperProxy { listen, upstream, per_core } = &cli.command
+        && *per_core > 0
+    {
+        return hyper_proxy::run_per_core(listen, upstream, *per_core);
+    }
+    tokio::runtime::Runtime::new()?.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::HyperProxy { listen, upstream, .. } => hyper_proxy::run(&listen, &upstream).await,
         Command::Transport { calls, concurrency, accounts } => transport::run(calls, concurrency, accounts).await,
         Command::Outbox { api, timelines, posts, concurrency, followers } => {
             outbox(api, timelines, posts, concurrency, followers).await
