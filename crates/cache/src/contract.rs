@@ -34,6 +34,35 @@ where
     unfollow_and_delete_remove_entries(&make(800).await).await;
     real_ids_minted_in_one_millisecond_keep_their_order(&make(800).await).await;
     a_rebuild_interrupted_by_eviction_stays_absent(&make(800).await).await;
+    the_end_marker_sorts_last_and_is_trimmed_first(&make(3).await).await;
+    author_lists_live_under_negative_owners(&make(800).await).await;
+}
+
+/// [`Entry::END`] is an entry like any other, below every post: pages end
+/// with it, and the first trim at the cap drops it.
+pub async fn the_end_marker_sorts_last_and_is_trimmed_first<C: TimelineCache>(c: &C) {
+    build(c, id(1), &[e(10, 2), Entry::END, e(20, 2)]).await;
+    assert_eq!(posts(c.page(id(1), &Page::first(10)).await.unwrap()), vec![20, 10, 0]);
+    assert_eq!(posts(c.page(id(1), &Page::first(2)).await.unwrap()), vec![20, 10]);
+    let below_10 = Page { max_id: Some(id(10)), ..Page::first(5) };
+    assert_eq!(c.page(id(1), &below_10).await.unwrap(), vec![Entry::END]);
+    let since_5 = Page { since_id: Some(id(5)), ..Page::first(5) };
+    assert_eq!(posts(c.page(id(1), &since_5).await.unwrap()), vec![20, 10]);
+    c.insert(&[id(1)], &[e(30, 2)]).await.unwrap();
+    assert_eq!(posts(c.page(id(1), &Page::first(10)).await.unwrap()), vec![30, 20, 10], "trimmed at 3");
+}
+
+/// `timelines` keeps an author's recent posts under the author's id
+/// negated; keys and shards must take negative ids.
+pub async fn author_lists_live_under_negative_owners<C: TimelineCache>(c: &C) {
+    build(c, id(-7), &[e(10, 7), e(11, 7)]).await;
+    build(c, id(7), &[e(12, 8)]).await;
+    c.insert(&[id(-7), id(7)], &[e(13, 7)]).await.unwrap();
+    assert_eq!(posts(c.page(id(-7), &Page::first(10)).await.unwrap()), vec![13, 11, 10]);
+    assert_eq!(posts(c.page(id(7), &Page::first(10)).await.unwrap()), vec![13, 12]);
+    c.evict(id(-7)).await.unwrap();
+    assert!(!c.is_ready(id(-7)).await.unwrap());
+    assert!(c.is_ready(id(7)).await.unwrap());
 }
 
 /// `c` must expire timelines after 400 ms without a read. Reads renew the

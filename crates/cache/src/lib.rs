@@ -36,6 +36,15 @@ pub struct Entry {
     pub author_id: Id,
 }
 
+impl Entry {
+    /// Marks the bottom of a timeline that holds everything its sources
+    /// have: nothing older exists. It sorts below every post (id 0), so the
+    /// first trim at the cap removes it, and a list that lost entries to
+    /// the cap is no longer marked complete. Adapters store it as any other
+    /// entry; `timelines` writes it and strips it from what it returns.
+    pub const END: Entry = Entry { post_id: Id::from_i64(0), author_id: Id::from_i64(0) };
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("timeline cache unavailable: {0}")]
 pub struct CacheError(pub String);

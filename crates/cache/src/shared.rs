@@ -1,6 +1,7 @@
-//! The shared-state port the gateway needs when there are several of it:
-//! fixed-window counters (rate limits) and short-lived values (cached token
-//! checks). [`MemorySharedState`] serves all-in-one; [`RedisSharedState`]
+//! The shared-state port for what several instances of a component must
+//! agree on: fixed-window counters (rate limits), short-lived values (cached
+//! token checks) and small sets that never expire (the accounts `timelines`
+//! serves by the celebrity pull path). [`MemorySharedState`] serves all-in-one; [`RedisSharedState`]
 //! shares the state between gateway instances. Both pass [`contract`].
 //!
 //! The memory adapter reads `tokio::time::Instant`, so tests of what is
@@ -24,12 +25,20 @@ pub trait SharedState: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()>;
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Adds `member` to the set `key`; true if it was not there. Sets do
+    /// not expire, and adding and removing are atomic, so instances racing
+    /// on one set lose no update.
+    async fn set_add(&self, key: &str, member: &str) -> Result<bool>;
+    /// Removes `member` from the set `key`; true if it was there.
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool>;
+    async fn set_members(&self, key: &str) -> Result<Vec<String>>;
 }
 
 #[derive(Default)]
 pub struct MemorySharedState {
     counters: Mutex<HashMap<String, (u64, Instant)>>,
     values: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    sets: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
 }
 
 impl MemorySharedState {
@@ -73,6 +82,21 @@ impl SharedState for MemorySharedState {
     async fn delete(&self, key: &str) -> Result<()> {
         self.values.lock().expect("value lock poisoned").remove(key);
         Ok(())
+    }
+
+    async fn set_add(&self, key: &str, member: &str) -> Result<bool> {
+        let mut sets = self.sets.lock().expect("set lock poisoned");
+        Ok(sets.entry(key.to_string()).or_default().insert(member.to_string()))
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool> {
+        let mut sets = self.sets.lock().expect("set lock poisoned");
+        Ok(sets.get_mut(key).is_some_and(|s| s.remove(member)))
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        let sets = self.sets.lock().expect("set lock poisoned");
+        Ok(sets.get(key).map(|s| s.iter().cloned().collect()).unwrap_or_default())
     }
 }
 
@@ -140,6 +164,22 @@ impl SharedState for RedisSharedState {
     async fn delete(&self, key: &str) -> Result<()> {
         redis::cmd("DEL").arg(self.key("val", key)).query_async::<()>(&mut self.conn.clone()).await.map_err(fail)
     }
+
+    async fn set_add(&self, key: &str, member: &str) -> Result<bool> {
+        let n: u64 =
+            redis::cmd("SADD").arg(self.key("set", key)).arg(member).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(n == 1)
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool> {
+        let n: u64 =
+            redis::cmd("SREM").arg(self.key("set", key)).arg(member).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(n == 1)
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        redis::cmd("SMEMBERS").arg(self.key("set", key)).query_async(&mut self.conn.clone()).await.map_err(fail)
+    }
 }
 
 /// The contract both adapters pass, on a fresh instance each (real time:
@@ -151,6 +191,23 @@ pub mod contract {
     pub async fn run_all<S: SharedState>(s: &S) {
         counters_count_within_a_window_and_reset_after_it(s).await;
         values_live_until_their_ttl(s).await;
+        sets_add_and_remove_members(s).await;
+    }
+
+    pub async fn sets_add_and_remove_members<S: SharedState>(s: &S) {
+        assert!(s.set_members("celebrities").await.unwrap().is_empty());
+        assert!(s.set_add("celebrities", "7").await.unwrap());
+        assert!(!s.set_add("celebrities", "7").await.unwrap(), "already there");
+        assert!(s.set_add("celebrities", "8").await.unwrap());
+        assert!(s.set_add("other", "9").await.unwrap());
+        let mut m = s.set_members("celebrities").await.unwrap();
+        m.sort();
+        assert_eq!(m, ["7", "8"]);
+        assert!(s.set_remove("celebrities", "7").await.unwrap());
+        assert!(!s.set_remove("celebrities", "7").await.unwrap(), "already gone");
+        assert!(!s.set_remove("nothing", "7").await.unwrap());
+        assert_eq!(s.set_members("celebrities").await.unwrap(), ["8"]);
+        assert_eq!(s.set_members("other").await.unwrap(), ["9"]);
     }
 
     pub async fn counters_count_within_a_window_and_reset_after_it<S: SharedState>(s: &S) {
