@@ -186,6 +186,10 @@ pub struct TimelinesConfig {
     /// A home timeline not read for this many days leaves the cache and
     /// gets no more fan-out; the account's next read rebuilds it.
     pub inactive_after_days: u32,
+    /// Accounts with at least this many followers are not fanned out:
+    /// their followers' home reads pull their posts instead. They go back
+    /// to fan-out below 90 % of it.
+    pub celebrity_threshold: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -252,7 +256,11 @@ impl Default for InstanceConfig {
 
 impl Default for TimelinesConfig {
     fn default() -> Self {
-        TimelinesConfig { cap: timelines::TimelinesService::DEFAULT_CAP, inactive_after_days: 7 }
+        TimelinesConfig {
+            cap: timelines::TimelinesService::DEFAULT_CAP,
+            inactive_after_days: 7,
+            celebrity_threshold: timelines::TimelinesService::DEFAULT_CELEBRITY_THRESHOLD,
+        }
     }
 }
 
@@ -403,6 +411,9 @@ impl Config {
         }
         if !(1..=3650).contains(&self.timelines.inactive_after_days) {
             return Err(bad("timelines.inactive_after_days must be between 1 and 3650"));
+        }
+        if self.timelines.celebrity_threshold == 0 {
+            return Err(bad("timelines.celebrity_threshold must be at least 1"));
         }
         if !(1..=100_000).contains(&self.timelines.cap) {
             return Err(bad("timelines.cap must be between 1 and 100000"));

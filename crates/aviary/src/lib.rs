@@ -204,6 +204,14 @@ impl App {
             None
         };
 
+        // What instances must agree on: the gateway's rate limits and token
+        // checks, the accounts `timelines` serves by the pull path. One
+        // process all-in-one, so memory will do there.
+        let shared: Arc<dyn SharedState> = match &redis {
+            Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
+            None => Arc::new(MemorySharedState::new()),
+        };
+
         let mut local_timelines = None;
         let timelines: Option<Arc<dyn TimelinesApi>> = if targets.has(Component::Timelines) {
             let idle = Duration::from_secs(u64::from(config.timelines.inactive_after_days) * 24 * 3600);
@@ -217,7 +225,8 @@ impl App {
                 users.clone().expect("checked: timelines has users"),
                 posts.clone().expect("checked: timelines has posts"),
                 config.timelines.cap,
-            );
+            )
+            .with_celebrities(shared.clone(), config.timelines.celebrity_threshold);
             let handler = TimelinesHandler::new(svc.clone()).with_metrics(&mut registry);
             bus.subscribe(TimelinesHandler::subscription(), Arc::new(handler))
                 .await
@@ -249,16 +258,12 @@ impl App {
                 max_in_flight: config.http.max_in_flight,
                 optional_timeout: Duration::from_millis(config.http.optional_part_timeout_ms),
             };
-            let shared: Arc<dyn SharedState> = match &redis {
-                Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
-                None => Arc::new(MemorySharedState::new()),
-            };
             let limits = RateLimiter::new(config.rate_limits.clone(), shared.clone(), Clock::System);
             let gateway = Gateway {
                 users: users.clone().expect("checked: gateway has users"),
                 posts: posts.clone().expect("checked: gateway has posts"),
                 timelines: timelines.clone().expect("checked: gateway has timelines"),
-                shared,
+                shared: shared.clone(),
                 settings: Arc::new(settings),
                 limits: Arc::new(limits),
                 proxies: config

@@ -36,6 +36,37 @@ where
     a_rebuild_interrupted_by_eviction_stays_absent(&make(800).await).await;
     the_end_marker_sorts_last_and_is_trimmed_first(&make(3).await).await;
     author_lists_live_under_negative_owners(&make(800).await).await;
+    backfill_never_leaves_a_hole(&make(6).await).await;
+}
+
+/// Older entries join a timeline only where it can vouch for its content.
+pub async fn backfill_never_leaves_a_hole<C: TimelineCache>(c: &C) {
+    let all = |o: i64| async move { posts(c.page(id(o), &Page::first(40)).await.unwrap()) };
+    // Complete: everything joins.
+    build(c, id(1), &[e(10, 2), e(20, 2), Entry::END]).await;
+    c.backfill(id(1), &[e(5, 3), e(15, 3)], None).await.unwrap();
+    assert_eq!(all(1).await, vec![20, 15, 10, 5, 0]);
+    // Only the newest of the followee's posts (complete from 12 up): the
+    // timeline keeps nothing below 12, and is no longer complete.
+    c.backfill(id(1), &[e(30, 4), e(12, 4)], Some(id(12))).await.unwrap();
+    assert_eq!(all(1).await, vec![30, 20, 15, 12]);
+    // Incomplete (trimmed): entries older than its oldest stay out.
+    c.backfill(id(1), &[e(3, 5), e(13, 5), e(25, 5)], None).await.unwrap();
+    assert_eq!(all(1).await, vec![30, 25, 20, 15, 13, 12]);
+    // Trimmed at the cap of 6, oldest first.
+    c.backfill(id(1), &[e(40, 5)], None).await.unwrap();
+    assert_eq!(all(1).await, vec![40, 30, 25, 20, 15, 13]);
+    // Absent: skipped. Present but empty and incomplete: nothing to vouch from.
+    c.backfill(id(2), &[e(10, 2)], None).await.unwrap();
+    assert_eq!(c.len(id(2)).await.unwrap(), 0);
+    build(c, id(3), &[]).await;
+    c.backfill(id(3), &[e(10, 2)], None).await.unwrap();
+    assert_eq!(c.len(id(3)).await.unwrap(), 0);
+    // Mid-rebuild: the rebuild is abandoned, so it cannot hide the entries.
+    c.begin_rebuild(id(4)).await.unwrap();
+    c.backfill(id(4), &[e(10, 2)], None).await.unwrap();
+    assert!(!c.finish_rebuild(id(4), &[e(20, 2)]).await.unwrap(), "the rebuild must start over");
+    assert!(!c.is_ready(id(4)).await.unwrap());
 }
 
 /// [`Entry::END`] is an entry like any other, below every post: pages end

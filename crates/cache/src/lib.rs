@@ -14,6 +14,13 @@
 //!
 //! Every operation is idempotent (set semantics), which is what makes
 //! at-least-once event delivery safe.
+//!
+//! A timeline holds every entry of its sources from its oldest entry up
+//! (everything, if it ends with [`Entry::END`]). Trims take the oldest
+//! entries and fan-out adds the newest, so neither leaves a hole; adding
+//! *older* entries goes through [`TimelineCache::backfill`], which keeps it
+//! so. Readers rely on it: a page that reaches the oldest entry continues
+//! in the store, below it.
 #![forbid(unsafe_code)]
 
 pub mod contract;
@@ -73,6 +80,18 @@ pub trait TimelineCache: Send + Sync + 'static {
     /// Adds entries to each owner's timeline that exists; absent ones are
     /// skipped (they will be rebuilt on read). Trims to the cap.
     async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()>;
+    /// Adds entries that may be older than what `owner`'s timeline holds
+    /// (a follow copying the followee's posts), keeping the timeline free
+    /// of holes, in one atomic step: entries below the timeline's oldest
+    /// entry are dropped unless it ends with [`Entry::END`]; `floor`, when
+    /// the entries are only the newest part of their source, is where they
+    /// stop being complete, so the timeline keeps nothing below it (and
+    /// loses its end marker). An absent timeline is skipped. A timeline
+    /// being rebuilt is evicted instead: the rebuild may have read the
+    /// sources before these entries existed, and cannot tell where they
+    /// fit; its `finish_rebuild` then reports it lost, and the next read
+    /// rebuilds. Trims to the cap.
+    async fn backfill(&self, owner: Id, entries: &[Entry], floor: Option<Id>) -> Result<()>;
     /// Removes the given posts from each owner's timeline.
     async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()>;
     /// Removes every entry by `author` from `owner`'s timeline.

@@ -103,6 +103,35 @@ impl TimelineCache for MemoryTimelineCache {
         Ok(())
     }
 
+    async fn backfill(&self, owner: Id, entries: &[Entry], floor: Option<Id>) -> Result<()> {
+        self.with(owner, |m| {
+            let Some(t) = m.get_mut(&owner) else { return };
+            if !t.ready {
+                m.remove(&owner);
+                return;
+            }
+            let end = Entry::END.post_id;
+            // Below `from` the timeline cannot vouch for what it holds.
+            let held_from = if t.entries.contains_key(&end) {
+                None
+            } else {
+                match t.entries.first_key_value() {
+                    Some((oldest, _)) => Some(*oldest),
+                    None => return, // holds nothing it can vouch for
+                }
+            };
+            let from = held_from.max(floor);
+            t.entries.extend(
+                entries.iter().filter(|e| from.is_none_or(|f| e.post_id >= f)).map(|e| (e.post_id, e.author_id)),
+            );
+            if let Some(f) = from {
+                t.entries.retain(|post, _| *post >= f);
+            }
+            self.trim(t);
+        });
+        Ok(())
+    }
+
     async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()> {
         for &owner in owners {
             self.with(owner, |m| {

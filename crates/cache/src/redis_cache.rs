@@ -123,6 +123,36 @@ static ADD: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] floor ("" or a
+// zero-padded post id followed by ':'), ARGV[3..] members. See
+// `TimelineCache::backfill`; members compare as their post ids do.
+static BACKFILL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        local state = redis.call('GET', KEYS[1])
+        if not state then return 0 end
+        if state ~= '1' then redis.call('DEL', KEYS[1], KEYS[2]); return 0 end
+        local from = nil
+        if not redis.call('ZSCORE', KEYS[2], '00000000000000000000:0') then
+            local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+            if #oldest == 0 then return 1 end
+            from = oldest[1]
+        end
+        if ARGV[2] ~= '' and (from == nil or ARGV[2] > from) then from = ARGV[2] end
+        for i = 3, #ARGV do
+            if from == nil or ARGV[i] >= from then redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+        end
+        if from ~= nil then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. from) end
+        local cap = tonumber(ARGV[1])
+        local n = redis.call('ZCARD', KEYS[2])
+        if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - cap - 1) end
+        local ttl = redis.call('PTTL', KEYS[1])
+        if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+        return 1
+        "#,
+    )
+});
+
 // KEYS[2] set; ARGV: zero-padded post ids. Removes `<id>:*` members.
 static REMOVE_POSTS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -213,6 +243,17 @@ impl TimelineCache for RedisTimelineCache {
         // concurrently over the multiplexed connection.
         let written = join_all(owners.iter().map(|&owner| self.add(owner, entries, "insert"))).await;
         written.into_iter().try_for_each(|r| r.map(|_| ()))
+    }
+
+    async fn backfill(&self, owner: Id, entries: &[Entry], floor: Option<Id>) -> Result<()> {
+        let (state, set) = self.keys(owner);
+        let mut inv = BACKFILL.key(state);
+        inv.key(set).arg(self.cap).arg(floor.map(|f| format!("{:020}:", f.get())).unwrap_or_default());
+        for e in entries {
+            inv.arg(member(e));
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(())
     }
 
     async fn remove_posts(&self, owners: &[Id], post_ids: &[Id]) -> Result<()> {

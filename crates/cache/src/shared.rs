@@ -166,14 +166,22 @@ impl SharedState for RedisSharedState {
     }
 
     async fn set_add(&self, key: &str, member: &str) -> Result<bool> {
-        let n: u64 =
-            redis::cmd("SADD").arg(self.key("set", key)).arg(member).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        let n: u64 = redis::cmd("SADD")
+            .arg(self.key("set", key))
+            .arg(member)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(fail)?;
         Ok(n == 1)
     }
 
     async fn set_remove(&self, key: &str, member: &str) -> Result<bool> {
-        let n: u64 =
-            redis::cmd("SREM").arg(self.key("set", key)).arg(member).query_async(&mut self.conn.clone()).await.map_err(fail)?;
+        let n: u64 = redis::cmd("SREM")
+            .arg(self.key("set", key))
+            .arg(member)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(fail)?;
         Ok(n == 1)
     }
 

@@ -3,10 +3,11 @@
 //! `follow.created` arriving after the unfollow, a `post.created` after the
 //! delete) cannot resurrect what is gone.
 
-use crate::{TimelinesService, reaches};
+use crate::{Celebrities, TimelinesService, authored, reaches, reaches_all};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
 use cache::Entry;
+use futures::{StreamExt, TryStreamExt};
 use model::{Envelope, Event, Id};
 use posts::PostRef;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -74,7 +75,48 @@ impl Handler for TimelinesHandler {
     }
 }
 
+/// How a new post reaches the author's followers.
+enum Strategy {
+    /// Written to each follower's timeline (the followers, fetched).
+    FanOut(Vec<Id>),
+    /// Read from the author's list by each follower's home reads.
+    Pull,
+}
+
 impl TimelinesHandler {
+    /// Decides how `author`'s new post reaches followers, moving the author
+    /// between the strategies when the follower count crossed the
+    /// threshold. Joining the pull path adds the author to the shared set
+    /// *before* fan-out stops, so readers pull from then on; leaving it
+    /// removes the author first and then evicts the followers' timelines,
+    /// which lack the posts made while pulled: their next read rebuilds
+    /// them from the store, complete.
+    async fn strategy(&self, author: Id) -> anyhow::Result<Strategy> {
+        let s = &self.service;
+        let Some(c) = &s.celebrities else { return Ok(Strategy::FanOut(s.users.follower_ids(author).await?)) };
+        if c.members().await?.contains(&author) {
+            let count = s.users.accounts(&[author]).await?.first().map_or(0, |a| a.followers_count);
+            if c.stays(count) {
+                return Ok(Strategy::Pull);
+            }
+            c.set.set_remove(Celebrities::KEY, &author.to_string()).await?;
+            let followers = s.users.follower_ids(author).await?;
+            tracing::info!(%author, followers = followers.len(), "account left the celebrity pull path; evicting its followers' timelines");
+            futures::stream::iter(followers.clone().into_iter().map(|f| s.cache.evict(f)))
+                .buffer_unordered(32)
+                .try_collect::<Vec<()>>()
+                .await?;
+            return Ok(Strategy::FanOut(followers));
+        }
+        let followers = s.users.follower_ids(author).await?;
+        if followers.len() as u64 >= c.threshold {
+            c.set.set_add(Celebrities::KEY, &author.to_string()).await?;
+            tracing::info!(%author, followers = followers.len(), "account joined the celebrity pull path");
+            return Ok(Strategy::Pull);
+        }
+        Ok(Strategy::FanOut(followers))
+    }
+
     /// Applies one event; returns how many timeline entries fan-out wrote.
     async fn apply(&self, envelope: &Envelope) -> anyhow::Result<usize> {
         let s = &self.service;
@@ -89,24 +131,42 @@ impl TimelinesHandler {
                     author_id: *author_id,
                     in_reply_to_account_id: *in_reply_to_account_id,
                 };
-                let followers = s.users.follower_ids(*author_id).await?;
-                // For a reply to a third party, only those who follow both see it.
-                let also_follow: Option<HashSet<Id>> = match in_reply_to_account_id {
-                    Some(r) if r != author_id => Some(s.users.follower_ids(*r).await?.into_iter().collect()),
-                    _ => None,
+                let entry = Entry { post_id: *post_id, author_id: *author_id };
+                let mut owners = vec![*author_id];
+                if reaches_all(&p) {
+                    // The author's list of recent posts (skipped unless a
+                    // reader has pulled it since it last expired).
+                    owners.push(authored(*author_id));
+                }
+                let followers = match self.strategy(*author_id).await? {
+                    Strategy::FanOut(followers) => Some(followers),
+                    // Replies to a third party reach only those who follow
+                    // both, so they are fanned out even for celebrities.
+                    Strategy::Pull if !reaches_all(&p) => Some(s.users.follower_ids(*author_id).await?),
+                    Strategy::Pull => None,
                 };
-                let mut owners: Vec<Id> = followers
-                    .into_iter()
-                    .filter(|&f| reaches(f, &p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f))))
-                    .collect();
-                owners.push(*author_id);
-                s.cache.insert(&owners, &[Entry { post_id: *post_id, author_id: *author_id }]).await?;
-                inserted = owners.len();
+                if let Some(followers) = followers {
+                    // For a reply to a third party, only those who follow both see it.
+                    let also_follow: Option<HashSet<Id>> = match in_reply_to_account_id {
+                        Some(r) if r != author_id => Some(s.users.follower_ids(*r).await?.into_iter().collect()),
+                        _ => None,
+                    };
+                    owners.extend(
+                        followers
+                            .into_iter()
+                            .filter(|&f| reaches(f, &p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f)))),
+                    );
+                }
+                s.cache.insert(&owners, &[entry]).await?;
+                // Home timelines written (not the author's list).
+                inserted = owners.iter().filter(|o| o.get() > 0).count();
                 tracing::debug!(post = %post_id, owners = owners.len(), "fanned out");
             }
             Event::PostDeleted { post_id, author_id } => {
+                // Followers too when the author is a celebrity now: the post
+                // may have been fanned out before.
                 let mut owners = s.users.follower_ids(*author_id).await?;
-                owners.push(*author_id);
+                owners.extend([*author_id, authored(*author_id)]);
                 s.cache.remove_posts(&owners, &[*post_id]).await?;
             }
             Event::FollowCreated { follower_id, followee_id } => {
@@ -121,13 +181,17 @@ impl TimelinesHandler {
                 let own = s.posts.recent_by_authors(&[*followee_id], None, s.cap).await?;
                 let others: Vec<Id> = following.iter().copied().filter(|a| a != followee_id).collect();
                 let replies = s.posts.replies_to(*followee_id, &others, s.cap).await?;
+                // Each list was cut at `cap`: below its oldest entry the
+                // copy is not complete.
+                let cut = |l: &Vec<PostRef>| if l.len() >= s.cap { l.last().map(|p| p.post_id) } else { None };
+                let floor = cut(&own).max(cut(&replies));
                 let entries: Vec<Entry> = own
                     .into_iter()
                     .filter(|p| reaches(*follower_id, p, |a| following.contains(&a)))
                     .chain(replies)
                     .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
                     .collect();
-                s.cache.insert(&[*follower_id], &entries).await?;
+                s.cache.backfill(*follower_id, &entries, floor).await?;
                 inserted = entries.len();
             }
             Event::FollowRemoved { follower_id, followee_id } => {

@@ -9,6 +9,19 @@
 //! losing the cache loses nothing. See the `cache` crate for why the
 //! rebuild cannot miss a post fanned out while it runs.
 //!
+//! Accounts with more followers than `celebrity_threshold` are served by a
+//! pull path instead: their posts go to a per-author list of recent posts
+//! (in the same cache, under the author's id negated) and not to their
+//! followers; a home read merges the lists of the celebrities the reader
+//! follows with the reader's cached timeline. Pages come out identical to
+//! what pure fan-out gives (`tests/hybrid.rs` checks it on random graphs).
+//! The set of celebrities lives in the shared state, so every instance
+//! agrees on it; an account moves between the strategies when it posts
+//! (see [`handler`]).
+//!
+//! Every list may carry [`Entry::END`] at its bottom: the list then holds
+//! everything its sources have, and a short page needs no store query.
+//!
 //! Mastodon's rule for replies is kept: a reply to someone else reaches a
 //! follower's home timeline only if that follower also follows the person
 //! replied to. Self-replies (threads) reach every follower.
@@ -21,7 +34,7 @@ pub use handler::TimelinesHandler;
 pub use remote::{RemoteTimelines, internal_router};
 
 use async_trait::async_trait;
-use cache::{Entry, TimelineCache};
+use cache::{Entry, SharedState, TimelineCache};
 use model::{Id, Page, PageDirection};
 use posts::{PostRef, PostsApi};
 use std::collections::HashSet;
@@ -74,26 +87,141 @@ pub struct TimelinesService {
     pub(crate) posts: Arc<dyn PostsApi>,
     /// Entries kept per timeline; also how many posts a rebuild loads.
     pub(crate) cap: usize,
+    /// `None`: every author is fanned out.
+    pub(crate) celebrities: Option<Celebrities>,
+}
+
+/// Who is served by the pull path, and when an account moves.
+#[derive(Clone)]
+pub(crate) struct Celebrities {
+    pub(crate) set: Arc<dyn SharedState>,
+    /// An author with at least this many followers becomes a celebrity.
+    pub(crate) threshold: u64,
+}
+
+impl Celebrities {
+    pub(crate) const KEY: &'static str = "timelines:celebrities";
+
+    /// Ids of the current celebrities.
+    pub(crate) async fn members(&self) -> Result<Vec<Id>> {
+        let raw = self.set.set_members(Self::KEY).await?;
+        Ok(raw.iter().filter_map(|m| m.parse::<i64>().ok()).map(Id::from_i64).collect())
+    }
+
+    /// A celebrity goes back to fan-out below 90 % of the threshold, so an
+    /// account hovering around it does not flip (each move back evicts its
+    /// followers' timelines).
+    pub(crate) fn stays(&self, followers: u64) -> bool {
+        followers * 10 >= self.threshold * 9
+    }
+}
+
+/// Where `author`'s list of recent posts lives in the timeline cache.
+/// Post and account ids are positive, so it never meets a home timeline.
+pub(crate) fn authored(author: Id) -> Id {
+    Id::from_i64(-author.get())
+}
+
+/// Whether `p` reaches every follower of its author: not a reply to a
+/// third party. Only those go to the author's list; replies to others are
+/// fanned out to the few who follow both, celebrity or not.
+pub(crate) fn reaches_all(p: &PostRef) -> bool {
+    p.in_reply_to_account_id.is_none_or(|r| r == p.author_id)
+}
+
+/// Entries of several lists as one: newest first, each post once (a
+/// celebrity's post fanned out before it moved is in both lists), no
+/// end markers.
+fn newest_first(mut entries: Vec<Entry>) -> Vec<Entry> {
+    entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.post_id));
+    entries.dedup_by_key(|e| e.post_id);
+    entries.retain(|e| *e != Entry::END);
+    entries
+}
+
+/// One source's share of a descending page, and down to where it is known
+/// to be complete.
+struct Slice {
+    entries: Vec<Entry>,
+    /// Entries below this may be missing from the source (it holds no
+    /// more, or it reached its limit); `None`: complete to the page's end.
+    floor: Option<Id>,
 }
 
 impl TimelinesService {
     pub const COMPONENT: &'static str = "timelines";
     pub const DEFAULT_CAP: usize = 800;
+    pub const DEFAULT_CELEBRITY_THRESHOLD: u64 = 10_000;
 
     pub fn new(cache: Arc<dyn TimelineCache>, users: Arc<dyn UsersApi>, posts: Arc<dyn PostsApi>, cap: usize) -> Self {
-        TimelinesService { cache, users, posts, cap }
+        TimelinesService { cache, users, posts, cap, celebrities: None }
     }
 
-    async fn cached_page(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
-        if !self.cache.is_ready(account).await? {
-            let rebuilt = self.rebuild(account).await?;
+    /// Serves accounts with at least `threshold` followers by the pull
+    /// path; `set` holds who they are and must be shared by every
+    /// instance of `timelines`.
+    pub fn with_celebrities(mut self, set: Arc<dyn SharedState>, threshold: u64) -> Self {
+        self.celebrities = Some(Celebrities { set, threshold: threshold.max(1) });
+        self
+    }
+
+    /// A page of the cached list `owner` (a home timeline, or an author's
+    /// list under [`authored`]), rebuilt first if absent.
+    async fn cached_page(&self, owner: Id, page: &Page) -> Result<Vec<Entry>> {
+        if !self.cache.is_ready(owner).await? {
+            let rebuilt = if owner.get() < 0 {
+                self.rebuild_authored(authored(owner)).await?
+            } else {
+                self.rebuild(owner).await?
+            };
             if !rebuilt.cached {
                 // The cache lost the timeline mid-rebuild (a flush): answer
                 // from what was just read; the next read rebuilds again.
                 return Ok(page.apply_desc(&rebuilt.entries, |e| e.post_id));
             }
         }
-        Ok(self.cache.page(account, page).await?)
+        Ok(self.cache.page(owner, page).await?)
+    }
+
+    /// The part of a descending page that list `owner` can vouch for.
+    async fn slice(&self, owner: Id, page: &Page) -> Result<Slice> {
+        let mut entries = self.cached_page(owner, page).await?;
+        let complete = if entries.last() == Some(&Entry::END) {
+            entries.pop();
+            true
+        } else if entries.len() == page.limit {
+            false // it may hold more below
+        } else {
+            // Short without the marker: entries below what it holds may have
+            // been trimmed away, unless it also holds something at or below
+            // the page's lower bound (trims only take the oldest).
+            match page.lower() {
+                Some(l) => {
+                    let at_or_below =
+                        Page { max_id: Some(Id::from_i64(l.get() + 1)), since_id: None, min_id: None, limit: 1 };
+                    !self.cache.page(owner, &at_or_below).await?.is_empty()
+                }
+                None => false,
+            }
+        };
+        let floor = if complete {
+            None
+        } else {
+            Some(entries.last().map(|e| e.post_id).or(page.max_id).unwrap_or(Id::from_i64(i64::MAX)))
+        };
+        Ok(Slice { entries, floor })
+    }
+
+    /// The celebrities `owner` follows (none without the pull path, and
+    /// no call to `users` while there are no celebrities at all).
+    async fn followed_celebrities(&self, owner: Id) -> Result<Vec<Id>> {
+        let Some(c) = &self.celebrities else { return Ok(Vec::new()) };
+        let members = c.members().await?;
+        if members.is_empty() {
+            return Ok(members);
+        }
+        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
+        Ok(members.into_iter().filter(|m| following.contains(m)).collect())
     }
 
     /// Up to `want` home entries of `owner` below `below` (and above
@@ -142,13 +270,33 @@ impl TimelinesService {
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let recent = self.posts.recent_by_authors(&authors, None, self.cap).await?;
-        let entries: Vec<Entry> = recent
+        let complete = recent.len() < self.cap;
+        let mut entries: Vec<Entry> = recent
             .into_iter()
             .filter(|p| reaches(owner, p, |a| following.contains(&a)))
             .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
             .collect();
+        if complete {
+            entries.push(Entry::END);
+        }
         let cached = self.cache.finish_rebuild(owner, &entries).await?;
         tracing::debug!(%owner, entries = entries.len(), cached, "home timeline rebuilt");
+        Ok(Rebuilt { entries, cached })
+    }
+
+    /// Rebuilds `author`'s list of recent posts (those reaching every
+    /// follower), as [`rebuild`](Self::rebuild) does a home timeline.
+    pub async fn rebuild_authored(&self, author: Id) -> Result<Rebuilt> {
+        let owner = authored(author);
+        self.cache.begin_rebuild(owner).await?;
+        let recent = self.posts.recent_by_authors(&[author], None, self.cap).await?;
+        let complete = recent.len() < self.cap;
+        let mut entries: Vec<Entry> =
+            recent.iter().filter(|p| reaches_all(p)).map(|p| Entry { post_id: p.post_id, author_id: author }).collect();
+        if complete {
+            entries.push(Entry::END);
+        }
+        let cached = self.cache.finish_rebuild(owner, &entries).await?;
         Ok(Rebuilt { entries, cached })
     }
 }
@@ -172,10 +320,30 @@ pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> b
 #[async_trait]
 impl TimelinesApi for TimelinesService {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
-        let mut entries = self.cached_page(account, page).await?;
-        // The cache keeps the newest `cap` entries. A page that runs out in
-        // it goes on in the store, so scrolling back never hits a wall.
-        if page.direction() == PageDirection::Descending && entries.len() < page.limit {
+        let celebrities = self.followed_celebrities(account).await?;
+        let mut owners = vec![account];
+        owners.extend(celebrities.iter().map(|c| authored(*c)));
+
+        if page.direction() == PageDirection::AscendingFromMin {
+            // The `limit` entries just above `min_id` of each list, merged.
+            let mut all = Vec::new();
+            for o in owners {
+                all.extend(self.cached_page(o, page).await?);
+            }
+            return Ok(page.apply_desc(&newest_first(all), |e| e.post_id));
+        }
+
+        // Each list vouches for its entries down to its floor; what lies
+        // above the highest floor is certain, the rest comes from the store.
+        let slices = futures::future::try_join_all(owners.iter().map(|o| self.slice(*o, page))).await?;
+        let floor = slices.iter().filter_map(|s| s.floor).max();
+        let mut entries = newest_first(slices.into_iter().flat_map(|s| s.entries).collect());
+        entries.retain(|e| floor.is_none_or(|f| e.post_id >= f));
+        entries.truncate(page.limit);
+        // The cache keeps the newest `cap` entries of each list. A page
+        // that runs out in it goes on in the store, so scrolling back never
+        // hits a wall.
+        if entries.len() < page.limit && floor.is_some() {
             let below = entries.last().map(|e| e.post_id).or(page.max_id);
             let older = self.past_the_cache(account, below, page.lower(), page.limit - entries.len()).await?;
             entries.extend(older);

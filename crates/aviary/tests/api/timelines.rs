@@ -142,3 +142,55 @@ async fn home_scrolls_past_the_cache_cap_to_the_oldest_post() {
     // Mastodon's default page size, through the Link headers.
     assert_eq!(api.all_pages("/api/v1/timelines/home", Some(&reader.token)).await, want);
 }
+
+/// Fan-out inserts counted by this process's `/metrics` (all-in-one: the
+/// only process; split mode spreads them over the timelines processes).
+async fn fanout_inserts(api: &testkit::Api) -> u64 {
+    let text = api.get("/metrics", None).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("aviary_timelines_fanout_inserts_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_celebrity_is_pulled_on_read_and_moves_back_to_fan_out() {
+    let s = crate::start_with(|c| c.timelines.celebrity_threshold = 3).await;
+    let api = s.api();
+    let all_in_one = matches!(s, testkit::System::AllInOne(_));
+    let star = api.sign_up("star").await;
+    let fans = futures_join(&api, &["fan1", "fan2", "fan3", "fan4"]).await;
+    let p0 = api.post(&star, "before anyone followed", "public").await;
+    for f in &fans[..3] {
+        api.follow(f, &star).await;
+        assert_eq!(api.home_eventually(f, |ids| ids.len() == 1).await, vec![p0.clone()]);
+    }
+
+    // Three followers: the next post moves the star onto the pull path.
+    let before = fanout_inserts(&api).await;
+    let p1 = api.post(&star, "one", "public").await;
+    let p2 = api.post(&star, "two", "public").await;
+    let want = vec![p2.clone(), p1.clone(), p0.clone()];
+    for f in &fans[..3] {
+        assert_eq!(api.home_eventually(f, |ids| ids.len() == 3).await, want, "{} while pulled", f.username);
+    }
+    assert_eq!(api.home_eventually(&star, |ids| ids.len() == 3).await, want, "the star's own home");
+    if all_in_one {
+        // Two posts, each written to the star's own timeline only.
+        assert_eq!(fanout_inserts(&api).await - before, 2, "pulled posts were fanned out");
+    }
+    // A new follower sees the back catalogue.
+    api.follow(&fans[3], &star).await;
+    assert_eq!(api.home_eventually(&fans[3], |ids| ids.len() == 3).await, want);
+
+    // Down to one follower (below 90 % of 3): the next post moves back.
+    for f in &fans[1..] {
+        api.unfollow(f, &star).await;
+    }
+    let p3 = api.post(&star, "three", "public").await;
+    let p4 = api.post(&star, "four", "public").await;
+    let want = vec![p4, p3, p2, p1, p0];
+    assert_eq!(api.home_eventually(&fans[0], |ids| ids.len() == 5).await, want);
+    for f in &fans[1..] {
+        assert!(api.home_eventually(f, |ids| ids.is_empty()).await.is_empty(), "{} unfollowed", f.username);
+    }
+}

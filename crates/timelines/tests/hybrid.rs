@@ -1,0 +1,358 @@
+//! The celebrity pull path gives the same home timelines as pure fan-out.
+//!
+//! Two `timelines` services share one set of accounts and posts: one fans
+//! every post out, the other pulls the posts of accounts with at least
+//! `THRESHOLD` followers. Random follow graphs and posting sequences
+//! (originals, threads, replies to others, deletions, follows, unfollows,
+//! reads) are applied to both; every account's home timeline, paged to the
+//! end at several page sizes and from `since_id`, must be identical in
+//! both — and equal to the timeline computed directly from the posts and
+//! the follow graph. The caps are small so pages run past the caches into
+//! the store, and accounts cross the threshold in both directions.
+
+use bus::Handler;
+use cache::{MemorySharedState, MemoryTimelineCache, SharedState, TimelineCache};
+use model::{Email, Envelope, Event, Id, IdGenerator, Page, Password, PostText, Username, Visibility};
+use posts::{NewPost, PostsApi, PostsService};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use store::DbConfig;
+use timelines::{TimelinesApi, TimelinesHandler, TimelinesService};
+use users::{SignUp, UsersApi, UsersService};
+
+const THRESHOLD: u64 = 4;
+const CAP: usize = 6;
+
+/// A small deterministic generator (splitmix64), so a failing seed can be
+/// replayed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())]
+    }
+}
+
+struct Strategy {
+    service: TimelinesService,
+    handler: TimelinesHandler,
+    cache: Arc<MemoryTimelineCache>,
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    users: UsersService,
+    posts: PostsService,
+    fan_out: Strategy,
+    hybrid: Strategy,
+    celebrities: Arc<MemorySharedState>,
+    accounts: Vec<Id>,
+    /// What the test did, to compute the expected timelines: post id →
+    /// (author, account replied to).
+    live: BTreeMap<Id, (Id, Option<Id>)>,
+    follows: HashSet<(Id, Id)>,
+}
+
+async fn world(accounts: usize) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DbConfig::Sqlite { dir: dir.path().into() };
+    let ids = Arc::new(IdGenerator::new(1));
+    let users = UsersService::open(&config, ids.clone()).await.unwrap();
+    let posts = PostsService::open(&config, ids).await.unwrap();
+    let strategy = |celebrities: Option<Arc<MemorySharedState>>| {
+        let cache = Arc::new(MemoryTimelineCache::new(CAP));
+        let mut service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), CAP);
+        if let Some(set) = celebrities {
+            service = service.with_celebrities(set, THRESHOLD);
+        }
+        Strategy { handler: TimelinesHandler::new(service.clone()), service, cache }
+    };
+    let celebrities = Arc::new(MemorySharedState::new());
+    let (fan_out, hybrid) = (strategy(None), strategy(Some(celebrities.clone())));
+    let mut w = World {
+        _dir: dir,
+        users,
+        posts,
+        fan_out,
+        hybrid,
+        celebrities,
+        accounts: Vec::new(),
+        live: BTreeMap::new(),
+        follows: HashSet::new(),
+    };
+    for i in 0..accounts {
+        let name = format!("user{i}");
+        let a = w
+            .users
+            .sign_up(SignUp {
+                username: Username::parse(&name).unwrap(),
+                email: Email::parse(&format!("{name}@example.org")).unwrap(),
+                password: Password::parse("long enough password").unwrap(),
+            })
+            .await
+            .unwrap()
+            .id;
+        w.accounts.push(a);
+    }
+    w
+}
+
+impl World {
+    async fn deliver(&self, event: Event) {
+        let env = Envelope::new("test", event);
+        self.fan_out.handler.handle(&env).await.unwrap();
+        self.hybrid.handler.handle(&env).await.unwrap();
+    }
+
+    async fn celebrities(&self) -> Vec<String> {
+        self.celebrities.set_members("timelines:celebrities").await.unwrap()
+    }
+
+    async fn post(&mut self, author: Id, reply_to: Option<Id>) -> Id {
+        let text = PostText::parse("hello", 500).unwrap();
+        let new = NewPost { in_reply_to_id: reply_to, ..NewPost::public(author, text) };
+        let p = self.posts.create(new).await.unwrap();
+        self.live.insert(p.id, (author, p.in_reply_to_account_id));
+        self.deliver(Event::PostCreated {
+            post_id: p.id,
+            author_id: author,
+            visibility: Visibility::Public,
+            in_reply_to_account_id: p.in_reply_to_account_id,
+        })
+        .await;
+        p.id
+    }
+
+    async fn delete(&mut self, post: Id) {
+        let (author, _) = self.live.remove(&post).unwrap();
+        self.posts.delete(post, author).await.unwrap();
+        self.deliver(Event::PostDeleted { post_id: post, author_id: author }).await;
+    }
+
+    async fn follow(&mut self, follower: Id, followee: Id) {
+        self.users.follow(follower, followee).await.unwrap();
+        self.follows.insert((follower, followee));
+        self.deliver(Event::FollowCreated { follower_id: follower, followee_id: followee }).await;
+    }
+
+    async fn unfollow(&mut self, follower: Id, followee: Id) {
+        self.users.unfollow(follower, followee).await.unwrap();
+        self.follows.remove(&(follower, followee));
+        self.deliver(Event::FollowRemoved { follower_id: follower, followee_id: followee }).await;
+    }
+
+    /// `owner`'s home timeline computed from what the test did, newest
+    /// first: own posts, and posts of followed accounts except replies to
+    /// someone `owner` does not follow.
+    fn expected(&self, owner: Id) -> Vec<Id> {
+        let follows = |a: Id| self.follows.contains(&(owner, a));
+        self.live
+            .iter()
+            .rev()
+            .filter(|(_, (author, to))| {
+                *author == owner || (follows(*author) && to.is_none_or(|r| r == *author || r == owner || follows(r)))
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+async fn page(s: &Strategy, owner: Id, page: &Page) -> Vec<Id> {
+    s.service.home(owner, page).await.unwrap().into_iter().map(|e| e.post_id).collect()
+}
+
+/// Every page of `owner`'s home, `limit` at a time, following `max_id`.
+async fn scroll(s: &Strategy, owner: Id, limit: usize) -> Vec<Id> {
+    let mut all: Vec<Id> = Vec::new();
+    loop {
+        let p = Page { max_id: all.last().copied(), ..Page::first(limit) };
+        let got = page(s, owner, &p).await;
+        assert!(got.len() <= limit);
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+        assert!(all.len() < 10_000, "paging does not end");
+    }
+}
+
+/// Both strategies agree with each other and with the expected timeline
+/// for every account: full scrolls at several page sizes, and `since_id`.
+async fn check(w: &World, rng: &mut Rng, context: &str) {
+    for &owner in &w.accounts {
+        let want = w.expected(owner);
+        for limit in [1, 3, 5, 20] {
+            let hybrid = scroll(&w.hybrid, owner, limit).await;
+            let fan_out = scroll(&w.fan_out, owner, limit).await;
+            assert_eq!(hybrid, fan_out, "{context}: {owner} in pages of {limit}: hybrid vs fan-out");
+            if hybrid != want {
+                for id in want.iter().filter(|i| !hybrid.contains(i)) {
+                    eprintln!(
+                        "missing {id:?}: {:?}; owner follows {:?}",
+                        w.live[id],
+                        w.follows.iter().filter(|(a, _)| *a == owner).collect::<Vec<_>>()
+                    );
+                    eprintln!("fan-out cache {:?}", w.fan_out.cache.page(owner, &Page::first(40)).await.unwrap());
+                    eprintln!("want {want:?}");
+                }
+            }
+            assert_eq!(hybrid, want, "{context}: {owner} in pages of {limit}: against the posts");
+        }
+        if !want.is_empty() {
+            let since = Page { since_id: Some(want[rng.below(want.len())]), ..Page::first(1 + rng.below(8)) };
+            let hybrid = page(&w.hybrid, owner, &since).await;
+            assert_eq!(hybrid, page(&w.fan_out, owner, &since).await, "{context}: {owner} {since:?}");
+            let newer: Vec<Id> = want.iter().copied().filter(|id| since.admits(*id)).take(since.limit).collect();
+            assert_eq!(hybrid, newer, "{context}: {owner} {since:?} against the posts");
+        }
+    }
+}
+
+/// Counts of moves onto and off the pull path seen while running a seed.
+#[derive(Default)]
+struct Crossings {
+    up: usize,
+    down: usize,
+}
+
+async fn run_seed(seed: u64, crossings: &mut Crossings) {
+    let mut rng = Rng(seed);
+    let mut w = world(9).await;
+    let accounts = w.accounts.clone();
+    for step in 0..120 {
+        let before = w.celebrities().await.len();
+        match rng.below(100) {
+            0..=27 => {
+                let author = rng.pick(&accounts);
+                let reply_to = if rng.below(4) == 0 && !w.live.is_empty() {
+                    let posts: Vec<Id> = w.live.keys().copied().collect();
+                    Some(rng.pick(&posts))
+                } else {
+                    None
+                };
+                w.post(author, reply_to).await;
+            }
+            28..=62 => {
+                // Followers gather on a few accounts, as they do: those
+                // cross the threshold, and unfollows take them back.
+                let popular = rng.below(2) == 0;
+                let b = if popular { accounts[rng.below(3)] } else { rng.pick(&accounts) };
+                let a = rng.pick(&accounts);
+                if a != b && !w.follows.contains(&(a, b)) {
+                    w.follow(a, b).await;
+                }
+            }
+            63..=74 => {
+                if !w.follows.is_empty() {
+                    let edges: Vec<(Id, Id)> = w.follows.iter().copied().collect();
+                    let (a, b) = rng.pick(&edges);
+                    w.unfollow(a, b).await;
+                }
+            }
+            75..=80 => {
+                if !w.live.is_empty() {
+                    let posts: Vec<Id> = w.live.keys().copied().collect();
+                    w.delete(rng.pick(&posts)).await;
+                }
+            }
+            _ => {
+                // A read materialises (or renews) the reader's cached lists,
+                // so later fan-out and pulls meet present timelines.
+                let reader = rng.pick(&accounts);
+                let p = Page::first(1 + rng.below(10));
+                assert_eq!(
+                    page(&w.hybrid, reader, &p).await,
+                    page(&w.fan_out, reader, &p).await,
+                    "seed {seed} step {step}: first page of {reader}"
+                );
+            }
+        }
+        let after = w.celebrities().await.len();
+        crossings.up += after.saturating_sub(before);
+        crossings.down += before.saturating_sub(after);
+        if step % 40 == 39 {
+            check(&w, &mut rng, &format!("seed {seed} step {step}")).await;
+        }
+    }
+    check(&w, &mut rng, &format!("seed {seed} at the end")).await;
+}
+
+#[tokio::test]
+async fn hybrid_and_pure_fan_out_give_identical_timelines_on_random_graphs() {
+    let mut crossings = Crossings::default();
+    for seed in 0..24 {
+        run_seed(seed, &mut crossings).await;
+    }
+    // The property means little unless accounts did move both ways.
+    eprintln!("{} moves onto the pull path, {} back", crossings.up, crossings.down);
+    assert!(
+        crossings.up >= 10 && crossings.down >= 5,
+        "too few crossings: {} up, {} down",
+        crossings.up,
+        crossings.down
+    );
+}
+
+/// One account crosses the threshold upwards and back down, posting on
+/// each side: each follower sees every post exactly once, in order; while
+/// pulled, the author's posts are not written to followers' timelines.
+#[tokio::test]
+async fn crossing_the_threshold_both_ways_loses_and_duplicates_nothing() {
+    let mut w = world(6).await;
+    let (star, fans) = (w.accounts[0], w.accounts[1..].to_vec());
+    for &f in &fans[..3] {
+        w.follow(f, star).await;
+    }
+    for &f in &fans {
+        w.hybrid.service.home(f, &Page::first(20)).await.unwrap();
+    }
+    let p1 = w.post(star, None).await;
+    assert!(w.celebrities().await.is_empty(), "3 followers < threshold 4");
+    assert_eq!(w.hybrid.cache.len(fans[0]).await.unwrap(), 2, "p1 fanned out (and the end marker)");
+
+    w.follow(fans[3], star).await; // 4 followers: the next post moves the star
+    let p2 = w.post(star, None).await;
+    let p3 = w.post(star, Some(p2)).await; // a thread continues on the pull path
+    assert_eq!(w.celebrities().await, vec![star.to_string()]);
+    let cached: Vec<Id> =
+        w.hybrid.cache.page(fans[0], &Page::first(10)).await.unwrap().iter().map(|e| e.post_id).collect();
+    assert!(!cached.contains(&p2) && !cached.contains(&p3), "pulled posts were fanned out: {cached:?}");
+    for &f in &fans[..4] {
+        assert_eq!(page(&w.hybrid, f, &Page::first(20)).await, vec![p3, p2, p1], "{f} while pulled");
+        assert_eq!(scroll(&w.hybrid, f, 1).await, vec![p3, p2, p1]);
+    }
+    assert!(page(&w.hybrid, fans[4], &Page::first(20)).await.is_empty(), "a stranger sees nothing");
+    // A new follower sees the back catalogue at once.
+    w.follow(fans[4], star).await;
+    assert_eq!(page(&w.hybrid, fans[4], &Page::first(20)).await, vec![p3, p2, p1]);
+
+    // Down to 2 followers (below 90 % of 4): the next post moves back.
+    for &f in &fans[2..] {
+        w.unfollow(f, star).await;
+    }
+    let p4 = w.post(star, None).await;
+    assert!(w.celebrities().await.is_empty());
+    // Its followers' timelines were evicted; the next read rebuilds one
+    // complete, and fan-out reaches it again.
+    assert_eq!(w.hybrid.cache.len(fans[0]).await.unwrap(), 0, "evicted");
+    assert_eq!(page(&w.hybrid, fans[0], &Page::first(20)).await, vec![p4, p3, p2, p1]);
+    let p5 = w.post(star, None).await;
+    let cached: Vec<Id> =
+        w.hybrid.cache.page(fans[0], &Page::first(10)).await.unwrap().iter().map(|e| e.post_id).collect();
+    assert!(cached.contains(&p5), "fan-out resumed: {cached:?}");
+    for &f in &fans[..2] {
+        assert_eq!(scroll(&w.hybrid, f, 2).await, vec![p5, p4, p3, p2, p1], "{f} after moving back");
+    }
+    for &f in &fans[2..] {
+        assert!(scroll(&w.hybrid, f, 2).await.is_empty(), "{f} unfollowed");
+    }
+}
