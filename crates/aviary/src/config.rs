@@ -186,7 +186,7 @@ pub struct TimelinesConfig {
     /// A home timeline not read for this many days leaves the cache and
     /// gets no more fan-out; the account's next read rebuilds it.
     pub inactive_after_days: u32,
-    /// Accounts with at least this many followers are not fanned out:
+    /// Accounts with more followers than this are not fanned out:
     /// their followers' home reads pull their posts instead. They go back
     /// to fan-out below 90 % of it.
     pub celebrity_threshold: u64,

@@ -109,7 +109,7 @@ impl TimelinesHandler {
             return Ok(Strategy::FanOut(followers));
         }
         let followers = s.users.follower_ids(author).await?;
-        if followers.len() as u64 >= c.threshold {
+        if followers.len() as u64 > c.threshold {
             c.set.set_add(Celebrities::KEY, &author.to_string()).await?;
             tracing::info!(%author, followers = followers.len(), "account joined the celebrity pull path");
             return Ok(Strategy::Pull);

@@ -95,7 +95,7 @@ pub struct TimelinesService {
 #[derive(Clone)]
 pub(crate) struct Celebrities {
     pub(crate) set: Arc<dyn SharedState>,
-    /// An author with at least this many followers becomes a celebrity.
+    /// An author with more followers than this becomes a celebrity.
     pub(crate) threshold: u64,
 }
 
@@ -157,7 +157,7 @@ impl TimelinesService {
         TimelinesService { cache, users, posts, cap, celebrities: None }
     }
 
-    /// Serves accounts with at least `threshold` followers by the pull
+    /// Serves accounts with more than `threshold` followers by the pull
     /// path; `set` holds who they are and must be shared by every
     /// instance of `timelines`.
     pub fn with_celebrities(mut self, set: Arc<dyn SharedState>, threshold: u64) -> Self {
