@@ -14,6 +14,13 @@
 //! export, and how many posts per second flow through outbox, bus and
 //! fan-out when posting without pause.
 //!
+//! `seed` and `run` — the workload generator (see [`load`]): a social
+//! graph (an edge list such as socfb-Reed98, or a synthetic power-law graph
+//! with celebrities) seeded through the public API, then an open-loop mix
+//! of home-timeline reads, account-status reads and posts at a constant
+//! arrival rate, with latency percentiles corrected for coordinated
+//! omission and the fan-out lag seen by followers.
+//!
 //! `hyper-proxy` — a bare hyper reverse proxy, the floor for the gateway in
 //! `scripts/bench-gateway` (same allocator as the product).
 
@@ -46,6 +53,59 @@ enum Command {
         /// instead of one work-stealing runtime (0).
         #[arg(long, default_value_t = 0)]
         per_core: usize,
+    },
+    /// Create a graph's accounts, follows and posts through the public API
+    /// (run the server with rate limits off), writing accounts and tokens
+    /// to `--out` for `run`.
+    Seed {
+        /// Gateway base URLs, comma-separated (requests go round-robin).
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+        api: Vec<String>,
+        /// An edge list (`a b` per line, followed both ways), e.g.
+        /// ../shared/datasets/socfb-Reed98/socfb-Reed98.edges.
+        #[arg(long, conflicts_with = "synthetic")]
+        graph: Option<std::path::PathBuf>,
+        /// A power-law graph instead: `accounts,follows_each,celebrities,celebrity_followers`.
+        #[arg(long, value_delimiter = ',', num_args = 4)]
+        synthetic: Option<Vec<usize>>,
+        #[arg(long, default_value_t = 10)]
+        posts_each: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value = "seeded.json")]
+        out: std::path::PathBuf,
+        /// Base URLs whose `/metrics` count the events `timelines` handled
+        /// (every timelines process in split mode); default: `--api`.
+        #[arg(long, value_delimiter = ',')]
+        timelines_metrics: Vec<String>,
+    },
+    /// Run the mix at a constant arrival rate against a seeded system.
+    Run {
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+        api: Vec<String>,
+        /// What `seed` wrote.
+        #[arg(long, default_value = "seeded.json")]
+        accounts: std::path::PathBuf,
+        /// Requests per second offered, whatever the answers take.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds measured, after the warm-up.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// Percent home reads, account-status reads, posts (DeathStarBench's 60,30,10).
+        #[arg(long, value_delimiter = ',', num_args = 3, default_value = "60,30,10")]
+        mix: Vec<u32>,
+        #[arg(long, default_value_t = 4000)]
+        max_in_flight: usize,
+        /// Follow every n-th post into followers' home timelines (0: none).
+        #[arg(long, default_value_t = 10)]
+        lag_every: usize,
+        #[arg(long, default_value_t = 3)]
+        lag_followers: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// HTTP/JSON (platform::rpc) versus gRPC (tonic) for one internal call.
     Transport {
@@ -259,10 +319,36 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Outbox { api, timelines, posts, concurrency, followers } => {
             outbox(api, timelines, posts, concurrency, followers).await
         }
+        Command::Seed { api, graph, synthetic, posts_each, concurrency, out, timelines_metrics } => {
+            let graph = match (graph, synthetic) {
+                (Some(path), _) => load::Graph::from_edges(&path)?,
+                (None, Some(s)) => load::Graph::power_law(s[0], s[1], s[2], s[3], 1),
+                (None, None) => bail!("give --graph FILE or --synthetic accounts,follows_each,celebrities,celebrity_followers"),
+            };
+            eprintln!("graph: {} accounts, {} follows", graph.accounts, graph.follows.len());
+            let metrics = if timelines_metrics.is_empty() { api.clone() } else { timelines_metrics };
+            load::seed(&api, &graph, posts_each, concurrency, &metrics, &out).await
+        }
+        Command::Run { api, accounts, rate, duration, warmup, mix, max_in_flight, lag_every, lag_followers, seed } => {
+            let text = std::fs::read(&accounts).with_context(|| format!("reading {}", accounts.display()))?;
+            let seeded: load::Seeded = serde_json::from_slice(&text)?;
+            let options = load::RunOptions {
+                rate,
+                duration: Duration::from_secs(duration),
+                warmup: Duration::from_secs(warmup),
+                mix: [mix[0], mix[1], mix[2]],
+                max_in_flight,
+                lag_every,
+                lag_followers,
+                seed,
+            };
+            load::run(&api, &seeded, &options).await
+        }
     }
 }
 
 mod hyper_proxy;
+mod load;
 mod transport;
 
 #[cfg(test)]
