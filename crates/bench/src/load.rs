@@ -142,10 +142,8 @@ struct Api {
 
 impl Api {
     fn new(bases: &[String], connections: usize) -> anyhow::Result<Api> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(connections)
-            .timeout(Duration::from_secs(30))
-            .build()?;
+        let http =
+            reqwest::Client::builder().pool_max_idle_per_host(connections).timeout(Duration::from_secs(30)).build()?;
         let bases = bases.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
         Ok(Api { http, bases, next: AtomicUsize::new(0) })
     }
@@ -205,9 +203,8 @@ pub async fn seed(
                         "password": "bench password 1", "agreement": true})))
                     .await?;
                 let token = user["access_token"].as_str().context("no access token")?.to_string();
-                let me = api
-                    .call(api.http.get(api.url("/api/v1/accounts/verify_credentials")).bearer_auth(&token))
-                    .await?;
+                let me =
+                    api.call(api.http.get(api.url("/api/v1/accounts/verify_credentials")).bearer_auth(&token)).await?;
                 Ok(SeededAccount { id: me["id"].as_str().context("no id")?.to_string(), username, token })
             }
         })
@@ -243,8 +240,13 @@ pub async fn seed(
                 let author = &accounts[k % accounts.len()];
                 let mention = &accounts[(k * 7 + 3) % accounts.len()].username;
                 let text = post_text(mention, k);
-                api.call(api.http.post(api.url("/api/v1/statuses")).bearer_auth(&author.token).json(&json!({"status": text})))
-                    .await
+                api.call(
+                    api.http
+                        .post(api.url("/api/v1/statuses"))
+                        .bearer_auth(&author.token)
+                        .json(&json!({"status": text})),
+                )
+                .await
             }
         })
         .buffer_unordered(concurrency)
@@ -280,6 +282,179 @@ pub async fn seed(
     let seeded = Seeded { accounts, follows: graph.follows.clone() };
     std::fs::write(out, serde_json::to_vec(&seeded)?).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Loads the graph and `posts_each` posts per account straight into the
+/// `users` and `posts` stores of a fresh deployment, through the
+/// components' bulk import (no API calls, no events: home timelines build
+/// on first read). Posts go round by round over the accounts, so every
+/// timeline interleaves its authors as it would in life.
+pub async fn import(config: &store::DbConfig, graph: &Graph, posts_each: usize, out: &Path) -> anyhow::Result<()> {
+    // Worker id 1023: distinct from the deployment's processes.
+    let ids = Arc::new(model::IdGenerator::new(model::id::MAX_WORKER));
+    let users = users::UsersService::open(config, ids.clone()).await?;
+    let posts = posts::PostsService::open(config, ids).await?;
+    let run = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 0xfffff);
+    let usernames: Vec<String> = (0..graph.accounts).map(|i| format!("i{run}_{i}")).collect();
+    let edges: Vec<(usize, usize)> = graph.follows.iter().map(|&(a, b)| (a as usize, b as usize)).collect();
+    let started = Instant::now();
+    let accounts = users.import(&usernames, "bench password 1", &edges).await?;
+    eprintln!("{} accounts, {} follows in {:.1} s", accounts.len(), edges.len(), started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    let rounds_per_batch = (100_000 / accounts.len().max(1)).max(1);
+    let mut done = 0;
+    for first in (0..posts_each).step_by(rounds_per_batch) {
+        let batch: Vec<(model::Id, String)> = (first..(first + rounds_per_batch).min(posts_each))
+            .flat_map(|r| {
+                let accounts = &accounts;
+                (0..accounts.len()).map(move |a| {
+                    let k = r * accounts.len() + a;
+                    (accounts[a].id, post_text(&accounts[(k * 7 + 3) % accounts.len()].username, k))
+                })
+            })
+            .collect();
+        posts.import(&batch).await?;
+        done += batch.len();
+        eprintln!("{done} posts, {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let seeded = Seeded {
+        accounts: accounts
+            .into_iter()
+            .map(|a| SeededAccount { id: a.id.to_string(), username: a.username, token: a.token })
+            .collect(),
+        follows: graph.follows.clone(),
+    };
+    std::fs::write(out, serde_json::to_vec(&seeded)?).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Posts `posts` statuses as account `author` (every `interval`, or all at
+/// once with `interval` zero) and reports what fan-out did with them: the
+/// timeline entries written per second (from the timelines processes'
+/// counters, first post sent → last handled), commit → fanned-out lag
+/// (their histograms), and, with `watch` > 0, when the posts showed on
+/// that many followers' first home pages.
+pub async fn fanout(
+    bases: &[String],
+    metrics: &[String],
+    seeded: &Seeded,
+    author: usize,
+    posts: usize,
+    interval: Duration,
+    watch_followers: usize,
+) -> anyhow::Result<()> {
+    let api = Arc::new(Api::new(bases, 64)?);
+    let graph = Graph { accounts: seeded.accounts.len(), follows: seeded.follows.clone() };
+    let fans = graph.followers().swap_remove(author);
+    let me = seeded.accounts.get(author).context("no such account")?.clone();
+    let inserts_before = counter(&api.http, metrics, "aviary_timelines_fanout_inserts_total").await?;
+    let lag_before = crate::lag_buckets(&api.http, metrics).await?;
+    let started = Instant::now();
+    let mut watchers = Vec::new();
+    for k in 0..posts {
+        let text = post_text(&seeded.accounts[(k * 7 + 3) % seeded.accounts.len()].username, k);
+        let s = api
+            .call(api.http.post(api.url("/api/v1/statuses")).bearer_auth(&me.token).json(&json!({"status": text})))
+            .await?;
+        let (acked, id) = (Instant::now(), s["id"].as_str().context("no id")?.to_string());
+        for w in 0..watch_followers.min(fans.len()) {
+            let fan = seeded.accounts[fans[(k * 131 + w * 7919) % fans.len()] as usize].token.clone();
+            let (api, id) = (api.clone(), id.clone());
+            watchers.push(tokio::spawn(async move { watch(&api, &fan, &id, acked).await }));
+        }
+        if !interval.is_zero() {
+            tokio::time::sleep(interval).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let lag_after = loop {
+        let now = crate::lag_buckets(&api.http, metrics).await?;
+        if crate::handled(&now) - crate::handled(&lag_before) >= posts as f64 || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let inserts = counter(&api.http, metrics, "aviary_timelines_fanout_inserts_total").await? - inserts_before;
+    let handled = crate::handled(&lag_after) - crate::handled(&lag_before);
+    println!("author with {} followers: {posts} posts, {handled} handled in {elapsed:.2} s", fans.len());
+    println!(
+        "timeline inserts: {inserts} ({:.0} per post) → {:.0} inserts/s",
+        inserts / posts as f64,
+        inserts / elapsed
+    );
+    for q in [0.5, 0.99, 1.0] {
+        println!(
+            "commit → fanned out p{:<4} {:.1} ms",
+            q * 100.0,
+            crate::quantile(&lag_before, &lag_after, q) * 1000.0
+        );
+    }
+    if watch_followers > 0 {
+        let mut h = histogram();
+        let mut unseen = 0;
+        for w in watchers {
+            match w.await? {
+                Some(us) => h.saturating_record(us),
+                None => unseen += 1,
+            }
+        }
+        println!(
+            "visible on followers' first page after the post was acknowledged: {} sightings, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, not seen within 10 s: {unseen}",
+            h.len(),
+            h.value_at_quantile(0.5) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0,
+            h.max() as f64 / 1000.0
+        );
+    }
+    println!(
+        "RESULT inserts_per_s={:.0} inserts_per_post={:.0} lag_p99_ms={:.1}",
+        inserts / elapsed,
+        inserts / posts as f64,
+        crate::quantile(&lag_before, &lag_after, 0.99) * 1000.0
+    );
+    Ok(())
+}
+
+/// A counter summed over every timelines process's `/metrics`.
+async fn counter(http: &reqwest::Client, metrics: &[String], name: &str) -> anyhow::Result<f64> {
+    let mut sum = 0.0;
+    for base in metrics {
+        let text = http
+            .get(format!("{}/metrics", base.trim_end_matches('/')))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let prefix = format!("{name} ");
+        sum += text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(Ok(0.0), |v| v.trim().parse::<f64>())?;
+    }
+    Ok(sum)
+}
+
+/// Reads every account's home timeline once, `concurrency` at a time, so
+/// each is cached (built from the store) before a run measures reads.
+pub async fn warm(bases: &[String], seeded: &Seeded, concurrency: usize) -> anyhow::Result<()> {
+    let api = Api::new(bases, concurrency)?;
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<Value>> = futures::stream::iter(seeded.accounts.iter())
+        .map(|a| api.call(api.http.get(api.url("/api/v1/timelines/home?limit=20")).bearer_auth(&a.token)))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let errors = results.iter().filter(|r| r.is_err()).count();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "warmed {} home timelines in {secs:.1} s ({:.0}/s, first reads build from the store), {errors} errors",
+        results.len(),
+        results.len() as f64 / secs
+    );
+    if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+        bail!("warming failed: {e}");
+    }
     Ok(())
 }
 
@@ -547,8 +722,9 @@ async fn request(
     }
 }
 
-/// Polls `token`'s first home page until `post` shows; the time from
-/// `acked`, or `None` after 10 s.
+/// Polls `token`'s first home page every 25 ms until `post` shows; the
+/// time from `acked`, or `None` after 10 s. (The polls are load on top of
+/// the mix; keep the sample small.)
 async fn watch(api: &Api, token: &str, post: &str, acked: Instant) -> Option<u64> {
     let deadline = acked + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -558,7 +734,7 @@ async fn watch(api: &Api, token: &str, post: &str, acked: Instant) -> Option<u64
         {
             return Some(acked.elapsed().as_micros() as u64);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     None
 }

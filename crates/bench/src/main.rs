@@ -79,6 +79,59 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         timelines_metrics: Vec<String>,
     },
+    /// Load a graph and its posts straight into a fresh deployment's stores
+    /// through the components' bulk import (no API, no events), writing
+    /// accounts and tokens to `--out` for `run`. For sizes the API would
+    /// take hours to seed (1M posts).
+    Import {
+        /// The deployment's PostgreSQL database (`database.url`).
+        #[arg(long, conflicts_with = "data_dir")]
+        database_url: Option<String>,
+        /// Or the data directory of a stopped all-in-one server on SQLite.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        #[arg(long, conflicts_with = "synthetic")]
+        graph: Option<std::path::PathBuf>,
+        /// `accounts,follows_each,celebrities,celebrity_followers`.
+        #[arg(long, value_delimiter = ',', num_args = 4)]
+        synthetic: Option<Vec<usize>>,
+        #[arg(long, default_value_t = 100)]
+        posts_each: usize,
+        #[arg(long, default_value = "seeded.json")]
+        out: std::path::PathBuf,
+    },
+    /// Post as one seeded account and measure fan-out: inserts/s, commit →
+    /// fanned-out lag, and (with --watch) visibility on followers' pages.
+    Fanout {
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+        api: Vec<String>,
+        /// `/metrics` of every timelines process; default: `--api`.
+        #[arg(long, value_delimiter = ',')]
+        timelines_metrics: Vec<String>,
+        #[arg(long, default_value = "seeded.json")]
+        accounts: std::path::PathBuf,
+        /// The posting account's index in the seeded graph (synthetic
+        /// graphs put their celebrities first).
+        #[arg(long, default_value_t = 0)]
+        author: usize,
+        #[arg(long, default_value_t = 20)]
+        posts: usize,
+        /// Milliseconds between posts (0: a burst).
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        /// Followers per post whose first home page is polled for it.
+        #[arg(long, default_value_t = 0)]
+        watch: usize,
+    },
+    /// Read every seeded account's home timeline once (builds the caches).
+    Warm {
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+        api: Vec<String>,
+        #[arg(long, default_value = "seeded.json")]
+        accounts: std::path::PathBuf,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Run the mix at a constant arrival rate against a seeded system.
     Run {
         #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
@@ -100,9 +153,9 @@ enum Command {
         #[arg(long, default_value_t = 4000)]
         max_in_flight: usize,
         /// Follow every n-th post into followers' home timelines (0: none).
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 20)]
         lag_every: usize,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 2)]
         lag_followers: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -320,18 +373,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
             outbox(api, timelines, posts, concurrency, followers).await
         }
         Command::Seed { api, graph, synthetic, posts_each, concurrency, out, timelines_metrics } => {
-            let graph = match (graph, synthetic) {
-                (Some(path), _) => load::Graph::from_edges(&path)?,
-                (None, Some(s)) => load::Graph::power_law(s[0], s[1], s[2], s[3], 1),
-                (None, None) => bail!("give --graph FILE or --synthetic accounts,follows_each,celebrities,celebrity_followers"),
-            };
-            eprintln!("graph: {} accounts, {} follows", graph.accounts, graph.follows.len());
+            let graph = load_graph(graph, synthetic)?;
             let metrics = if timelines_metrics.is_empty() { api.clone() } else { timelines_metrics };
             load::seed(&api, &graph, posts_each, concurrency, &metrics, &out).await
         }
+        Command::Import { database_url, data_dir, graph, synthetic, posts_each, out } => {
+            let graph = load_graph(graph, synthetic)?;
+            let config = match (database_url, data_dir) {
+                (Some(url), _) => store::DbConfig::Postgres { url, read_url: None, max_connections: 4 },
+                (None, Some(dir)) => store::DbConfig::Sqlite { dir },
+                (None, None) => bail!("give --database-url URL or --data-dir DIR"),
+            };
+            load::import(&config, &graph, posts_each, &out).await
+        }
+        Command::Fanout { api, timelines_metrics, accounts, author, posts, interval_ms, watch } => {
+            let metrics = if timelines_metrics.is_empty() { api.clone() } else { timelines_metrics };
+            let seeded = read_seeded(&accounts)?;
+            load::fanout(&api, &metrics, &seeded, author, posts, Duration::from_millis(interval_ms), watch).await
+        }
+        Command::Warm { api, accounts, concurrency } => load::warm(&api, &read_seeded(&accounts)?, concurrency).await,
         Command::Run { api, accounts, rate, duration, warmup, mix, max_in_flight, lag_every, lag_followers, seed } => {
-            let text = std::fs::read(&accounts).with_context(|| format!("reading {}", accounts.display()))?;
-            let seeded: load::Seeded = serde_json::from_slice(&text)?;
+            let seeded = read_seeded(&accounts)?;
             let options = load::RunOptions {
                 rate,
                 duration: Duration::from_secs(duration),
@@ -345,6 +407,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             load::run(&api, &seeded, &options).await
         }
     }
+}
+
+fn read_seeded(path: &std::path::Path) -> anyhow::Result<load::Seeded> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{} is not what seed or import wrote", path.display()))
+}
+
+fn load_graph(path: Option<std::path::PathBuf>, synthetic: Option<Vec<usize>>) -> anyhow::Result<load::Graph> {
+    let graph = match (path, synthetic) {
+        (Some(path), _) => load::Graph::from_edges(&path)?,
+        (None, Some(s)) => load::Graph::power_law(s[0], s[1], s[2], s[3], 1),
+        (None, None) => bail!("give --graph FILE or --synthetic accounts,follows_each,celebrities,celebrity_followers"),
+    };
+    eprintln!("graph: {} accounts, {} follows", graph.accounts, graph.follows.len());
+    Ok(graph)
 }
 
 mod hyper_proxy;

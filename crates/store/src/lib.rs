@@ -191,3 +191,40 @@ pub fn id_list(ids: &[model::Id]) -> String {
     s.push(']');
     s
 }
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Inserts `rows` into `insert` (`"INSERT INTO t (a, b, c)"`) in batches,
+/// one multi-row statement per batch: bulk loads without a statement per
+/// row. `bind` adds one row's values, exactly `columns` of them, in order.
+pub async fn insert_rows<T>(
+    pool: &AnyPool,
+    insert: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
+) -> anyhow::Result<()> {
+    // Both engines cap the parameters of a statement (SQLite at 32,766).
+    let per_batch = (30_000 / columns.max(1)).max(1);
+    for batch in rows.chunks(per_batch) {
+        let mut sql = String::with_capacity(insert.len() + batch.len() * columns * 6);
+        sql.push_str(insert);
+        sql.push_str(" VALUES ");
+        let mut n = 0;
+        for r in 0..batch.len() {
+            sql.push_str(if r == 0 { "(" } else { ",(" });
+            for c in 0..columns {
+                n += 1;
+                sql.push_str(if c == 0 { "$" } else { ",$" });
+                sql.push_str(&n.to_string());
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for row in batch {
+            q = bind(q, row);
+        }
+        q.execute(pool).await?;
+    }
+    Ok(())
+}

@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod import;
 mod remote;
 mod secrets;
 mod service;
 
 pub use api::*;
+pub use import::Imported;
 pub use remote::{RemoteUsers, internal_router};
 
 use model::IdGenerator;
