@@ -135,8 +135,19 @@ impl Db {
             }
             DbConfig::Postgres { url, read_url, max_connections } => {
                 let pool = pg_pool(url, component, *max_connections).await?;
-                // Component names are fixed identifiers, never user input.
-                pool.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {component}"))).await?;
+                // Instances of a component starting together on a fresh
+                // database race to create its schema, and `IF NOT EXISTS`
+                // does not stop the loser failing on the catalog's unique
+                // index; a transaction-scoped advisory lock serialises
+                // them. (Component names are fixed identifiers, never user
+                // input.)
+                let mut tx = pool.begin().await?;
+                tx.execute(AssertSqlSafe(format!(
+                    "SELECT pg_advisory_xact_lock(hashtext('aviary schema {component}'))"
+                )))
+                .await?;
+                tx.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {component}"))).await?;
+                tx.commit().await?;
                 migrations
                     .postgres
                     .run(&pool)

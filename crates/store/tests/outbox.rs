@@ -131,3 +131,17 @@ async fn events_carry_the_trace_context_of_the_request_that_wrote_them() {
     let seen = rec.seen.lock().unwrap()[0].traceparent.clone().expect("stamped");
     assert_eq!(platform::trace::trace_id(&seen), platform::trace::trace_id(&root));
 }
+
+/// Several instances of a component starting at once on a fresh database
+/// (a split deployment's first start) all open it: the schema is created
+/// once and migrated once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_a_fresh_database_all_open_it() {
+    let pg = testdb::TestDatabase::create().await;
+    let config = pg.config();
+    let opens = (0..6).map(|_| Db::open(&config, "outbox_test", &MIGRATIONS));
+    for result in futures::future::join_all(opens).await {
+        result.expect("every instance opens the database");
+    }
+    pg.drop().await;
+}
