@@ -66,7 +66,7 @@ enum Command {
         #[arg(long, conflicts_with = "synthetic")]
         graph: Option<std::path::PathBuf>,
         /// A power-law graph instead: `accounts,follows_each,celebrities,celebrity_followers`.
-        #[arg(long, value_delimiter = ',', num_args = 4)]
+        #[arg(long, value_delimiter = ',')]
         synthetic: Option<Vec<usize>>,
         #[arg(long, default_value_t = 10)]
         posts_each: usize,
@@ -93,7 +93,7 @@ enum Command {
         #[arg(long, conflicts_with = "synthetic")]
         graph: Option<std::path::PathBuf>,
         /// `accounts,follows_each,celebrities,celebrity_followers`.
-        #[arg(long, value_delimiter = ',', num_args = 4)]
+        #[arg(long, value_delimiter = ',')]
         synthetic: Option<Vec<usize>>,
         #[arg(long, default_value_t = 100)]
         posts_each: usize,
@@ -148,7 +148,7 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         warmup: u64,
         /// Percent home reads, account-status reads, posts (DeathStarBench's 60,30,10).
-        #[arg(long, value_delimiter = ',', num_args = 3, default_value = "60,30,10")]
+        #[arg(long, value_delimiter = ',', default_value = "60,30,10")]
         mix: Vec<u32>,
         #[arg(long, default_value_t = 4000)]
         max_in_flight: usize,
@@ -394,6 +394,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Warm { api, accounts, concurrency } => load::warm(&api, &read_seeded(&accounts)?, concurrency).await,
         Command::Run { api, accounts, rate, duration, warmup, mix, max_in_flight, lag_every, lag_followers, seed } => {
             let seeded = read_seeded(&accounts)?;
+            if mix.len() != 3 {
+                bail!("--mix takes three percentages: home,account,post (e.g. 60,30,10)");
+            }
             let options = load::RunOptions {
                 rate,
                 duration: Duration::from_secs(duration),
@@ -417,8 +420,8 @@ fn read_seeded(path: &std::path::Path) -> anyhow::Result<load::Seeded> {
 fn load_graph(path: Option<std::path::PathBuf>, synthetic: Option<Vec<usize>>) -> anyhow::Result<load::Graph> {
     let graph = match (path, synthetic) {
         (Some(path), _) => load::Graph::from_edges(&path)?,
-        (None, Some(s)) => load::Graph::power_law(s[0], s[1], s[2], s[3], 1),
-        (None, None) => bail!("give --graph FILE or --synthetic accounts,follows_each,celebrities,celebrity_followers"),
+        (None, Some(s)) if s.len() == 4 => load::Graph::power_law(s[0], s[1], s[2], s[3], 1),
+        _ => bail!("give --graph FILE or --synthetic accounts,follows_each,celebrities,celebrity_followers"),
     };
     eprintln!("graph: {} accounts, {} follows", graph.accounts, graph.follows.len());
     Ok(graph)
