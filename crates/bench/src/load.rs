@@ -155,14 +155,19 @@ impl Api {
     }
 
     async fn call(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = rb.send().await?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{status}: {body}");
-        }
-        Ok(body)
+        call(rb).await
     }
+}
+
+/// Sends a request; the JSON answer, or an error naming the status and body.
+pub async fn call(rb: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    let resp = rb.send().await?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{status}: {body}");
+    }
+    Ok(body)
 }
 
 /// Creates the graph's accounts, follows and `posts_each` posts per account

@@ -199,13 +199,7 @@ struct Client {
 
 impl Client {
     async fn json(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = rb.send().await?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{status}: {body}");
-        }
-        Ok(body)
+        load::call(rb).await
     }
 
     async fn account(&self, name: &str) -> anyhow::Result<(String, String)> {

@@ -132,6 +132,17 @@ impl RedisSharedState {
     fn key(&self, kind: &str, key: &str) -> String {
         format!("{}{kind}:{key}", self.prefix)
     }
+
+    /// `SADD` or `SREM` of one member; whether the set changed.
+    async fn set_change(&self, command: &str, key: &str, member: &str) -> Result<bool> {
+        let n: u64 = redis::cmd(command)
+            .arg(self.key("set", key))
+            .arg(member)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(fail)?;
+        Ok(n == 1)
+    }
 }
 
 #[async_trait]
@@ -166,23 +177,11 @@ impl SharedState for RedisSharedState {
     }
 
     async fn set_add(&self, key: &str, member: &str) -> Result<bool> {
-        let n: u64 = redis::cmd("SADD")
-            .arg(self.key("set", key))
-            .arg(member)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(fail)?;
-        Ok(n == 1)
+        self.set_change("SADD", key, member).await
     }
 
     async fn set_remove(&self, key: &str, member: &str) -> Result<bool> {
-        let n: u64 = redis::cmd("SREM")
-            .arg(self.key("set", key))
-            .arg(member)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(fail)?;
-        Ok(n == 1)
+        self.set_change("SREM", key, member).await
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>> {
