@@ -37,6 +37,25 @@ where
     the_end_marker_sorts_last_and_is_trimmed_first(&make(3).await).await;
     author_lists_live_under_negative_owners(&make(800).await).await;
     backfill_never_leaves_a_hole(&make(6).await).await;
+    fan_out_to_many_timelines_writes_each_present_one(&make(3).await).await;
+}
+
+/// A fan-out wide enough to span several of an adapter's batches writes
+/// every present timeline, skips the absent ones, and trims each.
+pub async fn fan_out_to_many_timelines_writes_each_present_one<C: TimelineCache>(c: &C) {
+    let owners: Vec<Id> = (1..=600).map(id).collect();
+    for &o in owners.iter().filter(|o| o.get() % 3 != 0) {
+        build(c, o, &[e(1, 9), e(2, 9), e(3, 9)]).await;
+    }
+    c.insert(&owners, &[e(10, 7), e(11, 7)]).await.unwrap();
+    for &o in &owners {
+        let got = posts(c.page(o, &Page::first(10)).await.unwrap());
+        if o.get() % 3 == 0 {
+            assert!(got.is_empty(), "absent timeline {o} was written");
+        } else {
+            assert_eq!(got, vec![11, 10, 3], "timeline {o}");
+        }
+    }
 }
 
 /// Older entries join a timeline only where it can vouch for its content.
