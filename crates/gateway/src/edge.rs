@@ -144,6 +144,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let route = route.unwrap_or_else(|| req.uri().path().to_string());
     let (parts, body) = req.into_parts();
+    let http1 = parts.version < axum::http::Version::HTTP_2;
     let Admitted { verified, shown } = match admit(&gw, &parts, peer, &route).await {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -166,6 +167,13 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     };
     if let Some(v) = shown {
         rate_headers(resp.headers_mut(), &v);
+    }
+    if http1 && resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The refused body was not read to its end, so this connection
+        // cannot carry another request. Without saying so, a client that
+        // pools connections reuses it, and its next request races the
+        // close and fails.
+        resp.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }

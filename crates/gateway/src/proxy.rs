@@ -149,7 +149,12 @@ pub(crate) async fn forward(route: Arc<ProxyRoute>, mut req: Request, peer: Opti
     let client_side = upgrading.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, route.body_limit).await else {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+        let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+        if parts.version < axum::http::Version::HTTP_2 {
+            // The rest of the body is unread: the connection ends here (see `edge`).
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return resp;
     };
     let mut headers = std::mem::take(&mut parts.headers);
     strip_hop_by_hop(&mut headers, upgrading);
