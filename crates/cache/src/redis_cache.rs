@@ -102,31 +102,30 @@ fn fail(e: redis::RedisError) -> CacheError {
     CacheError(format!("Redis: {e}"))
 }
 
-// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] mode ("insert", or
-// "finish": also mark ready and renew the idle expiry), ARGV[3] idle expiry
-// in ms, ARGV[4..] members. Either way only a present timeline is written;
-// returns 1 if it was. The set always ends with the state's expiry, so the
-// two keys vanish together (fan-out never extends it).
-static ADD: LazyLock<Script> = LazyLock::new(|| {
+// KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] idle expiry in ms,
+// ARGV[3..] members. Merges the rebuilt entries, marks the timeline ready
+// and renews its idle expiry — only if it is still present; returns 1 if it
+// was. The set always ends with the state's expiry, so the two keys vanish
+// together.
+static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        for i = 4, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+        for i = 3, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
         local cap = tonumber(ARGV[1])
         local n = redis.call('ZCARD', KEYS[2])
         if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - cap - 1) end
-        if ARGV[2] == 'finish' then redis.call('SET', KEYS[1], '1', 'PX', ARGV[3]) end
-        local ttl = redis.call('PTTL', KEYS[1])
-        if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+        redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
         return 1
         "#,
     )
 });
 
-// Fan-out to many timelines in one call (single node only: the keys of
-// different timelines live in different Cluster slots). KEYS: state and set
-// of each timeline in turn; ARGV[1] cap, ARGV[2..] members. Same rule as
-// ADD in "insert" mode for each timeline.
+// Fan-out: KEYS are the state and set of each timeline in turn (one
+// timeline per call on a Cluster, where timelines live in different slots);
+// ARGV[1] cap, ARGV[2..] members. Only present timelines are written, and
+// their sets keep the state's expiry: fan-out never extends it.
 static ADD_MANY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -145,9 +144,9 @@ static ADD_MANY: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Timelines per `ADD_MANY` call: large enough that a 10,000-follower
-/// fan-out is 40 calls instead of 10,000, small enough that one call does
-/// not hold Redis for long (each timeline is a few commands).
+/// Timelines per `ADD_MANY` call on a single node: large enough that a
+/// 10,000-follower fan-out is 40 calls instead of 10,000, small enough that
+/// one call does not hold Redis for long (each timeline is a few commands).
 const FAN_OUT_BATCH: usize = 256;
 
 // KEYS[1] state, KEYS[2] set. ARGV[1] cap, ARGV[2] floor ("" or a
@@ -226,17 +225,6 @@ impl RedisTimelineCache {
         let tag = format!("{}{{tl:{}}}", self.prefix, owner.get());
         (format!("{tag}:state"), format!("{tag}:set"))
     }
-
-    async fn add(&self, owner: Id, entries: &[Entry], mode: &str) -> Result<bool> {
-        let (state, set) = self.keys(owner);
-        let mut inv = ADD.key(state);
-        inv.key(set).arg(self.cap).arg(mode).arg(self.idle_ms);
-        for e in entries {
-            inv.arg(member(e));
-        }
-        let written: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
-        Ok(written == 1)
-    }
 }
 
 #[async_trait]
@@ -262,32 +250,39 @@ impl TimelineCache for RedisTimelineCache {
     }
 
     async fn finish_rebuild(&self, owner: Id, entries: &[Entry]) -> Result<bool> {
-        self.add(owner, entries, "finish").await
+        let (state, set) = self.keys(owner);
+        let mut inv = FINISH.key(state);
+        inv.key(set).arg(self.cap).arg(self.idle_ms);
+        for e in entries {
+            inv.arg(member(e));
+        }
+        let written: i64 = inv.invoke_async(&mut self.conn.clone()).await.map_err(fail)?;
+        Ok(written == 1)
     }
 
     async fn insert(&self, owners: &[Id], entries: &[Entry]) -> Result<()> {
-        if let RedisConnection::Single(_) = self.conn {
-            // One node holds every timeline: many per script call.
-            let members: Vec<String> = entries.iter().map(member).collect();
-            let calls = owners.chunks(FAN_OUT_BATCH).map(|batch| {
-                let mut inv = ADD_MANY.prepare_invoke();
-                for &owner in batch {
-                    let (state, set) = self.keys(owner);
-                    inv.key(state).key(set);
-                }
-                inv.arg(self.cap);
-                for m in &members {
-                    inv.arg(m);
-                }
-                let mut conn = self.conn.clone();
-                async move { inv.invoke_async::<i64>(&mut conn).await.map(|_| ()).map_err(fail) }
-            });
-            return join_all(calls).await.into_iter().collect();
-        }
-        // A Cluster script may not span slots: one per owner, sent
-        // concurrently over the multiplexed connection.
-        let written = join_all(owners.iter().map(|&owner| self.add(owner, entries, "insert"))).await;
-        written.into_iter().try_for_each(|r| r.map(|_| ()))
+        // A script's keys must share a Cluster slot, and each timeline has
+        // its own: one timeline per call there, many on a single node. The
+        // calls go out concurrently over the multiplexed connection.
+        let batch = match self.conn {
+            RedisConnection::Single(_) => FAN_OUT_BATCH,
+            RedisConnection::Cluster(_) => 1,
+        };
+        let members: Vec<String> = entries.iter().map(member).collect();
+        let calls = owners.chunks(batch).map(|batch| {
+            let mut inv = ADD_MANY.prepare_invoke();
+            for &owner in batch {
+                let (state, set) = self.keys(owner);
+                inv.key(state).key(set);
+            }
+            inv.arg(self.cap);
+            for m in &members {
+                inv.arg(m);
+            }
+            let mut conn = self.conn.clone();
+            async move { inv.invoke_async::<i64>(&mut conn).await.map(|_| ()).map_err(fail) }
+        });
+        join_all(calls).await.into_iter().collect()
     }
 
     async fn backfill(&self, owner: Id, entries: &[Entry], floor: Option<Id>) -> Result<()> {
