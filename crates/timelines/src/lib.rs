@@ -270,18 +270,9 @@ impl TimelinesService {
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let recent = self.posts.recent_by_authors(&authors, None, self.cap).await?;
-        let complete = recent.len() < self.cap;
-        let mut entries: Vec<Entry> = recent
-            .into_iter()
-            .filter(|p| reaches(owner, p, |a| following.contains(&a)))
-            .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
-            .collect();
-        if complete {
-            entries.push(Entry::END);
-        }
-        let cached = self.cache.finish_rebuild(owner, &entries).await?;
-        tracing::debug!(%owner, entries = entries.len(), cached, "home timeline rebuilt");
-        Ok(Rebuilt { entries, cached })
+        let rebuilt = self.finish_rebuild(owner, recent, |p| reaches(owner, p, |a| following.contains(&a))).await?;
+        tracing::debug!(%owner, entries = rebuilt.entries.len(), cached = rebuilt.cached, "home timeline rebuilt");
+        Ok(rebuilt)
     }
 
     /// Rebuilds `author`'s list of recent posts (those reaching every
@@ -290,9 +281,21 @@ impl TimelinesService {
         let owner = authored(author);
         self.cache.begin_rebuild(owner).await?;
         let recent = self.posts.recent_by_authors(&[author], None, self.cap).await?;
+        self.finish_rebuild(owner, recent, reaches_all).await
+    }
+
+    /// Stores the posts `recent` read for list `owner` (newest first, at
+    /// most `cap`) that `keep` admits, ending with [`Entry::END`] when the
+    /// read came back short of `cap` — the list then holds everything.
+    async fn finish_rebuild(
+        &self,
+        owner: Id,
+        recent: Vec<PostRef>,
+        keep: impl Fn(&PostRef) -> bool,
+    ) -> Result<Rebuilt> {
         let complete = recent.len() < self.cap;
         let mut entries: Vec<Entry> =
-            recent.iter().filter(|p| reaches_all(p)).map(|p| Entry { post_id: p.post_id, author_id: author }).collect();
+            recent.iter().filter(|p| keep(p)).map(|p| Entry { post_id: p.post_id, author_id: p.author_id }).collect();
         if complete {
             entries.push(Entry::END);
         }
