@@ -144,7 +144,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let route = route.unwrap_or_else(|| req.uri().path().to_string());
     let (parts, body) = req.into_parts();
-    let http1 = parts.version < axum::http::Version::HTTP_2;
+    let version = parts.version;
     let Admitted { verified, shown } = match admit(&gw, &parts, peer, &route).await {
         Ok(a) => a,
         Err(resp) => return resp,
@@ -168,14 +168,20 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     if let Some(v) = shown {
         rate_headers(resp.headers_mut(), &v);
     }
-    if http1 && resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        // The refused body was not read to its end, so this connection
-        // cannot carry another request. Without saying so, a client that
-        // pools connections reuses it, and its next request races the
-        // close and fails.
-        resp.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        body_left_unread(&mut resp, version);
     }
     resp
+}
+
+/// For an answer sent before the request body was read to its end: that
+/// connection cannot carry another request. Without saying so, an HTTP/1
+/// client that pools connections reuses it, and its next request races the
+/// close and fails. (HTTP/2 resets only the stream.)
+pub(crate) fn body_left_unread(resp: &mut Response, version: axum::http::Version) {
+    if version < axum::http::Version::HTTP_2 {
+        resp.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
 }
 
 /// Answer for a request shed because the gateway is at its concurrency

@@ -150,10 +150,7 @@ pub(crate) async fn forward(route: Arc<ProxyRoute>, mut req: Request, peer: Opti
     let (mut parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, route.body_limit).await else {
         let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
-        if parts.version < axum::http::Version::HTTP_2 {
-            // The rest of the body is unread: the connection ends here (see `edge`).
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+        crate::edge::body_left_unread(&mut resp, parts.version);
         return resp;
     };
     let mut headers = std::mem::take(&mut parts.headers);
