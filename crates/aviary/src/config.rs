@@ -24,6 +24,7 @@ pub const ENV_DATABASE_READ_URL: &str = "AVIARY_DATABASE_READ_URL";
 pub const ENV_REDIS_URLS: &str = "AVIARY_REDIS_URLS";
 pub const ENV_REDIS_CLUSTER: &str = "AVIARY_REDIS_CLUSTER";
 pub const ENV_REDIS_PREFIX: &str = "AVIARY_REDIS_PREFIX";
+pub const ENV_RECORD_TTL: &str = "AVIARY_RECORD_TTL_SECS";
 pub const ENV_AMQP_URL: &str = "AVIARY_AMQP_URL";
 pub const ENV_AMQP_EXCHANGE: &str = "AVIARY_AMQP_EXCHANGE";
 pub const ENV_AMQP_QUEUE_PREFIX: &str = "AVIARY_AMQP_QUEUE_PREFIX";
@@ -72,11 +73,21 @@ pub struct CacheConfig {
     /// Prepended to every key, to share a Redis between deployments.
     pub key_prefix: String,
     pub timeout_ms: u64,
+    /// How long a cached post, account or author counter is kept after it
+    /// was last written (readers fill it, its owner rewrites it on every
+    /// change). 0 turns the record cache off: every read goes to the owner.
+    pub record_ttl_secs: u64,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { redis_urls: vec![], cluster: false, key_prefix: "aviary:".into(), timeout_ms: 2000 }
+        CacheConfig {
+            redis_urls: vec![],
+            cluster: false,
+            key_prefix: "aviary:".into(),
+            timeout_ms: 2000,
+            record_ttl_secs: 600,
+        }
     }
 }
 
@@ -377,6 +388,9 @@ impl Config {
         }
         if let Some(v) = env(ENV_REDIS_PREFIX) {
             c.cache.key_prefix = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_RECORD_TTL, "a number of seconds (0: no record cache)")? {
+            c.cache.record_ttl_secs = v;
         }
         if let Some(v) = env(ENV_AMQP_URL) {
             c.bus.amqp_url = Some(v).filter(|s| !s.is_empty());

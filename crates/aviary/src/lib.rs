@@ -29,7 +29,7 @@ use model::IdGenerator;
 use platform::ops::ReadyCheck;
 use platform::rpc::RpcClient;
 use platform::server::{Draining, Shutdown};
-use posts::{PostsApi, PostsService, RemotePosts};
+use posts::{CachedPosts, PostsApi, PostsRecords, PostsService, RemotePosts};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneSyncService;
-use users::{RemoteUsers, UsersApi, UsersService};
+use users::{CachedUsers, RemoteUsers, UsersApi, UsersService};
 
 /// A built, bound, not yet serving Aviary process.
 pub struct App {
@@ -145,8 +145,12 @@ impl App {
 
         // One multiplexed Redis connection per process, for the timeline
         // cache and the gateway's shared state alike.
+        let record_ttl = Duration::from_secs(config.cache.record_ttl_secs);
+        let caches_records = !record_ttl.is_zero();
         let redis = if !config.cache.redis_urls.is_empty()
-            && (targets.has(Component::Timelines) || targets.has(Component::Gateway))
+            && (targets.has(Component::Timelines)
+                || targets.has(Component::Gateway)
+                || (caches_records && (targets.has(Component::Users) || targets.has(Component::Posts))))
         {
             let conn = RedisConnection::connect(
                 &config.cache.redis_urls,
@@ -165,10 +169,26 @@ impl App {
             None
         };
 
+        // What instances must agree on: the gateway's rate limits and token
+        // checks, the accounts `timelines` serves by the pull path, cached
+        // records. One process all-in-one, so memory will do there.
+        let shared: Arc<dyn SharedState> = match &redis {
+            Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
+            None => Arc::new(MemorySharedState::new()),
+        };
+        // A process caches a component's records only where every writer of
+        // them reaches the same cache: in Redis, or in this process's memory
+        // when the owner runs here (all-in-one). Otherwise its reads go to
+        // the owner.
+        let record_cache = |owner: Component| caches_records && (redis.is_some() || targets.has(owner));
+
         let mut relays = Vec::new();
         let mut local_users = None;
         let users: Option<Arc<dyn UsersApi>> = if targets.has(Component::Users) {
-            let svc = UsersService::open(&db_config, ids.clone()).await.context("starting users")?;
+            let mut svc = UsersService::open(&db_config, ids.clone()).await.context("starting users")?;
+            if record_cache(Component::Users) {
+                svc = svc.with_records(users::account_records(shared.clone(), record_ttl));
+            }
             checks.push(db_ready("users database", svc.db()));
             relays.push(OutboxRelay {
                 component: UsersService::COMPONENT,
@@ -187,7 +207,10 @@ impl App {
 
         let mut local_posts = None;
         let posts: Option<Arc<dyn PostsApi>> = if targets.has(Component::Posts) {
-            let svc = PostsService::open(&db_config, ids.clone()).await.context("starting posts")?;
+            let mut svc = PostsService::open(&db_config, ids.clone()).await.context("starting posts")?;
+            if record_cache(Component::Posts) {
+                svc = svc.with_records(PostsRecords::new(shared.clone(), record_ttl));
+            }
             checks.push(db_ready("posts database", svc.db()));
             relays.push(OutboxRelay {
                 component: PostsService::COMPONENT,
@@ -204,13 +227,22 @@ impl App {
             None
         };
 
-        // What instances must agree on: the gateway's rate limits and token
-        // checks, the accounts `timelines` serves by the pull path. One
-        // process all-in-one, so memory will do there.
-        let shared: Arc<dyn SharedState> = match &redis {
-            Some(conn) => Arc::new(RedisSharedState::new(conn.clone(), &config.cache.key_prefix)),
-            None => Arc::new(MemorySharedState::new()),
-        };
+        // Readers in this process (the gateway, timelines) go through the
+        // record cache; the internal routes serve the owner directly.
+        let users = users.map(|api| -> Arc<dyn UsersApi> {
+            if record_cache(Component::Users) {
+                Arc::new(CachedUsers::new(api, users::account_records(shared.clone(), record_ttl)))
+            } else {
+                api
+            }
+        });
+        let posts = posts.map(|api| -> Arc<dyn PostsApi> {
+            if record_cache(Component::Posts) {
+                Arc::new(CachedPosts::new(api, PostsRecords::new(shared.clone(), record_ttl)))
+            } else {
+                api
+            }
+        });
 
         let mut local_timelines = None;
         let timelines: Option<Arc<dyn TimelinesApi>> = if targets.has(Component::Timelines) {

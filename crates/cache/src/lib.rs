@@ -25,10 +25,12 @@
 
 pub mod contract;
 mod memory;
+pub mod records;
 mod redis_cache;
 pub mod shared;
 
 pub use memory::MemoryTimelineCache;
+pub use records::RecordCache;
 pub use redis_cache::{RedisConnection, RedisTimelineCache};
 pub use shared::{MemorySharedState, RedisSharedState, SharedState};
 

@@ -125,17 +125,20 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
 // Fan-out: KEYS are the state and set of each timeline in turn (one
 // timeline per call on a Cluster, where timelines live in different slots);
 // ARGV[1] cap, ARGV[2..] members. Only present timelines are written, and
-// their sets keep the state's expiry: fan-out never extends it.
+// their sets keep the state's expiry: fan-out never extends it. Four
+// commands per timeline, since fan-out is most of Redis's work: `PTTL`
+// answers both "present?" (-2 when not) and the expiry to copy, and
+// `ZREMRANGEBYRANK 0 -(cap+1)` trims to the cap without a `ZCARD` (an
+// empty range when the set is within it).
 static ADD_MANY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-        local cap = tonumber(ARGV[1])
+        local keep_from = -tonumber(ARGV[1]) - 1
         for k = 1, #KEYS, 2 do
-            if redis.call('EXISTS', KEYS[k]) == 1 then
+            local ttl = redis.call('PTTL', KEYS[k])
+            if ttl ~= -2 then
                 for i = 2, #ARGV do redis.call('ZADD', KEYS[k + 1], 0, ARGV[i]) end
-                local n = redis.call('ZCARD', KEYS[k + 1])
-                if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[k + 1], 0, n - cap - 1) end
-                local ttl = redis.call('PTTL', KEYS[k])
+                redis.call('ZREMRANGEBYRANK', KEYS[k + 1], 0, keep_from)
                 if ttl > 0 then redis.call('PEXPIRE', KEYS[k + 1], ttl) end
             end
         end

@@ -1,8 +1,9 @@
 //! The shared-state port for what several instances of a component must
 //! agree on: fixed-window counters (rate limits), short-lived values (cached
-//! token checks) and small sets that never expire (the accounts `timelines`
-//! serves by the celebrity pull path). [`MemorySharedState`] serves all-in-one; [`RedisSharedState`]
-//! shares the state between gateway instances. Both pass [`contract`].
+//! token checks, cached records — see [`crate::records`]) and small sets
+//! that never expire (the accounts `timelines` serves by the celebrity pull
+//! path). [`MemorySharedState`] serves all-in-one; [`RedisSharedState`]
+//! shares the state between instances. Both pass [`contract`].
 //!
 //! The memory adapter reads `tokio::time::Instant`, so tests of what is
 //! built on it can run under paused time.
@@ -10,6 +11,7 @@
 use crate::redis_cache::RedisConnection;
 use crate::{CacheError, Result};
 use async_trait::async_trait;
+use futures::future::join_all;
 use redis::Script;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -25,6 +27,13 @@ pub trait SharedState: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()>;
     async fn delete(&self, key: &str) -> Result<()>;
+    /// The values under `keys`, in order: `None` where absent or expired.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// Stores each value for `ttl`. With `only_if_absent`, a key that
+    /// already holds a value keeps it: readers filling misses use it, so a
+    /// value an owner wrote after the reader's read is never overwritten
+    /// by the older one.
+    async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration, only_if_absent: bool) -> Result<()>;
     /// Adds `member` to the set `key`; true if it was not there. Sets do
     /// not expire, and adding and removing are atomic, so instances racing
     /// on one set lose no update.
@@ -33,6 +42,11 @@ pub trait SharedState: Send + Sync + 'static {
     async fn set_remove(&self, key: &str, member: &str) -> Result<bool>;
     async fn set_members(&self, key: &str) -> Result<Vec<String>>;
 }
+
+/// Values the memory adapter holds at most; past it, expired values go
+/// first, then arbitrary ones (everything stored is a cache that its
+/// readers can rebuild).
+const MEMORY_VALUES: usize = 200_000;
 
 #[derive(Default)]
 pub struct MemorySharedState {
@@ -70,12 +84,32 @@ impl SharedState for MemorySharedState {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        self.set_many(&[(key.to_string(), value.to_vec())], ttl, false).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let now = Instant::now();
+        let values = self.values.lock().expect("value lock poisoned");
+        Ok(keys.iter().map(|k| values.get(k).filter(|(_, end)| *end > now).map(|(v, _)| v.clone())).collect())
+    }
+
+    async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration, only_if_absent: bool) -> Result<()> {
         let now = Instant::now();
         let mut values = self.values.lock().expect("value lock poisoned");
-        if values.len() > 100_000 {
+        if values.len() + entries.len() > MEMORY_VALUES {
             values.retain(|_, (_, end)| *end > now);
+            let excess = (values.len() + entries.len()).saturating_sub(MEMORY_VALUES * 9 / 10);
+            let victims: Vec<String> = values.keys().take(excess).cloned().collect();
+            for k in victims {
+                values.remove(&k);
+            }
         }
-        values.insert(key.to_string(), (value.to_vec(), now + ttl));
+        for (key, value) in entries {
+            if only_if_absent && values.get(key).is_some_and(|(_, end)| *end > now) {
+                continue;
+            }
+            values.insert(key.clone(), (value.clone(), now + ttl));
+        }
         Ok(())
     }
 
@@ -176,6 +210,57 @@ impl SharedState for RedisSharedState {
         redis::cmd("DEL").arg(self.key("val", key)).query_async::<()>(&mut self.conn.clone()).await.map_err(fail)
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| self.key("val", k)).collect();
+        match &self.conn {
+            // One round trip.
+            RedisConnection::Single(_) => {
+                redis::cmd("MGET").arg(&keys).query_async(&mut self.conn.clone()).await.map_err(fail)
+            }
+            // Keys lie in different slots: one GET each, concurrently.
+            RedisConnection::Cluster(_) => join_all(keys.iter().map(|k| {
+                let mut conn = self.conn.clone();
+                async move { redis::cmd("GET").arg(k).query_async::<Option<Vec<u8>>>(&mut conn).await }
+            }))
+            .await
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(fail),
+        }
+    }
+
+    async fn set_many(&self, entries: &[(String, Vec<u8>)], ttl: Duration, only_if_absent: bool) -> Result<()> {
+        let ms = ttl.as_millis().max(1) as u64;
+        let command = |key: &str, value: &[u8]| {
+            let mut c = redis::cmd("SET");
+            c.arg(self.key("val", key)).arg(value).arg("PX").arg(ms);
+            if only_if_absent {
+                c.arg("NX");
+            }
+            c
+        };
+        match &self.conn {
+            RedisConnection::Single(_) => {
+                let mut pipe = redis::pipe();
+                for (k, v) in entries {
+                    pipe.add_command(command(k, v)).ignore();
+                }
+                pipe.query_async::<()>(&mut self.conn.clone()).await.map_err(fail)
+            }
+            RedisConnection::Cluster(_) => join_all(entries.iter().map(|(k, v)| {
+                let (mut conn, cmd) = (self.conn.clone(), command(k, v));
+                async move { cmd.query_async::<()>(&mut conn).await }
+            }))
+            .await
+            .into_iter()
+            .collect::<std::result::Result<(), _>>()
+            .map_err(fail),
+        }
+    }
+
     async fn set_add(&self, key: &str, member: &str) -> Result<bool> {
         self.set_change("SADD", key, member).await
     }
@@ -198,6 +283,7 @@ pub mod contract {
     pub async fn run_all<S: SharedState>(s: &S) {
         counters_count_within_a_window_and_reset_after_it(s).await;
         values_live_until_their_ttl(s).await;
+        values_are_read_and_written_in_batches(s).await;
         sets_add_and_remove_members(s).await;
     }
 
@@ -229,6 +315,31 @@ pub mod contract {
         assert_eq!(s.hit("ip:1.2.3.4", window).await.unwrap().0, 1, "a new window starts from one");
     }
 
+    pub async fn values_are_read_and_written_in_batches<S: SharedState>(s: &S) {
+        let keys: Vec<String> = ["rec:a", "rec:b", "rec:c"].map(String::from).to_vec();
+        assert_eq!(s.get_many(&keys).await.unwrap(), [None, None, None]);
+        assert!(s.get_many(&[]).await.unwrap().is_empty());
+        let long = Duration::from_secs(30);
+        s.set_many(&[("rec:a".into(), b"1".to_vec()), ("rec:c".into(), b"3".to_vec())], long, false).await.unwrap();
+        assert_eq!(s.get_many(&keys).await.unwrap(), [Some(b"1".to_vec()), None, Some(b"3".to_vec())]);
+        // A filling reader does not overwrite what is there, and fills what is not.
+        s.set_many(&[("rec:a".into(), b"old".to_vec()), ("rec:b".into(), b"2".to_vec())], long, true).await.unwrap();
+        assert_eq!(s.get_many(&keys).await.unwrap(), [Some(b"1".to_vec()), Some(b"2".to_vec()), Some(b"3".to_vec())]);
+        // An owner's write replaces; an empty value is a value.
+        s.set_many(&[("rec:a".into(), b"new".to_vec()), ("rec:b".into(), vec![])], long, false).await.unwrap();
+        assert_eq!(s.get_many(&keys).await.unwrap(), [Some(b"new".to_vec()), Some(vec![]), Some(b"3".to_vec())]);
+        assert_eq!(s.get("rec:a").await.unwrap(), Some(b"new".to_vec()), "one value space with get/set");
+        s.set_many(&[("rec:short".into(), b"x".to_vec())], Duration::from_millis(300), false).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(s.get_many(&["rec:short".into()]).await.unwrap(), [None], "expired");
+        s.set_many(&[("rec:short".into(), b"y".to_vec())], long, true).await.unwrap();
+        assert_eq!(
+            s.get_many(&["rec:short".into()]).await.unwrap(),
+            [Some(b"y".to_vec())],
+            "an expired value is absent"
+        );
+    }
+
     pub async fn values_live_until_their_ttl<S: SharedState>(s: &S) {
         assert_eq!(s.get("token:a").await.unwrap(), None);
         s.set("token:a", b"account 7", Duration::from_millis(300)).await.unwrap();
@@ -248,6 +359,20 @@ mod tests {
     #[tokio::test]
     async fn memory_shared_state_passes_the_contract() {
         contract::run_all(&MemorySharedState::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_values_stay_bounded() {
+        let s = MemorySharedState::new();
+        let ttl = Duration::from_secs(60);
+        for chunk in 0..(MEMORY_VALUES / 1000 + 20) {
+            let entries: Vec<(String, Vec<u8>)> = (0..1000).map(|i| (format!("k{chunk}:{i}"), vec![1])).collect();
+            s.set_many(&entries, ttl, false).await.unwrap();
+        }
+        let held = s.values.lock().unwrap().len();
+        assert!(held <= MEMORY_VALUES && held > MEMORY_VALUES / 2, "holds {held}");
+        let last = format!("k{}:999", MEMORY_VALUES / 1000 + 19);
+        assert_eq!(s.get(&last).await.unwrap(), Some(vec![1]), "the newest value is kept");
     }
 
     #[tokio::test(start_paused = true)]

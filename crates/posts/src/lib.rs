@@ -9,11 +9,13 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod cached;
 mod import;
 mod remote;
 mod service;
 
 pub use api::*;
+pub use cached::{CachedPosts, PostsRecords};
 pub use remote::{RemotePosts, internal_router};
 
 use model::IdGenerator;
@@ -30,6 +32,8 @@ pub struct PostsService {
     db: Db,
     ids: Arc<IdGenerator>,
     outbox: Outbox,
+    /// Kept current after each change, when readers cache records.
+    records: Option<PostsRecords>,
 }
 
 impl PostsService {
@@ -39,7 +43,14 @@ impl PostsService {
 
     pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
         let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
-        Ok(PostsService { db, ids, outbox: Outbox::new() })
+        Ok(PostsService { db, ids, outbox: Outbox::new(), records: None })
+    }
+
+    /// Keeps `records` current: every change this service commits is
+    /// written there, so readers through [`CachedPosts`] see it at once.
+    pub fn with_records(mut self, records: PostsRecords) -> Self {
+        self.records = Some(records);
+        self
     }
 
     pub fn db(&self) -> &Db {

@@ -62,6 +62,25 @@ impl PostsService {
     }
 }
 
+impl PostsService {
+    /// After a commit that created or deleted `post`: what it changed in
+    /// cached records, re-read from the database (so the stored values are
+    /// the committed ones): its parent's `replies_count` and its author's
+    /// counters, plus the post itself when it exists.
+    async fn refresh_records(&self, post: &PostRecord) {
+        let Some(records) = &self.records else { return };
+        let ids: Vec<Id> = std::iter::once(post.id).chain(post.in_reply_to_id).collect();
+        let author = [post.author_id];
+        match tokio::try_join!(self.get_many(&ids), self.author_stats(&author)) {
+            Ok((posts, stats)) => records.changed(&posts, &stats).await,
+            // The cache keeps the old values until their TTL; say so.
+            Err(e) => {
+                tracing::error!(post = %post.id, error = %e, "cannot re-read a changed post for the record cache; readers may see old counters until they expire")
+            }
+        }
+    }
+}
+
 fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
     posts.sort_by_key(|p| std::cmp::Reverse(p.id));
     posts
@@ -150,7 +169,12 @@ impl PostsApi for PostsService {
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
-        self.get(id).await?.ok_or_else(|| PostsError::Unexpected(anyhow::anyhow!("post {id} vanished after commit")))
+        let post = self
+            .get(id)
+            .await?
+            .ok_or_else(|| PostsError::Unexpected(anyhow::anyhow!("post {id} vanished after commit")))?;
+        self.refresh_records(&post).await;
+        Ok(post)
     }
 
     async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
@@ -202,6 +226,10 @@ impl PostsApi for PostsService {
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
+        if let Some(records) = &self.records {
+            records.deleted(post.id).await;
+        }
+        self.refresh_records(&post).await;
         Ok(post)
     }
 

@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod cached;
 mod import;
 mod remote;
 mod secrets;
 mod service;
 
 pub use api::*;
+pub use cached::{CachedUsers, account_records};
 pub use import::Imported;
 pub use remote::{RemoteUsers, internal_router};
 
@@ -34,6 +36,8 @@ pub struct UsersService {
     db: Db,
     ids: Arc<IdGenerator>,
     outbox: Outbox,
+    /// Kept current after each change, when readers cache accounts.
+    records: Option<cache::RecordCache<AccountRecord>>,
 }
 
 impl UsersService {
@@ -41,7 +45,14 @@ impl UsersService {
 
     pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
         let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
-        Ok(UsersService { db, ids, outbox: Outbox::new() })
+        Ok(UsersService { db, ids, outbox: Outbox::new(), records: None })
+    }
+
+    /// Keeps `records` current: every account change this service commits
+    /// is written there, so readers through [`CachedUsers`] see it at once.
+    pub fn with_records(mut self, records: cache::RecordCache<AccountRecord>) -> Self {
+        self.records = Some(records);
+        self
     }
 
     pub fn db(&self) -> &Db {

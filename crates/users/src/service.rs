@@ -48,6 +48,18 @@ impl UsersService {
         self.accounts(&[id]).await?.pop().ok_or(UsersError::NotFound)
     }
 
+    /// After a commit that changed `ids`' accounts: stores them as
+    /// committed (re-read, so concurrent changes are not undone).
+    async fn refresh_records(&self, ids: &[Id]) {
+        let Some(records) = &self.records else { return };
+        match self.accounts(ids).await {
+            Ok(accounts) => records.store(&accounts).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot re-read changed accounts for the record cache; readers may see old counters until they expire")
+            }
+        }
+    }
+
     /// A page of follow edges; `sql` is the [newest-first, oldest-first]
     /// pair of the same query, chosen by the page's direction.
     async fn edges(&self, sql: [&'static str; 2], account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
@@ -125,6 +137,7 @@ impl UsersService {
         tx.commit().await.map_err(unexpected)?;
         if changed == 1 {
             self.outbox.wake();
+            self.refresh_records(&[follower, followee]).await;
         }
         Ok(self.relationships(follower, &[followee]).await?.remove(0))
     }
@@ -379,7 +392,11 @@ impl UsersApi for UsersService {
         .execute(&self.db.pool)
         .await
         .map_err(unexpected)?;
-        self.account_by(id).await
+        let account = self.account_by(id).await?;
+        if let Some(records) = &self.records {
+            records.store(std::slice::from_ref(&account)).await;
+        }
+        Ok(account)
     }
 
     async fn account_count(&self) -> Result<u64> {

@@ -1,0 +1,286 @@
+//! Read-through caching of records by id, kept current by their owner.
+//!
+//! A home page needs twenty posts, their authors and the authors' post
+//! counters; reading them from the owning components' databases on every
+//! page is most of a page's cost. [`RecordCache`] keeps them in the shared
+//! state (memory all-in-one, Redis in split mode, so one instance's fill
+//! serves every instance):
+//!
+//! * readers ([`RecordCache::read_through`]) take what is cached and load
+//!   the rest from the owner, then *fill* it only where nothing is cached;
+//! * the owner, after committing a change, *stores* the new record or a
+//!   tombstone for a deleted one ([`RecordCache::store`],
+//!   [`RecordCache::forget`]), replacing what is there.
+//!
+//! Because fills never replace, a reader that loaded a record before a
+//! change cannot overwrite the owner's newer value: the cache is exactly
+//! as current as the last committed write, except when two writes to one
+//! record race and their stores land in the opposite order; the TTL bounds
+//! that. The cache is an accelerator only: when it fails, reads go to the
+//! owner and the failure is logged.
+
+use crate::SharedState;
+use model::Id;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A cached tombstone: the record was deleted. Empty, so no record encodes to it.
+const GONE: &[u8] = b"";
+
+pub struct RecordCache<T> {
+    shared: Arc<dyn SharedState>,
+    kind: &'static str,
+    ttl: Duration,
+    id_of: fn(&T) -> Id,
+    _records: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for RecordCache<T> {
+    fn clone(&self) -> Self {
+        RecordCache {
+            shared: self.shared.clone(),
+            kind: self.kind,
+            ttl: self.ttl,
+            id_of: self.id_of,
+            _records: PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> RecordCache<T> {
+    /// Records of one `kind` (a key namespace: `post`, `account`…), each
+    /// kept `ttl` after it was last written; `id_of` gives a record's key.
+    pub fn new(shared: Arc<dyn SharedState>, kind: &'static str, ttl: Duration, id_of: fn(&T) -> Id) -> Self {
+        RecordCache { shared, kind, ttl, id_of, _records: PhantomData }
+    }
+
+    fn key(&self, id: Id) -> String {
+        format!("rec:{}:{}", self.kind, id.get())
+    }
+
+    /// The records for `ids` that exist (in no particular order): cached
+    /// ones from the cache, the others from `load`, which is called once
+    /// with the ids that missed (and not at all if none did). Deleted
+    /// records known to the cache are absent without asking `load`.
+    pub async fn read_through<E, F, Fut>(&self, ids: &[Id], load: F) -> Result<Vec<T>, E>
+    where
+        F: FnOnce(Vec<Id>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+    {
+        let unique: Vec<Id> = {
+            let mut seen = HashSet::with_capacity(ids.len());
+            ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+        };
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = unique.iter().map(|&id| self.key(id)).collect();
+        let cached = match self.shared.get_many(&keys).await {
+            Ok(values) => values,
+            Err(e) => {
+                tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
+                vec![None; keys.len()]
+            }
+        };
+        let mut found = Vec::with_capacity(unique.len());
+        let mut missing = Vec::new();
+        for (&id, value) in unique.iter().zip(cached) {
+            match value {
+                Some(v) if v == GONE => {}
+                Some(v) => match serde_json::from_slice(&v) {
+                    Ok(record) => found.push(record),
+                    // Written by another version: load it and let the owner's
+                    // next write (or the TTL) replace it.
+                    Err(_) => missing.push(id),
+                },
+                None => missing.push(id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let loaded = load(missing).await?;
+        let fills: Vec<(String, Vec<u8>)> = loaded.iter().filter_map(|r| self.entry(r)).collect();
+        if let Err(e) = self.shared.set_many(&fills, self.ttl, true).await {
+            tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; records not cached");
+        }
+        found.extend(loaded);
+        Ok(found)
+    }
+
+    fn entry(&self, record: &T) -> Option<(String, Vec<u8>)> {
+        serde_json::to_vec(record).ok().map(|v| (self.key((self.id_of)(record)), v))
+    }
+
+    /// The owner, after committing: these are the records now.
+    pub async fn store(&self, records: &[T]) {
+        let entries: Vec<(String, Vec<u8>)> = records.iter().filter_map(|r| self.entry(r)).collect();
+        self.write(entries).await;
+    }
+
+    /// The owner, after committing: these records are deleted.
+    pub async fn forget(&self, ids: &[Id]) {
+        self.write(ids.iter().map(|&id| (self.key(id), GONE.to_vec())).collect()).await;
+    }
+
+    async fn write(&self, entries: Vec<(String, Vec<u8>)>) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = self.shared.set_many(&entries, self.ttl, false).await {
+            // The write is committed; only readers of this cache may see the
+            // old record, until its TTL.
+            tracing::error!(kind = self.kind, error = %e, ttl = ?self.ttl, "record cache not updated after a change; readers may see the old record until it expires");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CacheError, MemorySharedState};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Rec {
+        id: Id,
+        v: u32,
+    }
+
+    fn id(n: i64) -> Id {
+        Id::from_i64(n)
+    }
+
+    fn cache(shared: Arc<dyn SharedState>) -> RecordCache<Rec> {
+        RecordCache::new(shared, "rec", Duration::from_secs(60), |r: &Rec| r.id)
+    }
+
+    /// The owner's data, counting what readers ask it for.
+    #[derive(Default)]
+    struct Owner {
+        rows: Mutex<Vec<Rec>>,
+        asked: Mutex<Vec<Vec<Id>>>,
+    }
+
+    impl Owner {
+        async fn load(&self, ids: Vec<Id>) -> Result<Vec<Rec>, ()> {
+            self.asked.lock().unwrap().push(ids.clone());
+            Ok(self.rows.lock().unwrap().iter().filter(|r| ids.contains(&r.id)).cloned().collect())
+        }
+        fn asked(&self) -> Vec<Vec<Id>> {
+            std::mem::take(&mut self.asked.lock().unwrap())
+        }
+    }
+
+    fn sorted(mut v: Vec<Rec>) -> Vec<Rec> {
+        v.sort_by_key(|r| r.id);
+        v
+    }
+
+    #[tokio::test]
+    async fn misses_are_loaded_once_and_then_served_from_the_cache() {
+        let c = cache(Arc::new(MemorySharedState::new()));
+        let owner = Owner::default();
+        *owner.rows.lock().unwrap() = vec![Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 2 }];
+        let got = c.read_through(&[id(1), id(2), id(3), id(1)], |m| owner.load(m)).await.unwrap();
+        assert_eq!(sorted(got), [Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 2 }]);
+        assert_eq!(owner.asked(), [vec![id(1), id(2), id(3)]], "each id asked once");
+        let got = c.read_through(&[id(2), id(1), id(3)], |m| owner.load(m)).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(owner.asked(), [vec![id(3)]], "only the id that does not exist is asked again");
+        assert!(c.read_through(&[], |m| owner.load(m)).await.unwrap().is_empty());
+        assert!(owner.asked().is_empty());
+    }
+
+    #[tokio::test]
+    async fn owners_writes_are_seen_at_once_and_tombstones_hide_deleted_records() {
+        let shared: Arc<dyn SharedState> = Arc::new(MemorySharedState::new());
+        let (reader, other_reader, writer) = (cache(shared.clone()), cache(shared.clone()), cache(shared));
+        let owner = Owner::default();
+        *owner.rows.lock().unwrap() = vec![Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 1 }];
+        reader.read_through(&[id(1), id(2)], |m| owner.load(m)).await.unwrap();
+        writer.store(&[Rec { id: id(1), v: 2 }]).await;
+        writer.forget(&[id(2)]).await;
+        owner.asked();
+        let got = other_reader.read_through(&[id(1), id(2)], |m| owner.load(m)).await.unwrap();
+        assert_eq!(got, [Rec { id: id(1), v: 2 }]);
+        assert!(owner.asked().is_empty(), "a tombstone answers without asking the owner");
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_loaded_before_a_change_does_not_overwrite_it() {
+        let shared: Arc<dyn SharedState> = Arc::new(MemorySharedState::new());
+        let (reader, writer) = (cache(shared.clone()), cache(shared));
+        // The reader loads v1; before it fills the cache, the owner commits
+        // v2 and stores it.
+        let got = reader
+            .read_through(&[id(1)], |_| async {
+                writer.store(&[Rec { id: id(1), v: 2 }]).await;
+                Ok::<_, ()>(vec![Rec { id: id(1), v: 1 }])
+            })
+            .await
+            .unwrap();
+        assert_eq!(got, [Rec { id: id(1), v: 1 }], "the reader answers with what it read");
+        let later = reader.read_through(&[id(1)], |_| async { Err::<Vec<Rec>, ()>(()) }).await.unwrap();
+        assert_eq!(later, [Rec { id: id(1), v: 2 }], "the cache holds the owner's value");
+        // Likewise a deletion committed while a reader was loading.
+        let got = reader
+            .read_through(&[id(5)], |_| async {
+                writer.forget(&[id(5)]).await;
+                Ok::<_, ()>(vec![Rec { id: id(5), v: 1 }])
+            })
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(reader.read_through(&[id(5)], |_| async { Err::<Vec<Rec>, ()>(()) }).await.unwrap().is_empty());
+    }
+
+    struct Broken;
+
+    #[async_trait]
+    impl SharedState for Broken {
+        async fn hit(&self, _: &str, _: Duration) -> crate::Result<(u64, Duration)> {
+            Err(CacheError("down".into()))
+        }
+        async fn get(&self, _: &str) -> crate::Result<Option<Vec<u8>>> {
+            Err(CacheError("down".into()))
+        }
+        async fn set(&self, _: &str, _: &[u8], _: Duration) -> crate::Result<()> {
+            Err(CacheError("down".into()))
+        }
+        async fn delete(&self, _: &str) -> crate::Result<()> {
+            Err(CacheError("down".into()))
+        }
+        async fn get_many(&self, _: &[String]) -> crate::Result<Vec<Option<Vec<u8>>>> {
+            Err(CacheError("down".into()))
+        }
+        async fn set_many(&self, _: &[(String, Vec<u8>)], _: Duration, _: bool) -> crate::Result<()> {
+            Err(CacheError("down".into()))
+        }
+        async fn set_add(&self, _: &str, _: &str) -> crate::Result<bool> {
+            Err(CacheError("down".into()))
+        }
+        async fn set_remove(&self, _: &str, _: &str) -> crate::Result<bool> {
+            Err(CacheError("down".into()))
+        }
+        async fn set_members(&self, _: &str) -> crate::Result<Vec<String>> {
+            Err(CacheError("down".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_sends_every_read_to_the_owner() {
+        let c = cache(Arc::new(Broken));
+        let owner = Owner::default();
+        *owner.rows.lock().unwrap() = vec![Rec { id: id(1), v: 1 }];
+        c.store(&[Rec { id: id(1), v: 9 }]).await;
+        assert_eq!(c.read_through(&[id(1)], |m| owner.load(m)).await.unwrap(), [Rec { id: id(1), v: 1 }]);
+        assert_eq!(owner.asked(), [vec![id(1)]]);
+    }
+}

@@ -1,0 +1,116 @@
+//! Posts and author counters served from the record cache
+//! ([`cache::records`]): [`CachedPosts`] wraps any [`PostsApi`] (the local
+//! service or the remote client) for readers; [`PostsService`] keeps the
+//! cache current when it changes what a cached record says.
+
+use crate::*;
+use async_trait::async_trait;
+use cache::{RecordCache, SharedState};
+use model::{Id, Page};
+use std::time::Duration;
+
+/// The records of `posts` that readers cache, and the rules for keeping
+/// them current: a post changes when it is deleted or replied to (its
+/// `replies_count`), an author's counters when they post or delete.
+#[derive(Clone)]
+pub struct PostsRecords {
+    posts: RecordCache<PostRecord>,
+    stats: RecordCache<AuthorStats>,
+}
+
+impl PostsRecords {
+    pub fn new(shared: Arc<dyn SharedState>, ttl: Duration) -> Self {
+        PostsRecords {
+            posts: RecordCache::new(shared.clone(), "post", ttl, |p: &PostRecord| p.id),
+            stats: RecordCache::new(shared, "author_stats", ttl, |s: &AuthorStats| s.author_id),
+        }
+    }
+
+    /// After a commit that created or changed `posts` and changed `authors`' counters.
+    pub(crate) async fn changed(&self, posts: &[PostRecord], stats: &[AuthorStats]) {
+        tokio::join!(self.posts.store(posts), self.stats.store(stats));
+    }
+
+    /// After a commit that deleted `post`.
+    pub(crate) async fn deleted(&self, post: Id) {
+        self.posts.forget(&[post]).await;
+    }
+}
+
+/// [`PostsApi`] reading posts and author counters through the cache; every
+/// other call goes to `inner` unchanged.
+pub struct CachedPosts {
+    inner: Arc<dyn PostsApi>,
+    records: PostsRecords,
+}
+
+impl CachedPosts {
+    pub fn new(inner: Arc<dyn PostsApi>, records: PostsRecords) -> Self {
+        CachedPosts { inner, records }
+    }
+}
+
+fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
+    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
+    posts
+}
+
+#[async_trait]
+impl PostsApi for CachedPosts {
+    async fn create(&self, post: NewPost) -> Result<PostRecord> {
+        self.inner.create(post).await
+    }
+    async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
+        Ok(self.get_many(&[id]).await?.pop())
+    }
+    async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>> {
+        let inner = &self.inner;
+        Ok(newest_first(
+            self.records.posts.read_through(ids, |missing| async move { inner.get_many(&missing).await }).await?,
+        ))
+    }
+    async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
+        self.inner.delete(id, requester).await
+    }
+    async fn by_author(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<PostRecord>> {
+        self.inner.by_author(author, include_private, exclude_replies, page).await
+    }
+    async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
+        self.inner.public(page).await
+    }
+    async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)> {
+        self.inner.context(id).await
+    }
+    async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
+        self.inner.recent_by_authors(authors, max_id, limit).await
+    }
+    async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
+        self.inner.replies_to(account, authors, limit).await
+    }
+    async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
+        let inner = &self.inner;
+        self.records
+            .stats
+            .read_through(authors, |missing| async move {
+                let mut stats = inner.author_stats(&missing).await?;
+                // An author who never posted has no counters row: zero, and
+                // cached as such (their first post stores the real ones).
+                for id in missing {
+                    if !stats.iter().any(|s| s.author_id == id) {
+                        stats.push(AuthorStats { author_id: id, statuses_count: 0, last_status_at_ms: None });
+                    }
+                }
+                Ok(stats)
+            })
+            .await
+    }
+    async fn post_count(&self) -> Result<u64> {
+        self.inner.post_count().await
+    }
+}
