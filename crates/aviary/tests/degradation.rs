@@ -60,6 +60,9 @@ impl PostsApi for Faulty {
     async fn by_author(&self, a: Id, p: bool, r: bool, page: &Page) -> posts::Result<Vec<PostRecord>> {
         self.inner.by_author(a, p, r, page).await
     }
+    async fn by_author_ids(&self, a: Id, p: bool, r: bool, page: &Page) -> posts::Result<Vec<Id>> {
+        self.inner.by_author_ids(a, p, r, page).await
+    }
     async fn public(&self, page: &Page) -> posts::Result<Vec<PostRecord>> {
         self.inner.public(page).await
     }

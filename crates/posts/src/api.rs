@@ -101,6 +101,15 @@ pub trait PostsApi: Send + Sync + 'static {
         exclude_replies: bool,
         page: &Page,
     ) -> Result<Vec<PostRecord>>;
+    /// The ids of the posts `by_author` returns, newest first: for readers
+    /// that hold the records themselves ([`crate::CachedPosts`]).
+    async fn by_author_ids(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<Id>>;
     /// Public posts, newest first.
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>>;
     /// (ancestors oldest first, descendants in id order) of a post.

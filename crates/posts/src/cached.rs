@@ -79,7 +79,19 @@ impl PostsApi for CachedPosts {
         exclude_replies: bool,
         page: &Page,
     ) -> Result<Vec<PostRecord>> {
-        self.inner.by_author(author, include_private, exclude_replies, page).await
+        // Ids from the owner's index, records from the cache: the query
+        // reads no post's text, and a page costs one cache read.
+        let ids = self.inner.by_author_ids(author, include_private, exclude_replies, page).await?;
+        self.get_many(&ids).await
+    }
+    async fn by_author_ids(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<Id>> {
+        self.inner.by_author_ids(author, include_private, exclude_replies, page).await
     }
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
         self.inner.public(page).await

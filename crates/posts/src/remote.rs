@@ -51,6 +51,8 @@ async fn dispatch(State(api): State<Arc<dyn PostsApi>>, Path(method): Path<Strin
         "delete" => call!((id: Id, requester: Id) => api.delete(id, requester)),
         "by_author" => call!((author: Id, private: bool, no_replies: bool, page: Page) =>
             api.by_author(author, private, no_replies, &page)),
+        "by_author_ids" => call!((author: Id, private: bool, no_replies: bool, page: Page) =>
+            api.by_author_ids(author, private, no_replies, &page)),
         "public" => call!((page: Page) => api.public(&page)),
         "context" => call!((id: Id) => api.context(id)),
         "recent_by_authors" => call!((authors: Vec<Id>, max_id: Option<Id>, limit: usize) =>
@@ -102,6 +104,15 @@ impl PostsApi for RemotePosts {
         page: &Page,
     ) -> Result<Vec<PostRecord>> {
         self.read("by_author", (author, include_private, exclude_replies, page)).await
+    }
+    async fn by_author_ids(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<Id>> {
+        self.read("by_author_ids", (author, include_private, exclude_replies, page)).await
     }
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
         self.read("public", (page,)).await

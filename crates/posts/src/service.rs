@@ -63,6 +63,38 @@ impl PostsService {
 }
 
 impl PostsService {
+    /// `by_author`'s query, selecting `columns`.
+    async fn by_author_rows(
+        &self,
+        columns: &'static str,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<AnyRow>> {
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        };
+        let sql = format!(
+            "SELECT {columns} FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
+             AND ($5 OR visibility IN ('public', 'unlisted'))
+             AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+             ORDER BY id {order} LIMIT $4"
+        );
+        // `columns` and `order` are constants of this file; values are bound.
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(author.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .bind(include_private)
+            .bind(exclude_replies)
+            .fetch_all(self.db.reader())
+            .await
+            .map_err(unexpected)
+    }
+
     /// After a commit that created or deleted `post`: what it changed in
     /// cached records, re-read from the database (so the stored values are
     /// the committed ones): its parent's `replies_count` and its author's
@@ -240,31 +272,21 @@ impl PostsApi for PostsService {
         exclude_replies: bool,
         page: &Page,
     ) -> Result<Vec<PostRecord>> {
-        let sql = match page.direction() {
-            PageDirection::Descending => {
-                "SELECT * FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
-                 AND ($5 OR visibility IN ('public', 'unlisted'))
-                 AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
-                 ORDER BY id DESC LIMIT $4"
-            }
-            PageDirection::AscendingFromMin => {
-                "SELECT * FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
-                 AND ($5 OR visibility IN ('public', 'unlisted'))
-                 AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
-                 ORDER BY id ASC LIMIT $4"
-            }
-        };
-        let rows = sqlx::query(sql)
-            .bind(author.get())
-            .bind(page.max_id.map(Id::get))
-            .bind(page.lower().map(Id::get))
-            .bind(page.limit as i64)
-            .bind(include_private)
-            .bind(exclude_replies)
-            .fetch_all(self.db.reader())
-            .await
-            .map_err(unexpected)?;
+        let rows = self.by_author_rows("*", author, include_private, exclude_replies, page).await?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
+    }
+
+    async fn by_author_ids(
+        &self,
+        author: Id,
+        include_private: bool,
+        exclude_replies: bool,
+        page: &Page,
+    ) -> Result<Vec<Id>> {
+        let rows = self.by_author_rows("id", author, include_private, exclude_replies, page).await?;
+        let mut ids: Vec<Id> = rows.iter().map(|r| Id::from_i64(r.get(0))).collect();
+        ids.sort_by_key(|&id| std::cmp::Reverse(id));
+        Ok(ids)
     }
 
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {

@@ -3,7 +3,7 @@
 //! engines, with two readers (two gateways) sharing one cache.
 
 use cache::{MemorySharedState, SharedState};
-use model::{Id, IdGenerator, PostText};
+use model::{Id, IdGenerator, Page, PostText};
 use posts::{CachedPosts, NewPost, PostsApi, PostsRecords, PostsService};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,17 @@ async fn readers_see_every_change(config: DbConfig) {
     owner.create(NewPost::public(a, text("second"))).await.unwrap();
     assert_eq!(stats(two.author_stats(&[a]).await.unwrap(), a), Some(2));
 
+    // Lists: ids from the owner, records from the cache, in the owner's order.
+    for page in [Page::first(10), Page::first(1), Page { min_id: Some(first.id), ..Page::first(10) }] {
+        for (private, no_replies) in [(false, false), (true, true)] {
+            let cached = one.by_author(a, private, no_replies, &page).await.unwrap();
+            assert_eq!(cached, owner.by_author(a, private, no_replies, &page).await.unwrap(), "{page:?}");
+        }
+    }
+    assert_eq!(two.by_author(b, false, false, &Page::first(5)).await.unwrap(), [reply.clone()]);
+
     owner.delete(reply.id, b).await.unwrap();
+    assert!(two.by_author(b, false, false, &Page::first(5)).await.unwrap().is_empty());
     assert_eq!(one.get_many(&[reply.id, first.id]).await.unwrap().len(), 1, "the deleted post is gone");
     assert_eq!(two.get(reply.id).await.unwrap(), None);
     assert_eq!(one.get(first.id).await.unwrap().unwrap().replies_count, 0);
