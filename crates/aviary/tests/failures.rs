@@ -173,3 +173,45 @@ async fn postgres_connection_loss_fails_fast_with_503_and_recovers_by_itself() {
     assert!(api.all_pages("/api/v1/timelines/public", None).await.contains(&id));
     sys.stop().await;
 }
+
+/// The record cache must not bring a deleted post back: a post deleted
+/// while Redis refuses writes (out of memory: reads still work) stays
+/// cached for a moment, and is gone once Redis takes writes again — the
+/// owner retries the tombstone it could not write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_post_deleted_while_redis_refuses_writes_does_not_come_back() {
+    let sys = split(SplitOptions { own_redis: true, ..Default::default() }).await;
+    let api = sys.api();
+    let redis = sys.redis.as_ref().expect("a private Redis");
+    let user = api.sign_up("deleter").await;
+    let id = api.post(&user, "soon gone", "public").await;
+    let path = format!("/api/v1/statuses/{id}");
+    assert_eq!(api.get(&path, Some(&user.token)).await.status(), 200, "read once: the post is cached");
+
+    assert!(redis.cli(&["config", "set", "maxmemory", "1"]).contains("OK"));
+    let deleted = api.request(reqwest::Method::DELETE, &path, Some(&user.token)).send().await.unwrap();
+    assert_eq!(deleted.status(), 200, "the deletion is committed whatever the cache says");
+    let stale = api.get(&path, Some(&user.token)).await.status();
+    assert!(redis.cli(&["config", "set", "maxmemory", "0"]).contains("OK"));
+
+    let back = Instant::now();
+    loop {
+        let status = api.get(&path, Some(&user.token)).await.status();
+        if status == 404 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "deleted post still served ({status}) 10 s after Redis took writes again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "while Redis refused writes the deleted post answered {stale}; gone {:?} after it took them again",
+        back.elapsed()
+    );
+    for _ in 0..5 {
+        assert_eq!(api.get(&path, Some(&user.token)).await.status(), 404, "and it stays gone");
+    }
+    sys.stop().await;
+}

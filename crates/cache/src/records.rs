@@ -120,22 +120,48 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
     /// The owner, after committing: these are the records now.
     pub async fn store(&self, records: &[T]) {
         let entries: Vec<(String, Vec<u8>)> = records.iter().filter_map(|r| self.entry(r)).collect();
-        self.write(entries).await;
+        self.write(&entries).await;
     }
 
-    /// The owner, after committing: these records are deleted.
+    /// The owner, after committing: these records are deleted. If the
+    /// cache cannot take the tombstones now, they are retried in the
+    /// background until it can or the TTL has passed (by then any cached
+    /// copy has expired): a deleted post must not come back when Redis
+    /// does. (Retrying is safe only for tombstones: deletion is final,
+    /// while a retried record could overwrite a newer one.)
     pub async fn forget(&self, ids: &[Id]) {
-        self.write(ids.iter().map(|&id| (self.key(id), GONE.to_vec())).collect()).await;
-    }
-
-    async fn write(&self, entries: Vec<(String, Vec<u8>)>) {
-        if entries.is_empty() {
+        let entries: Vec<(String, Vec<u8>)> = ids.iter().map(|&id| (self.key(id), GONE.to_vec())).collect();
+        if entries.is_empty() || self.write(&entries).await {
             return;
         }
-        if let Err(e) = self.shared.set_many(&entries, self.ttl, false).await {
-            // The write is committed; only readers of this cache may see the
-            // old record, until its TTL.
-            tracing::error!(kind = self.kind, error = %e, ttl = ?self.ttl, "record cache not updated after a change; readers may see the old record until it expires");
+        let (shared, ttl, kind) = (self.shared.clone(), self.ttl, self.kind);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + ttl;
+            let mut delay = Duration::from_millis(100);
+            while tokio::time::Instant::now() + delay < deadline {
+                tokio::time::sleep(delay).await;
+                if shared.set_many(&entries, ttl, false).await.is_ok() {
+                    tracing::info!(kind, "record cache took the deletions it refused before");
+                    return;
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+    }
+
+    /// Replaces `entries`; whether the cache took them.
+    async fn write(&self, entries: &[(String, Vec<u8>)]) -> bool {
+        if entries.is_empty() {
+            return true;
+        }
+        match self.shared.set_many(entries, self.ttl, false).await {
+            Ok(()) => true,
+            Err(e) => {
+                // The change is committed; readers of this cache may see the
+                // old record until its TTL.
+                tracing::error!(kind = self.kind, error = %e, ttl = ?self.ttl, "record cache not updated after a change; readers may see the old record until it expires");
+                false
+            }
         }
     }
 }
@@ -272,6 +298,63 @@ mod tests {
         async fn set_members(&self, _: &str) -> crate::Result<Vec<String>> {
             Err(CacheError("down".into()))
         }
+    }
+
+    /// Memory that refuses writes while `down` is set.
+    struct Flaky {
+        inner: MemorySharedState,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl SharedState for Flaky {
+        async fn hit(&self, k: &str, w: Duration) -> crate::Result<(u64, Duration)> {
+            self.inner.hit(k, w).await
+        }
+        async fn get(&self, k: &str) -> crate::Result<Option<Vec<u8>>> {
+            self.inner.get(k).await
+        }
+        async fn set(&self, k: &str, v: &[u8], t: Duration) -> crate::Result<()> {
+            self.inner.set(k, v, t).await
+        }
+        async fn delete(&self, k: &str) -> crate::Result<()> {
+            self.inner.delete(k).await
+        }
+        async fn get_many(&self, k: &[String]) -> crate::Result<Vec<Option<Vec<u8>>>> {
+            self.inner.get_many(k).await
+        }
+        async fn set_many(&self, e: &[(String, Vec<u8>)], t: Duration, n: bool) -> crate::Result<()> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(CacheError("down".into()));
+            }
+            self.inner.set_many(e, t, n).await
+        }
+        async fn set_add(&self, k: &str, m: &str) -> crate::Result<bool> {
+            self.inner.set_add(k, m).await
+        }
+        async fn set_remove(&self, k: &str, m: &str) -> crate::Result<bool> {
+            self.inner.set_remove(k, m).await
+        }
+        async fn set_members(&self, k: &str) -> crate::Result<Vec<String>> {
+            self.inner.set_members(k).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deletion_the_cache_refused_is_applied_when_it_comes_back() {
+        let flaky = Arc::new(Flaky { inner: MemorySharedState::new(), down: false.into() });
+        let c = cache(flaky.clone());
+        c.store(&[Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 1 }]).await;
+        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        c.forget(&[id(1)]).await;
+        c.store(&[Rec { id: id(2), v: 2 }]).await; // refused, not retried: a newer value may follow
+        let both = [id(1), id(2)];
+        let read = || c.read_through(&both, |_| async { Err::<Vec<Rec>, ()>(()) });
+        assert_eq!(sorted(read().await.unwrap()).len(), 2, "while the cache refuses writes, the old records stay");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(read().await.unwrap(), [Rec { id: id(2), v: 1 }], "the deletion landed once the cache took writes");
     }
 
     #[tokio::test]
