@@ -20,6 +20,7 @@ use posts::{AuthorStats, PostRecord};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::Arc;
 use users::AccountRecord;
 
 pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Account {
@@ -122,7 +123,7 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
     accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
 }
 
-fn status(base: &str, p: &PostRecord, author: Account) -> Status {
+fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
     Status {
         id: p.id,
         uri: format!("{}/statuses/{}", author.uri, p.id),
@@ -168,7 +169,8 @@ pub async fn statuses(gw: &Gateway, base: &str, posts: &[PostRecord]) -> Result<
 
 /// Statuses from posts and their already fetched authors.
 pub fn assemble(base: &str, posts: &[PostRecord], accounts: &HashMap<Id, Account>) -> Vec<Status> {
-    posts.iter().filter_map(|p| accounts.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect()
+    let shared: HashMap<Id, Arc<Account>> = accounts.iter().map(|(&id, a)| (id, Arc::new(a.clone()))).collect();
+    posts.iter().filter_map(|p| shared.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect()
 }
 
 pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<Status, ApiError> {

@@ -96,7 +96,9 @@ pub struct Status {
     pub url: String,
     pub created_at: String,
     pub edited_at: Option<String>,
-    pub account: Account,
+    /// Shared: a page holds each author once, however many of its
+    /// statuses are theirs.
+    pub account: std::sync::Arc<Account>,
     pub content: String,
     pub text: Option<String>,
     pub visibility: &'static str,
