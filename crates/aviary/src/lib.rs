@@ -17,8 +17,8 @@ use anyhow::{Context as _, bail};
 use axum::Router;
 use bus::{Bus, InProcessBus, RabbitBus, RabbitConfig};
 use cache::{
-    MemorySharedState, MemoryTimelineCache, RedisConnection, RedisSharedState, RedisTimelineCache, SharedState,
-    TimelineCache,
+    MemorySharedState, MemoryTimelineCache, RecordMetrics, RedisConnection, RedisSharedState, RedisTimelineCache,
+    SharedState, TimelineCache,
 };
 use config::Config;
 use futures::FutureExt;
@@ -229,16 +229,19 @@ impl App {
 
         // Readers in this process (the gateway, timelines) go through the
         // record cache; the internal routes serve the owner directly.
+        let record_metrics = RecordMetrics::register(&mut registry);
         let users = users.map(|api| -> Arc<dyn UsersApi> {
             if record_cache(Component::Users) {
-                Arc::new(CachedUsers::new(api, users::account_records(shared.clone(), record_ttl)))
+                let records = users::account_records(shared.clone(), record_ttl).with_metrics(record_metrics.clone());
+                Arc::new(CachedUsers::new(api, records))
             } else {
                 api
             }
         });
         let posts = posts.map(|api| -> Arc<dyn PostsApi> {
             if record_cache(Component::Posts) {
-                Arc::new(CachedPosts::new(api, PostsRecords::new(shared.clone(), record_ttl)))
+                let records = PostsRecords::new(shared.clone(), record_ttl).with_metrics(record_metrics.clone());
+                Arc::new(CachedPosts::new(api, records))
             } else {
                 api
             }

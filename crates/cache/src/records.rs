@@ -21,6 +21,10 @@
 
 use crate::SharedState;
 use model::Id;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -37,6 +41,7 @@ pub struct RecordCache<T> {
     kind: &'static str,
     ttl: Duration,
     id_of: fn(&T) -> Id,
+    metrics: Option<RecordMetrics>,
     _records: PhantomData<fn() -> T>,
 }
 
@@ -47,8 +52,52 @@ impl<T> Clone for RecordCache<T> {
             kind: self.kind,
             ttl: self.ttl,
             id_of: self.id_of,
+            metrics: self.metrics.clone(),
             _records: PhantomData,
         }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LookupLabel {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// What readers report to `/metrics`: `record_cache_lookups_total` by
+/// kind and outcome (`hit`, `gone` for a cached deletion, `miss`), and
+/// `record_cache_errors_total` by kind (reads and fills the cache refused;
+/// those reads went to the owner). A low hit ratio says the TTL is short
+/// for the traffic, or Redis is evicting.
+#[derive(Clone)]
+pub struct RecordMetrics {
+    lookups: Family<LookupLabel, Counter>,
+    errors: Family<KindLabel, Counter>,
+}
+
+impl RecordMetrics {
+    /// Registers the metrics once per process; every reader shares them.
+    pub fn register(registry: &mut Registry) -> Self {
+        let (lookups, errors) = (Family::default(), Family::default());
+        let sub = registry.sub_registry_with_prefix("record_cache");
+        sub.register("lookups", "Records looked up in the record cache, by outcome", lookups.clone());
+        sub.register("errors", "Record cache reads and fills that failed (served by the owner)", errors.clone());
+        RecordMetrics { lookups, errors }
+    }
+
+    fn lookups(&self, kind: &'static str, outcome: &'static str, n: usize) {
+        if n > 0 {
+            self.lookups.get_or_create(&LookupLabel { kind, outcome }).inc_by(n as u64);
+        }
+    }
+
+    fn error(&self, kind: &'static str) {
+        self.errors.get_or_create(&KindLabel { kind }).inc();
     }
 }
 
@@ -56,7 +105,13 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
     /// Records of one `kind` (a key namespace: `post`, `account`…), each
     /// kept `ttl` after it was last written; `id_of` gives a record's key.
     pub fn new(shared: Arc<dyn SharedState>, kind: &'static str, ttl: Duration, id_of: fn(&T) -> Id) -> Self {
-        RecordCache { shared, kind, ttl, id_of, _records: PhantomData }
+        RecordCache { shared, kind, ttl, id_of, metrics: None, _records: PhantomData }
+    }
+
+    /// Counts this reader's lookups in `metrics`.
+    pub fn with_metrics(mut self, metrics: RecordMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn key(&self, id: Id) -> String {
@@ -84,14 +139,18 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
             Ok(values) => values,
             Err(e) => {
                 tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
+                if let Some(m) = &self.metrics {
+                    m.error(self.kind);
+                }
                 vec![None; keys.len()]
             }
         };
         let mut found = Vec::with_capacity(unique.len());
         let mut missing = Vec::new();
+        let mut gone = 0;
         for (&id, value) in unique.iter().zip(cached) {
             match value {
-                Some(v) if v == GONE => {}
+                Some(v) if v == GONE => gone += 1,
                 Some(v) => match serde_json::from_slice(&v) {
                     Ok(record) => found.push(record),
                     // Written by another version: load it and let the owner's
@@ -101,6 +160,11 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
                 None => missing.push(id),
             }
         }
+        if let Some(m) = &self.metrics {
+            m.lookups(self.kind, "hit", found.len());
+            m.lookups(self.kind, "gone", gone);
+            m.lookups(self.kind, "miss", missing.len());
+        }
         if missing.is_empty() {
             return Ok(found);
         }
@@ -108,6 +172,9 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
         let fills: Vec<(String, Vec<u8>)> = loaded.iter().filter_map(|r| self.entry(r)).collect();
         if let Err(e) = self.shared.set_many(&fills, self.ttl, true).await {
             tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; records not cached");
+            if let Some(m) = &self.metrics {
+                m.error(self.kind);
+            }
         }
         found.extend(loaded);
         Ok(found)
@@ -211,7 +278,8 @@ mod tests {
 
     #[tokio::test]
     async fn misses_are_loaded_once_and_then_served_from_the_cache() {
-        let c = cache(Arc::new(MemorySharedState::new()));
+        let mut registry = Registry::default();
+        let c = cache(Arc::new(MemorySharedState::new())).with_metrics(RecordMetrics::register(&mut registry));
         let owner = Owner::default();
         *owner.rows.lock().unwrap() = vec![Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 2 }];
         let got = c.read_through(&[id(1), id(2), id(3), id(1)], |m| owner.load(m)).await.unwrap();
@@ -220,6 +288,14 @@ mod tests {
         let got = c.read_through(&[id(2), id(1), id(3)], |m| owner.load(m)).await.unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(owner.asked(), [vec![id(3)]], "only the id that does not exist is asked again");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            r#"record_cache_lookups_total{kind="rec",outcome="miss"} 4"#,
+            r#"record_cache_lookups_total{kind="rec",outcome="hit"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
         assert!(c.read_through(&[], |m| owner.load(m)).await.unwrap().is_empty());
         assert!(owner.asked().is_empty());
     }

@@ -26,6 +26,11 @@ impl PostsRecords {
         }
     }
 
+    /// Counts the lookups of readers using these records.
+    pub fn with_metrics(self, metrics: cache::RecordMetrics) -> Self {
+        PostsRecords { posts: self.posts.with_metrics(metrics.clone()), stats: self.stats.with_metrics(metrics) }
+    }
+
     /// After a commit that created or changed `posts` and changed `authors`' counters.
     pub(crate) async fn changed(&self, posts: &[PostRecord], stats: &[AuthorStats]) {
         tokio::join!(self.posts.store(posts), self.stats.store(stats));

@@ -21,6 +21,8 @@ async fn health_readiness_and_metrics_are_served() {
         text.contains(r#"aviary_http_request_duration_seconds_count{method="GET",route="/api/v1/timelines/public"} 1"#),
         "{text}"
     );
+    // The status looked up (and not found) through the record cache.
+    assert!(text.contains(r#"aviary_record_cache_lookups_total{kind="post",outcome="miss"} 1"#), "{text}");
 }
 
 #[tokio::test]
