@@ -72,6 +72,9 @@ impl PostsApi for Faulty {
     async fn recent_by_authors(&self, a: &[Id], max: Option<Id>, limit: usize) -> posts::Result<Vec<PostRef>> {
         self.inner.recent_by_authors(a, max, limit).await
     }
+    async fn earliest_by_authors(&self, a: &[Id], min: Id, limit: usize) -> posts::Result<Vec<PostRef>> {
+        self.inner.earliest_by_authors(a, min, limit).await
+    }
     async fn replies_to(&self, account: Id, a: &[Id], limit: usize) -> posts::Result<Vec<PostRef>> {
         self.inner.replies_to(account, a, limit).await
     }

@@ -116,6 +116,9 @@ pub trait PostsApi: Send + Sync + 'static {
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)>;
     /// The newest posts (any visibility) by any of `authors` below `max_id`.
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
+    /// The oldest posts (any visibility) by any of `authors` above
+    /// `min_id`, oldest first: home pages read upwards past the cache.
+    async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>>;
     /// The newest posts by any of `authors` that reply to `account`.
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>>;
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>>;

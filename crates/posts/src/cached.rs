@@ -107,6 +107,9 @@ impl PostsApi for CachedPosts {
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
         self.inner.recent_by_authors(authors, max_id, limit).await
     }
+    async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
+        self.inner.earliest_by_authors(authors, min_id, limit).await
+    }
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
         self.inner.replies_to(account, authors, limit).await
     }

@@ -57,6 +57,8 @@ async fn dispatch(State(api): State<Arc<dyn PostsApi>>, Path(method): Path<Strin
         "context" => call!((id: Id) => api.context(id)),
         "recent_by_authors" => call!((authors: Vec<Id>, max_id: Option<Id>, limit: usize) =>
             api.recent_by_authors(&authors, max_id, limit)),
+        "earliest_by_authors" => call!((authors: Vec<Id>, min_id: Id, limit: usize) =>
+            api.earliest_by_authors(&authors, min_id, limit)),
         "replies_to" => {
             call!((account: Id, authors: Vec<Id>, limit: usize) => api.replies_to(account, &authors, limit))
         }
@@ -122,6 +124,9 @@ impl PostsApi for RemotePosts {
     }
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
         self.read("recent_by_authors", (authors, max_id, limit)).await
+    }
+    async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
+        self.read("earliest_by_authors", (authors, min_id, limit)).await
     }
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
         self.read("replies_to", (account, authors, limit)).await

@@ -359,6 +359,27 @@ impl PostsApi for PostsService {
         Ok(rows.iter().map(post_ref).collect())
     }
 
+    async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(self.db.sql(
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE author_id IN (SELECT value FROM json_each($1)) AND id > $2
+             ORDER BY id ASC LIMIT $3",
+            "SELECT id, author_id, in_reply_to_account_id FROM posts
+             WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND id > $2
+             ORDER BY id ASC LIMIT $3",
+        ))
+        .bind(id_list(authors))
+        .bind(min_id.get())
+        .bind(limit as i64)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows.iter().map(post_ref).collect())
+    }
+
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
         if authors.is_empty() {
             return Ok(Vec::new());

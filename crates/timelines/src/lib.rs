@@ -258,6 +258,34 @@ impl TimelinesService {
         }
     }
 
+    /// The `want` home entries of `owner` just above `min_id`, oldest
+    /// first, read from the store with the fan-out rule (as
+    /// [`past_the_cache`](Self::past_the_cache), upwards).
+    async fn above_the_cache(&self, owner: Id, min_id: Id, want: usize) -> Result<Vec<Entry>> {
+        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
+        let mut authors: Vec<Id> = following.iter().copied().collect();
+        authors.push(owner);
+        let mut out = Vec::with_capacity(want);
+        let mut cursor = min_id;
+        loop {
+            let batch = ((want - out.len()) * 2 + 8).min(400);
+            let posts = self.posts.earliest_by_authors(&authors, cursor, batch).await?;
+            let exhausted = posts.len() < batch;
+            for p in posts {
+                cursor = p.post_id;
+                if reaches(owner, &p, |a| following.contains(&a)) {
+                    out.push(Entry { post_id: p.post_id, author_id: p.author_id });
+                    if out.len() == want {
+                        return Ok(out);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Rebuilds `owner`'s timeline from the follow graph and the posts and
     /// returns the entries, newest first. `cached` tells whether the cache
     /// kept them (it does not if the timeline was evicted or flushed while
@@ -327,12 +355,25 @@ impl TimelinesApi for TimelinesService {
         let mut owners = vec![account];
         owners.extend(celebrities.iter().map(|c| authored(*c)));
 
-        if page.direction() == PageDirection::AscendingFromMin {
-            // The `limit` entries just above `min_id` of each list, merged.
+        if let (PageDirection::AscendingFromMin, Some(min)) = (page.direction(), page.min_id) {
+            // The `limit` entries just above `min_id` of each list, merged —
+            // if every list reaches down to `min_id` (holds an entry at or
+            // below it, or everything). A list trimmed above it may miss
+            // entries just above it: then the page comes from the store.
+            let at_or_below =
+                Page { max_id: Some(Id::from_i64(min.get() + 1)), since_id: None, min_id: None, limit: 1 };
             let mut all = Vec::new();
+            let mut covered = true;
             for o in owners {
                 all.extend(self.cached_page(o, page).await?);
+                covered &= !self.cache.page(o, &at_or_below).await?.is_empty();
             }
+            if !covered {
+                let mut up = self.above_the_cache(account, min, page.limit).await?;
+                up.reverse();
+                return Ok(up);
+            }
+            all.retain(|e| *e != Entry::END);
             return Ok(page.apply_desc(&newest_first(all), |e| e.post_id));
         }
 

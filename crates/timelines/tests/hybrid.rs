@@ -185,8 +185,25 @@ async fn scroll(s: &Strategy, owner: Id, limit: usize) -> Vec<Id> {
     }
 }
 
+/// Every page of `owner`'s home above `from`, `limit` at a time, each
+/// page's newest entry the next `min_id` (how a client catches up after a
+/// break); oldest first.
+async fn scroll_up(s: &Strategy, owner: Id, from: Id, limit: usize) -> Vec<Id> {
+    let mut all: Vec<Id> = Vec::new();
+    let mut min = from;
+    loop {
+        let got = page(s, owner, &Page { min_id: Some(min), ..Page::first(limit) }).await;
+        assert!(got.len() <= limit);
+        let Some(&newest) = got.first() else { return all };
+        all.extend(got.into_iter().rev());
+        min = newest;
+        assert!(all.len() < 10_000, "paging does not end");
+    }
+}
+
 /// Both strategies agree with each other and with the expected timeline
-/// for every account: full scrolls at several page sizes, and `since_id`.
+/// for every account: full scrolls at several page sizes, `since_id`, and
+/// `min_id` from a random point (below the cache's cap, often) upwards.
 async fn check(w: &World, rng: &mut Rng, context: &str) {
     for &owner in &w.accounts {
         let want = w.expected(owner);
@@ -213,6 +230,15 @@ async fn check(w: &World, rng: &mut Rng, context: &str) {
             assert_eq!(hybrid, page(&w.fan_out, owner, &since).await, "{context}: {owner} {since:?}");
             let newer: Vec<Id> = want.iter().copied().filter(|id| since.admits(*id)).take(since.limit).collect();
             assert_eq!(hybrid, newer, "{context}: {owner} {since:?} against the posts");
+
+            // From one of its posts (or from the very beginning) upwards.
+            let pick = rng.below(want.len() + 1);
+            let from = want.get(pick).copied().unwrap_or(Id::from_i64(1));
+            let limit = 1 + rng.below(6);
+            let hybrid = scroll_up(&w.hybrid, owner, from, limit).await;
+            assert_eq!(hybrid, scroll_up(&w.fan_out, owner, from, limit).await, "{context}: {owner} up from {from:?}");
+            let above: Vec<Id> = want.iter().rev().copied().filter(|id| *id > from).collect();
+            assert_eq!(hybrid, above, "{context}: {owner} up from {from:?} by {limit} against the posts");
         }
     }
 }

@@ -141,6 +141,22 @@ async fn home_scrolls_past_the_cache_cap_to_the_oldest_post() {
     assert_eq!(got, want, "pages of 40 skipped, repeated or reordered");
     // Mastodon's default page size, through the Link headers.
     assert_eq!(api.all_pages("/api/v1/timelines/home", Some(&reader.token)).await, want);
+    // Catching up after a break: upwards from the oldest post by `min_id`,
+    // which starts far below the 800 entries the cache keeps.
+    let mut up: Vec<String> = Vec::new();
+    let mut min = want.last().unwrap().clone();
+    loop {
+        let path = format!("/api/v1/timelines/home?limit=40&min_id={min}");
+        let page = api.expect(api.get(&path, Some(&reader.token)).await, http::StatusCode::OK).await;
+        let ids: Vec<String> = page.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        let Some(newest) = ids.first().cloned() else { break };
+        up.extend(ids.into_iter().rev());
+        min = newest;
+        assert!(up.len() <= want.len(), "paging up does not end");
+    }
+    let mut above_oldest = want[..want.len() - 1].to_vec();
+    above_oldest.reverse();
+    assert_eq!(up, above_oldest, "pages of 40 by min_id skipped, repeated or reordered");
 }
 
 /// Fan-out inserts counted by this process's `/metrics` (all-in-one: the
