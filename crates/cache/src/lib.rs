@@ -30,7 +30,7 @@ mod redis_cache;
 pub mod shared;
 
 pub use memory::MemoryTimelineCache;
-pub use records::{RecordCache, RecordMetrics};
+pub use records::{RecordCache, RecordMetrics, VersionedValues};
 pub use redis_cache::{RedisConnection, RedisTimelineCache};
 pub use shared::{MemorySharedState, RedisSharedState, SharedState};
 

@@ -233,6 +233,75 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
     }
 }
 
+/// Values cached under keys that name their own version — derived from
+/// a record its owner keeps current (an author's post counters, say) — so
+/// a key's value never changes: a change makes a new key, and the old one
+/// is never read again and expires. Filling is then always safe, with no
+/// owner involvement. (An author's first page of statuses is keyed by the
+/// author's post count and last post time.)
+pub struct VersionedValues<T> {
+    shared: Arc<dyn SharedState>,
+    kind: &'static str,
+    ttl: Duration,
+    metrics: Option<RecordMetrics>,
+    _values: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for VersionedValues<T> {
+    fn clone(&self) -> Self {
+        VersionedValues {
+            shared: self.shared.clone(),
+            kind: self.kind,
+            ttl: self.ttl,
+            metrics: self.metrics.clone(),
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> VersionedValues<T> {
+    pub fn new(shared: Arc<dyn SharedState>, kind: &'static str, ttl: Duration) -> Self {
+        VersionedValues { shared, kind, ttl, metrics: None, _values: PhantomData }
+    }
+
+    pub fn with_metrics(mut self, metrics: RecordMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The value under `version` (a key naming everything it depends on),
+    /// from the cache or else from `load`, then cached.
+    pub async fn read_through<E, Fut>(&self, version: &str, load: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let key = format!("rec:{}:{version}", self.kind);
+        let cached = match self.shared.get_many(std::slice::from_ref(&key)).await {
+            Ok(mut values) => values.pop().flatten().and_then(|v| serde_json::from_slice(&v).ok()),
+            Err(e) => {
+                tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
+                if let Some(m) = &self.metrics {
+                    m.error(self.kind);
+                }
+                None
+            }
+        };
+        if let Some(m) = &self.metrics {
+            m.lookups(self.kind, if cached.is_some() { "hit" } else { "miss" }, 1);
+        }
+        if let Some(value) = cached {
+            return Ok(value);
+        }
+        let value = load().await?;
+        if let Ok(bytes) = serde_json::to_vec(&value)
+            && let Err(e) = self.shared.set_many(&[(key, bytes)], self.ttl, true).await
+        {
+            tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; value not cached");
+        }
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +410,24 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 1);
         assert!(reader.read_through(&[id(5)], |_| async { Err::<Vec<Rec>, ()>(()) }).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn versioned_values_load_once_per_version() {
+        let v: VersionedValues<Vec<u32>> =
+            VersionedValues::new(Arc::new(MemorySharedState::new()), "page", Duration::from_secs(60));
+        let loads = Mutex::new(0);
+        let load = |value: Vec<u32>| {
+            let loads = &loads;
+            move || async move {
+                *loads.lock().unwrap() += 1;
+                Ok::<_, ()>(value)
+            }
+        };
+        assert_eq!(v.read_through("a:1", load(vec![1])).await.unwrap(), [1]);
+        assert_eq!(v.read_through("a:1", load(vec![9])).await.unwrap(), [1], "cached");
+        assert_eq!(v.read_through("a:2", load(vec![1, 2])).await.unwrap(), [1, 2], "a new version loads");
+        assert_eq!(*loads.lock().unwrap(), 2);
     }
 
     struct Broken;

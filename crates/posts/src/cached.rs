@@ -5,7 +5,7 @@
 
 use crate::*;
 use async_trait::async_trait;
-use cache::{RecordCache, SharedState};
+use cache::{RecordCache, SharedState, VersionedValues};
 use model::{Id, Page};
 use std::time::Duration;
 
@@ -16,19 +16,27 @@ use std::time::Duration;
 pub struct PostsRecords {
     posts: RecordCache<PostRecord>,
     stats: RecordCache<AuthorStats>,
+    /// The ids of authors' first pages of statuses, keyed by the author's
+    /// counters (see [`CachedPosts::by_author`]).
+    first_pages: VersionedValues<Vec<Id>>,
 }
 
 impl PostsRecords {
     pub fn new(shared: Arc<dyn SharedState>, ttl: Duration) -> Self {
         PostsRecords {
             posts: RecordCache::new(shared.clone(), "post", ttl, |p: &PostRecord| p.id),
-            stats: RecordCache::new(shared, "author_stats", ttl, |s: &AuthorStats| s.author_id),
+            stats: RecordCache::new(shared.clone(), "author_stats", ttl, |s: &AuthorStats| s.author_id),
+            first_pages: VersionedValues::new(shared, "author_page", ttl),
         }
     }
 
     /// Counts the lookups of readers using these records.
     pub fn with_metrics(self, metrics: cache::RecordMetrics) -> Self {
-        PostsRecords { posts: self.posts.with_metrics(metrics.clone()), stats: self.stats.with_metrics(metrics) }
+        PostsRecords {
+            posts: self.posts.with_metrics(metrics.clone()),
+            stats: self.stats.with_metrics(metrics.clone()),
+            first_pages: self.first_pages.with_metrics(metrics),
+        }
     }
 
     /// After a commit that created or changed `posts` and changed `authors`' counters.
@@ -85,8 +93,31 @@ impl PostsApi for CachedPosts {
         page: &Page,
     ) -> Result<Vec<PostRecord>> {
         // Ids from the owner's index, records from the cache: the query
-        // reads no post's text, and a page costs one cache read.
-        let ids = self.inner.by_author_ids(author, include_private, exclude_replies, page).await?;
+        // reads no post's text. A first page's ids are cached too, under a
+        // key naming the author's post count and last post time: any post
+        // or deletion by the author changes those counters (kept current
+        // by `posts` itself), so a changed page is a new key and the old
+        // one is never read again. Later pages (cursors) always query.
+        let first_page = page.max_id.is_none() && page.since_id.is_none() && page.min_id.is_none();
+        let ids = if first_page {
+            let stats = self.author_stats(&[author]).await?;
+            let (count, last) = stats.first().map_or((0, None), |s| (s.statuses_count, s.last_status_at_ms));
+            let version = format!(
+                "{}:{}{}:{}:{count}:{}",
+                author.get(),
+                u8::from(include_private),
+                u8::from(exclude_replies),
+                page.limit,
+                last.unwrap_or(0)
+            );
+            let inner = &self.inner;
+            self.records
+                .first_pages
+                .read_through(&version, || inner.by_author_ids(author, include_private, exclude_replies, page))
+                .await?
+        } else {
+            self.inner.by_author_ids(author, include_private, exclude_replies, page).await?
+        };
         self.get_many(&ids).await
     }
     async fn by_author_ids(

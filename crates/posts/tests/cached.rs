@@ -48,6 +48,15 @@ async fn readers_see_every_change(config: DbConfig) {
     }
     assert_eq!(two.by_author(b, false, false, &Page::first(5)).await.unwrap(), std::slice::from_ref(&reply));
 
+    // A first page is cached, and a post or a deletion shows at once.
+    let before = one.by_author(a, false, false, &Page::first(3)).await.unwrap();
+    let third = owner.create(NewPost::public(a, text("third"))).await.unwrap();
+    let after = two.by_author(a, false, false, &Page::first(3)).await.unwrap();
+    assert_eq!(after[0], third, "a new post heads the cached first page");
+    assert_eq!(after[1..], before[..2]);
+    owner.delete(third.id, a).await.unwrap();
+    assert_eq!(one.by_author(a, false, false, &Page::first(3)).await.unwrap(), before, "and leaves it when deleted");
+
     owner.delete(reply.id, b).await.unwrap();
     assert!(two.by_author(b, false, false, &Page::first(5)).await.unwrap().is_empty());
     assert_eq!(one.get_many(&[reply.id, first.id]).await.unwrap().len(), 1, "the deleted post is gone");
