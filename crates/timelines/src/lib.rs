@@ -369,6 +369,7 @@ impl TimelinesApi for TimelinesService {
                 covered &= !self.cache.page(o, &at_or_below).await?.is_empty();
             }
             if !covered {
+                tracing::debug!(%account, %min, "min_id below a cached list's oldest entry: reading the store");
                 let mut up = self.above_the_cache(account, min, page.limit).await?;
                 up.reverse();
                 return Ok(up);
