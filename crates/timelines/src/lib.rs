@@ -197,8 +197,12 @@ impl TimelinesService {
             // the page's lower bound (trims only take the oldest).
             match page.lower() {
                 Some(l) => {
-                    let at_or_below =
-                        Page { max_id: Some(Id::from_i64(l.get() + 1)), since_id: None, min_id: None, limit: 1 };
+                    let at_or_below = Page {
+                        max_id: Some(Id::from_i64(l.get().saturating_add(1))),
+                        since_id: None,
+                        min_id: None,
+                        limit: 1,
+                    };
                     !self.cache.page(owner, &at_or_below).await?.is_empty()
                 }
                 None => false,
@@ -360,8 +364,12 @@ impl TimelinesApi for TimelinesService {
             // if every list reaches down to `min_id` (holds an entry at or
             // below it, or everything). A list trimmed above it may miss
             // entries just above it: then the page comes from the store.
-            let at_or_below =
-                Page { max_id: Some(Id::from_i64(min.get() + 1)), since_id: None, min_id: None, limit: 1 };
+            let at_or_below = Page {
+                max_id: Some(Id::from_i64(min.get().saturating_add(1))),
+                since_id: None,
+                min_id: None,
+                limit: 1,
+            };
             let mut all = Vec::new();
             let mut covered = true;
             for o in owners {

@@ -226,4 +226,12 @@ async fn no_route_answers_garbage_with_a_server_error() {
             }
         }
     }
+    // Cursors at the edges of the id space.
+    for cursor in ["min_id", "max_id", "since_id"] {
+        for id in ["9223372036854775807", "1", "0"] {
+            let path = format!("/api/v1/timelines/home?{cursor}={id}&limit=5");
+            let status = api.get(&path, Some(&u.token)).await.status();
+            assert!(!status.is_server_error(), "{path} answered {status}");
+        }
+    }
 }
