@@ -233,50 +233,43 @@ impl TimelinesService {
     /// with the same rule as fan-out — what the timeline would hold had it
     /// no cap.
     async fn past_the_cache(&self, owner: Id, below: Option<Id>, above: Option<Id>, want: usize) -> Result<Vec<Entry>> {
+        self.walk_the_store(owner, want, Walk::Down { below, above }).await
+    }
+
+    /// The `want` home entries of `owner` just above `min_id`, oldest
+    /// first, read as [`past_the_cache`](Self::past_the_cache) reads, upwards.
+    async fn above_the_cache(&self, owner: Id, min_id: Id, want: usize) -> Result<Vec<Entry>> {
+        self.walk_the_store(owner, want, Walk::Up { min_id }).await
+    }
+
+    /// Up to `want` home entries of `owner` from the store, walking the
+    /// posts of the owner and the accounts it follows in batches, in the
+    /// direction `walk` says. Posts that fan-out would not have delivered
+    /// (replies to strangers) are skipped.
+    async fn walk_the_store(&self, owner: Id, want: usize, walk: Walk) -> Result<Vec<Entry>> {
         let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let mut out = Vec::with_capacity(want);
-        let mut cursor = below;
+        let mut cursor = None;
         loop {
             // Some posts are replies that do not reach the owner; ask for a
             // little more than is missing.
             let batch = ((want - out.len()) * 2 + 8).min(400);
-            let posts = self.posts.recent_by_authors(&authors, cursor, batch).await?;
+            let posts = match walk {
+                Walk::Down { below, .. } => self.posts.recent_by_authors(&authors, cursor.or(below), batch).await?,
+                Walk::Up { min_id } => {
+                    self.posts.earliest_by_authors(&authors, cursor.unwrap_or(min_id), batch).await?
+                }
+            };
             let exhausted = posts.len() < batch;
             for p in posts {
-                if above.is_some_and(|a| p.post_id <= a) {
+                if let Walk::Down { above: Some(a), .. } = walk
+                    && p.post_id <= a
+                {
                     return Ok(out);
                 }
                 cursor = Some(p.post_id);
-                if reaches(owner, &p, |a| following.contains(&a)) {
-                    out.push(Entry { post_id: p.post_id, author_id: p.author_id });
-                    if out.len() == want {
-                        return Ok(out);
-                    }
-                }
-            }
-            if exhausted {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// The `want` home entries of `owner` just above `min_id`, oldest
-    /// first, read from the store with the fan-out rule (as
-    /// [`past_the_cache`](Self::past_the_cache), upwards).
-    async fn above_the_cache(&self, owner: Id, min_id: Id, want: usize) -> Result<Vec<Entry>> {
-        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
-        let mut authors: Vec<Id> = following.iter().copied().collect();
-        authors.push(owner);
-        let mut out = Vec::with_capacity(want);
-        let mut cursor = min_id;
-        loop {
-            let batch = ((want - out.len()) * 2 + 8).min(400);
-            let posts = self.posts.earliest_by_authors(&authors, cursor, batch).await?;
-            let exhausted = posts.len() < batch;
-            for p in posts {
-                cursor = p.post_id;
                 if reaches(owner, &p, |a| following.contains(&a)) {
                     out.push(Entry { post_id: p.post_id, author_id: p.author_id });
                     if out.len() == want {
@@ -334,6 +327,15 @@ impl TimelinesService {
         let cached = self.cache.finish_rebuild(owner, &entries).await?;
         Ok(Rebuilt { entries, cached })
     }
+}
+
+/// Which way [`TimelinesService::walk_the_store`] walks the posts.
+#[derive(Clone, Copy)]
+enum Walk {
+    /// Newest first, below `below`, down to (not including) `above`.
+    Down { below: Option<Id>, above: Option<Id> },
+    /// Oldest first, above `min_id`.
+    Up { min_id: Id },
 }
 
 pub struct Rebuilt {
