@@ -3,6 +3,7 @@
 //! service or the remote client) for readers; [`PostsService`] keeps the
 //! cache current when it changes what a cached record says.
 
+use crate::service::newest_first;
 use crate::*;
 use async_trait::async_trait;
 use cache::{RecordCache, SharedState, VersionedValues};
@@ -61,11 +62,6 @@ impl CachedPosts {
     pub fn new(inner: Arc<dyn PostsApi>, records: PostsRecords) -> Self {
         CachedPosts { inner, records }
     }
-}
-
-fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
-    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
-    posts
 }
 
 #[async_trait]

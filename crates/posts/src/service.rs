@@ -113,7 +113,7 @@ impl PostsService {
     }
 }
 
-fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
+pub(crate) fn newest_first(mut posts: Vec<PostRecord>) -> Vec<PostRecord> {
     posts.sort_by_key(|p| std::cmp::Reverse(p.id));
     posts
 }
