@@ -37,23 +37,62 @@ use std::time::Duration;
 const GONE: &[u8] = b"";
 
 pub struct RecordCache<T> {
-    shared: Arc<dyn SharedState>,
-    kind: &'static str,
-    ttl: Duration,
+    space: Space,
     id_of: fn(&T) -> Id,
-    metrics: Option<RecordMetrics>,
     _records: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for RecordCache<T> {
     fn clone(&self) -> Self {
-        RecordCache {
-            shared: self.shared.clone(),
-            kind: self.kind,
-            ttl: self.ttl,
-            id_of: self.id_of,
-            metrics: self.metrics.clone(),
-            _records: PhantomData,
+        RecordCache { space: self.space.clone(), id_of: self.id_of, _records: PhantomData }
+    }
+}
+
+/// One kind's keys in the shared state, and what reading and filling them
+/// does when the cache fails (log, count, and carry on from the owner):
+/// shared by [`RecordCache`] and [`VersionedValues`].
+#[derive(Clone)]
+struct Space {
+    shared: Arc<dyn SharedState>,
+    kind: &'static str,
+    ttl: Duration,
+    metrics: Option<RecordMetrics>,
+}
+
+impl Space {
+    fn key(&self, name: impl std::fmt::Display) -> String {
+        format!("rec:{}:{name}", self.kind)
+    }
+
+    /// The values under `keys`; all absent when the cache fails.
+    async fn fetch(&self, keys: &[String]) -> Vec<Option<Vec<u8>>> {
+        match self.shared.get_many(keys).await {
+            Ok(values) => values,
+            Err(e) => {
+                tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
+                self.error();
+                vec![None; keys.len()]
+            }
+        }
+    }
+
+    /// Stores `entries` where nothing is cached (readers' fills).
+    async fn fill(&self, entries: &[(String, Vec<u8>)]) {
+        if let Err(e) = self.shared.set_many(entries, self.ttl, true).await {
+            tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; values not cached");
+            self.error();
+        }
+    }
+
+    fn count(&self, outcome: &'static str, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.lookups(self.kind, outcome, n);
+        }
+    }
+
+    fn error(&self) {
+        if let Some(m) = &self.metrics {
+            m.error(self.kind);
         }
     }
 }
@@ -105,17 +144,17 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
     /// Records of one `kind` (a key namespace: `post`, `account`…), each
     /// kept `ttl` after it was last written; `id_of` gives a record's key.
     pub fn new(shared: Arc<dyn SharedState>, kind: &'static str, ttl: Duration, id_of: fn(&T) -> Id) -> Self {
-        RecordCache { shared, kind, ttl, id_of, metrics: None, _records: PhantomData }
+        RecordCache { space: Space { shared, kind, ttl, metrics: None }, id_of, _records: PhantomData }
     }
 
     /// Counts this reader's lookups in `metrics`.
     pub fn with_metrics(mut self, metrics: RecordMetrics) -> Self {
-        self.metrics = Some(metrics);
+        self.space.metrics = Some(metrics);
         self
     }
 
     fn key(&self, id: Id) -> String {
-        format!("rec:{}:{}", self.kind, id.get())
+        self.space.key(id.get())
     }
 
     /// The records for `ids` that exist (in no particular order): cached
@@ -135,16 +174,7 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = unique.iter().map(|&id| self.key(id)).collect();
-        let cached = match self.shared.get_many(&keys).await {
-            Ok(values) => values,
-            Err(e) => {
-                tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
-                if let Some(m) = &self.metrics {
-                    m.error(self.kind);
-                }
-                vec![None; keys.len()]
-            }
-        };
+        let cached = self.space.fetch(&keys).await;
         let mut found = Vec::with_capacity(unique.len());
         let mut missing = Vec::new();
         let mut gone = 0;
@@ -160,22 +190,15 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
                 None => missing.push(id),
             }
         }
-        if let Some(m) = &self.metrics {
-            m.lookups(self.kind, "hit", found.len());
-            m.lookups(self.kind, "gone", gone);
-            m.lookups(self.kind, "miss", missing.len());
-        }
+        self.space.count("hit", found.len());
+        self.space.count("gone", gone);
+        self.space.count("miss", missing.len());
         if missing.is_empty() {
             return Ok(found);
         }
         let loaded = load(missing).await?;
         let fills: Vec<(String, Vec<u8>)> = loaded.iter().filter_map(|r| self.entry(r)).collect();
-        if let Err(e) = self.shared.set_many(&fills, self.ttl, true).await {
-            tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; records not cached");
-            if let Some(m) = &self.metrics {
-                m.error(self.kind);
-            }
-        }
+        self.space.fill(&fills).await;
         found.extend(loaded);
         Ok(found)
     }
@@ -201,7 +224,7 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
         if entries.is_empty() || self.write(&entries).await {
             return;
         }
-        let (shared, ttl, kind) = (self.shared.clone(), self.ttl, self.kind);
+        let Space { shared, ttl, kind, .. } = self.space.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + ttl;
             let mut delay = Duration::from_millis(100);
@@ -221,12 +244,13 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
         if entries.is_empty() {
             return true;
         }
-        match self.shared.set_many(entries, self.ttl, false).await {
+        let Space { shared, kind, ttl, .. } = &self.space;
+        match shared.set_many(entries, *ttl, false).await {
             Ok(()) => true,
             Err(e) => {
                 // The change is committed; readers of this cache may see the
                 // old record until its TTL.
-                tracing::error!(kind = self.kind, error = %e, ttl = ?self.ttl, "record cache not updated after a change; readers may see the old record until it expires");
+                tracing::error!(kind, error = %e, ?ttl, "record cache not updated after a change; readers may see the old record until it expires");
                 false
             }
         }
@@ -240,32 +264,23 @@ impl<T: Serialize + DeserializeOwned> RecordCache<T> {
 /// owner involvement. (An author's first page of statuses is keyed by the
 /// author's post count and last post time.)
 pub struct VersionedValues<T> {
-    shared: Arc<dyn SharedState>,
-    kind: &'static str,
-    ttl: Duration,
-    metrics: Option<RecordMetrics>,
+    space: Space,
     _values: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for VersionedValues<T> {
     fn clone(&self) -> Self {
-        VersionedValues {
-            shared: self.shared.clone(),
-            kind: self.kind,
-            ttl: self.ttl,
-            metrics: self.metrics.clone(),
-            _values: PhantomData,
-        }
+        VersionedValues { space: self.space.clone(), _values: PhantomData }
     }
 }
 
 impl<T: Serialize + DeserializeOwned> VersionedValues<T> {
     pub fn new(shared: Arc<dyn SharedState>, kind: &'static str, ttl: Duration) -> Self {
-        VersionedValues { shared, kind, ttl, metrics: None, _values: PhantomData }
+        VersionedValues { space: Space { shared, kind, ttl, metrics: None }, _values: PhantomData }
     }
 
     pub fn with_metrics(mut self, metrics: RecordMetrics) -> Self {
-        self.metrics = Some(metrics);
+        self.space.metrics = Some(metrics);
         self
     }
 
@@ -275,28 +290,16 @@ impl<T: Serialize + DeserializeOwned> VersionedValues<T> {
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let key = format!("rec:{}:{version}", self.kind);
-        let cached = match self.shared.get_many(std::slice::from_ref(&key)).await {
-            Ok(mut values) => values.pop().flatten().and_then(|v| serde_json::from_slice(&v).ok()),
-            Err(e) => {
-                tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; reading from the owner");
-                if let Some(m) = &self.metrics {
-                    m.error(self.kind);
-                }
-                None
-            }
-        };
-        if let Some(m) = &self.metrics {
-            m.lookups(self.kind, if cached.is_some() { "hit" } else { "miss" }, 1);
-        }
+        let key = self.space.key(version);
+        let cached = self.space.fetch(std::slice::from_ref(&key)).await;
+        let cached: Option<T> = cached.into_iter().next().flatten().and_then(|v| serde_json::from_slice(&v).ok());
+        self.space.count(if cached.is_some() { "hit" } else { "miss" }, 1);
         if let Some(value) = cached {
             return Ok(value);
         }
         let value = load().await?;
-        if let Ok(bytes) = serde_json::to_vec(&value)
-            && let Err(e) = self.shared.set_many(&[(key, bytes)], self.ttl, true).await
-        {
-            tracing::warn!(kind = self.kind, error = %e, "record cache unavailable; value not cached");
+        if let Ok(bytes) = serde_json::to_vec(&value) {
+            self.space.fill(&[(key, bytes)]).await;
         }
         Ok(value)
     }
@@ -308,6 +311,8 @@ mod tests {
     use crate::{CacheError, MemorySharedState};
     use async_trait::async_trait;
     use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering::SeqCst;
 
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     struct Rec {
@@ -430,43 +435,18 @@ mod tests {
         assert_eq!(*loads.lock().unwrap(), 2);
     }
 
-    struct Broken;
-
-    #[async_trait]
-    impl SharedState for Broken {
-        async fn hit(&self, _: &str, _: Duration) -> crate::Result<(u64, Duration)> {
-            Err(CacheError("down".into()))
-        }
-        async fn get(&self, _: &str) -> crate::Result<Option<Vec<u8>>> {
-            Err(CacheError("down".into()))
-        }
-        async fn set(&self, _: &str, _: &[u8], _: Duration) -> crate::Result<()> {
-            Err(CacheError("down".into()))
-        }
-        async fn delete(&self, _: &str) -> crate::Result<()> {
-            Err(CacheError("down".into()))
-        }
-        async fn get_many(&self, _: &[String]) -> crate::Result<Vec<Option<Vec<u8>>>> {
-            Err(CacheError("down".into()))
-        }
-        async fn set_many(&self, _: &[(String, Vec<u8>)], _: Duration, _: bool) -> crate::Result<()> {
-            Err(CacheError("down".into()))
-        }
-        async fn set_add(&self, _: &str, _: &str) -> crate::Result<bool> {
-            Err(CacheError("down".into()))
-        }
-        async fn set_remove(&self, _: &str, _: &str) -> crate::Result<bool> {
-            Err(CacheError("down".into()))
-        }
-        async fn set_members(&self, _: &str) -> crate::Result<Vec<String>> {
-            Err(CacheError("down".into()))
-        }
-    }
-
-    /// Memory that refuses writes while `down` is set.
+    /// Memory whose batch reads and writes (what the record cache uses)
+    /// fail while their switch is on.
     struct Flaky {
         inner: MemorySharedState,
-        down: std::sync::atomic::AtomicBool,
+        reads_down: AtomicBool,
+        writes_down: AtomicBool,
+    }
+
+    impl Flaky {
+        fn new(reads_down: bool, writes_down: bool) -> Self {
+            Flaky { inner: MemorySharedState::new(), reads_down: reads_down.into(), writes_down: writes_down.into() }
+        }
     }
 
     #[async_trait]
@@ -484,10 +464,13 @@ mod tests {
             self.inner.delete(k).await
         }
         async fn get_many(&self, k: &[String]) -> crate::Result<Vec<Option<Vec<u8>>>> {
+            if self.reads_down.load(SeqCst) {
+                return Err(CacheError("down".into()));
+            }
             self.inner.get_many(k).await
         }
         async fn set_many(&self, e: &[(String, Vec<u8>)], t: Duration, n: bool) -> crate::Result<()> {
-            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.writes_down.load(SeqCst) {
                 return Err(CacheError("down".into()));
             }
             self.inner.set_many(e, t, n).await
@@ -505,24 +488,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_deletion_the_cache_refused_is_applied_when_it_comes_back() {
-        let flaky = Arc::new(Flaky { inner: MemorySharedState::new(), down: false.into() });
+        let flaky = Arc::new(Flaky::new(false, false));
         let c = cache(flaky.clone());
         c.store(&[Rec { id: id(1), v: 1 }, Rec { id: id(2), v: 1 }]).await;
-        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        flaky.writes_down.store(true, SeqCst);
         c.forget(&[id(1)]).await;
         c.store(&[Rec { id: id(2), v: 2 }]).await; // refused, not retried: a newer value may follow
         let both = [id(1), id(2)];
         let read = || c.read_through(&both, |_| async { Err::<Vec<Rec>, ()>(()) });
         assert_eq!(sorted(read().await.unwrap()).len(), 2, "while the cache refuses writes, the old records stay");
         tokio::time::sleep(Duration::from_secs(20)).await;
-        flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        flaky.writes_down.store(false, SeqCst);
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert_eq!(read().await.unwrap(), [Rec { id: id(2), v: 1 }], "the deletion landed once the cache took writes");
     }
 
     #[tokio::test]
     async fn a_failing_cache_sends_every_read_to_the_owner() {
-        let c = cache(Arc::new(Broken));
+        let c = cache(Arc::new(Flaky::new(true, true)));
         let owner = Owner::default();
         *owner.rows.lock().unwrap() = vec![Rec { id: id(1), v: 1 }];
         c.store(&[Rec { id: id(1), v: 9 }]).await;
