@@ -183,6 +183,15 @@ impl TimelinesService {
         Ok(self.cache.page(owner, page).await?)
     }
 
+    /// Whether cached list `owner` holds an entry at or below `id` (the end
+    /// marker counts: it sorts below every post). Trims take only the
+    /// oldest entries, so such a list holds everything above `id`.
+    async fn reaches_down_to(&self, owner: Id, id: Id) -> Result<bool> {
+        let at_or_below =
+            Page { max_id: Some(Id::from_i64(id.get().saturating_add(1))), since_id: None, min_id: None, limit: 1 };
+        Ok(!self.cache.page(owner, &at_or_below).await?.is_empty())
+    }
+
     /// The part of a descending page that list `owner` can vouch for.
     async fn slice(&self, owner: Id, page: &Page) -> Result<Slice> {
         let mut entries = self.cached_page(owner, page).await?;
@@ -196,15 +205,7 @@ impl TimelinesService {
             // been trimmed away, unless it also holds something at or below
             // the page's lower bound (trims only take the oldest).
             match page.lower() {
-                Some(l) => {
-                    let at_or_below = Page {
-                        max_id: Some(Id::from_i64(l.get().saturating_add(1))),
-                        since_id: None,
-                        min_id: None,
-                        limit: 1,
-                    };
-                    !self.cache.page(owner, &at_or_below).await?.is_empty()
-                }
+                Some(l) => self.reaches_down_to(owner, l).await?,
                 None => false,
             }
         };
@@ -366,17 +367,11 @@ impl TimelinesApi for TimelinesService {
             // if every list reaches down to `min_id` (holds an entry at or
             // below it, or everything). A list trimmed above it may miss
             // entries just above it: then the page comes from the store.
-            let at_or_below = Page {
-                max_id: Some(Id::from_i64(min.get().saturating_add(1))),
-                since_id: None,
-                min_id: None,
-                limit: 1,
-            };
             let mut all = Vec::new();
             let mut covered = true;
             for o in owners {
                 all.extend(self.cached_page(o, page).await?);
-                covered &= !self.cache.page(o, &at_or_below).await?.is_empty();
+                covered &= self.reaches_down_to(o, min).await?;
             }
             if !covered {
                 tracing::debug!(%account, %min, "min_id below a cached list's oldest entry: reading the store");
