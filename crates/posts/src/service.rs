@@ -95,16 +95,25 @@ impl PostsService {
             .map_err(unexpected)
     }
 
-    /// After a commit that created or deleted `post`: what it changed in
-    /// cached records, re-read from the database (so the stored values are
-    /// the committed ones): its parent's `replies_count` and its author's
-    /// counters, plus the post itself when it exists.
-    async fn refresh_records(&self, post: &PostRecord) {
+    /// After a commit that created (`created`) or deleted `post` (as read
+    /// after the commit): what it changed in cached records — the post
+    /// itself (stored, or a tombstone), its parent's `replies_count` and
+    /// its author's counters, the last two re-read from the database so the
+    /// stored values are the committed ones.
+    async fn refresh_records(&self, post: &PostRecord, created: bool) {
         let Some(records) = &self.records else { return };
-        let ids: Vec<Id> = std::iter::once(post.id).chain(post.in_reply_to_id).collect();
+        if !created {
+            records.deleted(post.id).await;
+        }
+        let parent: Vec<Id> = post.in_reply_to_id.into_iter().collect();
         let author = [post.author_id];
-        match tokio::try_join!(self.get_many(&ids), self.author_stats(&author)) {
-            Ok((posts, stats)) => records.changed(&posts, &stats).await,
+        match tokio::try_join!(self.get_many(&parent), self.author_stats(&author)) {
+            Ok((mut posts, stats)) => {
+                if created {
+                    posts.push(post.clone());
+                }
+                records.changed(&posts, &stats).await
+            }
             // The cache keeps the old values until their TTL; say so.
             Err(e) => {
                 tracing::error!(post = %post.id, error = %e, "cannot re-read a changed post for the record cache; readers may see old counters until they expire")
@@ -205,7 +214,7 @@ impl PostsApi for PostsService {
             .get(id)
             .await?
             .ok_or_else(|| PostsError::Unexpected(anyhow::anyhow!("post {id} vanished after commit")))?;
-        self.refresh_records(&post).await;
+        self.refresh_records(&post, true).await;
         Ok(post)
     }
 
@@ -258,10 +267,7 @@ impl PostsApi for PostsService {
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
-        if let Some(records) = &self.records {
-            records.deleted(post.id).await;
-        }
-        self.refresh_records(&post).await;
+        self.refresh_records(&post, false).await;
         Ok(post)
     }
 
