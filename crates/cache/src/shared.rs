@@ -79,8 +79,7 @@ impl SharedState for MemorySharedState {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let values = self.values.lock().expect("value lock poisoned");
-        Ok(values.get(key).filter(|(_, end)| *end > Instant::now()).map(|(v, _)| v.clone()))
+        Ok(self.get_many(&[key.to_string()]).await?.pop().flatten())
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
