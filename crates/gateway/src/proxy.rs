@@ -21,13 +21,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use platform::ApiError;
 use platform::metrics::HttpMetrics;
 use platform::pool::{AttemptError, ExecuteError, Pool, PoolSettings};
 use platform::server::{DRAINING_HEADER, Draining, REQUEST_ID};
+use platform::upstream::{SendError, Upgraded, Upstreams};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -35,6 +34,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 use tower::{Service, ServiceExt};
 
 /// One pass-through route in the configuration.
@@ -87,22 +87,18 @@ pub struct ProxyRoute {
     /// How the route is named in metrics and `http.route_timeouts_ms`.
     pub pattern: String,
     pool: Pool,
-    client: Client<HttpConnector, Body>,
+    upstreams: Upstreams,
     body_limit: usize,
 }
 
 impl ProxyRoute {
     pub fn new(config: &ProxyRouteConfig, body_limit: usize) -> Result<ProxyRoute, String> {
         config.validate()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(1)));
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
         Ok(ProxyRoute {
             prefix: config.prefix.clone(),
             pattern: format!("{}/{{*rest}}", config.prefix),
             pool: Pool::new(&format!("proxy {}", config.prefix), &config.upstream, config.pool.clone())?,
-            client,
+            upstreams: Upstreams::new(Duration::from_secs(1)),
             body_limit,
         })
     }
@@ -166,55 +162,55 @@ pub(crate) async fn forward(route: Arc<ProxyRoute>, mut req: Request, peer: Opti
     }
     let idempotent =
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_empty() && !upgrading;
-    let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
 
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let outcome = route
         .pool
         .execute(None, idempotent, |backend| {
-            let built = http::Request::builder()
-                .method(parts.method.clone())
-                .uri(format!("{}{path}", backend.base))
-                .body(Body::from(body.clone()));
-            let (client, headers) = (route.client.clone(), headers.clone());
+            let (upstreams, method, headers, body) = (&route.upstreams, &parts.method, &headers, body.clone());
             async move {
-                let mut upstream_req = built.map_err(|e| AttemptError::Answer(format!("bad request: {e}")))?;
-                *upstream_req.headers_mut() = headers;
-                match client.request(upstream_req).await {
+                match upstreams.send(&backend.addr, method, path, headers, body).await {
                     Ok(resp) if matches!(resp.status().as_u16(), 502..=504) => {
-                        Err(AttemptError::Failed(format!("{} answered {}", backend.addr, resp.status())))
+                        Err(AttemptError::<Infallible>::Failed(format!("{} answered {}", backend.addr, resp.status())))
                     }
                     Ok(resp) => Ok(resp),
-                    Err(e) if e.is_connect() => Err(AttemptError::NotSent(format!("{}: {e}", backend.addr))),
-                    Err(e) => Err(AttemptError::Failed(format!("{}: {e}", backend.addr))),
+                    Err(e @ SendError::NotSent(..)) => Err(AttemptError::NotSent(e.to_string())),
+                    Err(e) => Err(AttemptError::Failed(e.to_string())),
                 }
             }
         })
         .await;
-    let mut resp = match outcome {
+    let resp = match outcome {
         Ok(resp) => resp,
-        Err(ExecuteError::Answer(m)) => return ApiError::bad_request(m).into_response(),
+        Err(ExecuteError::Answer(never)) => match never {},
         Err(ExecuteError::Unavailable(m)) => {
             tracing::warn!(prefix = %route.prefix, reason = %m, "pass-through upstream unavailable");
             return ApiError::unavailable(format!("upstream for {} unavailable", route.prefix)).into_response();
         }
     };
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let upstream_side = hyper::upgrade::on(&mut resp);
-        if let Some(client_side) = client_side {
-            tokio::spawn(async move {
-                match tokio::join!(client_side, upstream_side) {
-                    (Ok(c), Ok(u)) => {
-                        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
-                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
-                    }
-                    (c, u) => tracing::debug!(client = ?c.err(), upstream = ?u.err(), "upgrade not completed"),
-                }
-            });
+    let (mut head, body) = resp.into_parts();
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let (Some(client_side), Some(upstream_side)) = (client_side, body.into_upgraded()) {
+            tokio::spawn(splice(client_side, upstream_side));
         }
-        return resp.map(Body::new);
+        return Response::from_parts(head, Body::empty());
     }
-    strip_hop_by_hop(resp.headers_mut(), false);
-    resp.map(Body::new)
+    strip_hop_by_hop(&mut head.headers, false);
+    Response::from_parts(head, Body::new(body))
+}
+
+/// Joins the client's upgraded connection to the instance's, first handing
+/// on what the instance sent right after its `101`.
+async fn splice(client_side: hyper::upgrade::OnUpgrade, upstream: Upgraded) {
+    let client = match client_side.await {
+        Ok(c) => c,
+        Err(e) => return tracing::debug!(error = %e, "client upgrade not completed"),
+    };
+    let (mut client, mut upstream_stream) = (TokioIo::new(client), upstream.stream);
+    if !upstream.read_ahead.is_empty() && client.write_all(&upstream.read_ahead).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream_stream).await;
 }
 
 /// Serves the pass-through prefixes of `gw` itself and hands every other

@@ -13,5 +13,6 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod trace;
+pub mod upstream;
 
 pub use error::ApiError;

@@ -1,0 +1,752 @@
+//! HTTP/1.1 to upstream instances, with the I/O in the caller's task.
+//!
+//! The gateway's pass-through routes forward each request to an upstream
+//! over a kept-alive connection and stream the answer back. hyper-util's
+//! pooled client does this by handing every request to a task of its own per
+//! connection (a channel send, a wake-up — often on the other worker thread —
+//! and a second wake-up for the answer); measured against nginx, that
+//! hand-off was most of what a hyper-based proxy pays over nginx's single
+//! event loop (docs/BENCHMARKS.md). Here the task serving the client
+//! connection writes the request and reads the answer itself, as nginx does.
+//!
+//! What it speaks: requests with a buffered body (the gateway buffers them
+//! so a request that never reached an instance can go to another), answers
+//! framed by `Content-Length`, chunked transfer coding or the end of the
+//! connection, no body for `HEAD`, 1xx, 204 and 304, and `101 Switching
+//! Protocols`, after which the connection is handed over for splicing.
+//! Heads are parsed by `httparse` (hyper's parser). Trailers are read and
+//! dropped, as hyper's server does for HTTP/1.1 clients.
+//!
+//! Idle connections are kept per instance, newest first, for
+//! [`IDLE_TIMEOUT`]; one that the instance closed meanwhile is noticed before
+//! reuse (the readiness the runtime already tracks, no system call when it is
+//! still open) and dropped.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+use hyper::body::{Body, Frame, SizeHint};
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// How long an idle connection is kept for reuse.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept per instance; more are closed (as nginx's `keepalive`).
+const MAX_IDLE_PER_INSTANCE: usize = 256;
+/// An answer's head larger than this is refused (hyper's default buffer is 400 KiB; nginx's 4–8 KiB).
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+/// Reads into the connection buffer in steps of at least this much.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Why an exchange failed, as far as the caller can tell whether the
+/// instance saw the request.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No connection could be made: the request went nowhere.
+    #[error("connect to {0} failed: {1}")]
+    NotSent(String, io::Error),
+    /// The request was written (or partly) and no usable answer came.
+    #[error("{0}: {1}")]
+    Failed(String, io::Error),
+}
+
+/// Connections to upstream instances, shared by every request of a route.
+/// A cheap clonable handle.
+#[derive(Clone)]
+pub struct Upstreams {
+    idle: Arc<Mutex<HashMap<String, Vec<Idle>>>>,
+    connect_timeout: Duration,
+}
+
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+}
+
+impl Upstreams {
+    pub fn new(connect_timeout: Duration) -> Upstreams {
+        Upstreams { idle: Arc::default(), connect_timeout }
+    }
+
+    /// A kept connection to `addr` that is still open, or a new one.
+    /// `Ok((stream, reused))`.
+    async fn checkout(&self, addr: &str) -> Result<(TcpStream, bool), SendError> {
+        loop {
+            let found = {
+                let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
+                idle.get_mut(addr).and_then(Vec::pop)
+            };
+            let Some(Idle { stream, since }) = found else { break };
+            if since.elapsed() < IDLE_TIMEOUT && still_open(&stream) {
+                return Ok((stream, true));
+            }
+        }
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SendError::NotSent(addr.to_string(), e)),
+            Err(_) => {
+                let e =
+                    io::Error::new(io::ErrorKind::TimedOut, format!("no connection within {:?}", self.connect_timeout));
+                return Err(SendError::NotSent(addr.to_string(), e));
+            }
+        };
+        // Small requests and answers must leave at once (see platform::server).
+        let _ = stream.set_nodelay(true);
+        Ok((stream, false))
+    }
+
+    fn checkin(&self, addr: &str, stream: TcpStream) {
+        let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
+        let list = idle.entry(addr.to_string()).or_default();
+        if list.len() < MAX_IDLE_PER_INSTANCE {
+            list.push(Idle { stream, since: Instant::now() });
+        }
+    }
+
+    /// Sends one request to the instance at `addr` and reads the head of
+    /// its answer. `headers` go as they are (the caller removed hop-by-hop
+    /// ones); `Content-Length` is set from `body`, `Host` to `addr` when
+    /// absent.
+    pub async fn send(
+        &self,
+        addr: &str,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<http::Response<UpstreamBody>, SendError> {
+        let head = request_head(addr, method, path_and_query, headers, body.len());
+        let (mut stream, reused) = self.checkout(addr).await?;
+        let failed = |e: io::Error| SendError::Failed(addr.to_string(), e);
+        let written = if body.is_empty() {
+            stream.write_all(&head).await
+        } else {
+            let mut bufs = [io::IoSlice::new(&head), io::IoSlice::new(&body)];
+            write_all_vectored(&mut stream, &mut bufs).await
+        };
+        if let Err(e) = written {
+            // A kept connection the instance closed just now: the request
+            // never arrived whole, but it may have arrived in part.
+            return Err(failed(e));
+        }
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let (parts, framing) = loop {
+            if let Some(parsed) = parse_head(&buf, method).map_err(failed)? {
+                break parsed;
+            }
+            if buf.len() > MAX_HEAD {
+                return Err(failed(io::Error::new(io::ErrorKind::InvalidData, "answer head too large")));
+            }
+            buf.reserve(READ_CHUNK);
+            let n = read_buf(&mut stream, &mut buf).await.map_err(failed)?;
+            if n == 0 {
+                let why = if buf.is_empty() && reused {
+                    "closed a kept-alive connection before answering"
+                } else {
+                    "closed the connection before a complete answer head"
+                };
+                return Err(failed(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
+            }
+        };
+        let (head_len, keep_alive) = (parts.head_len, parts.keep_alive);
+        buf.advance(head_len);
+        let mut response = http::Response::new(UpstreamBody::empty());
+        *response.status_mut() = parts.status;
+        *response.version_mut() = parts.version;
+        *response.headers_mut() = parts.headers;
+        let conn = Conn { stream, buf, addr: addr.to_string(), keep_alive, upstreams: self.clone() };
+        *response.body_mut() = match framing {
+            Framing::Upgrade => UpstreamBody { state: State::Upgraded(Some(conn)) },
+            Framing::Empty => {
+                conn.release();
+                UpstreamBody::empty()
+            }
+            // The whole body already arrived (a small answer, the usual
+            // case): the connection goes back before the body is sent on.
+            Framing::Length(n) if conn.buf.len() as u64 >= n => {
+                let mut conn = conn;
+                let body = conn.buf.split_to(n as usize).freeze();
+                conn.release();
+                UpstreamBody { state: State::Full(Some(body)) }
+            }
+            Framing::Length(n) => UpstreamBody { state: State::Length { conn, remaining: n } },
+            Framing::Chunked => UpstreamBody { state: State::Chunked { conn, chunk: Chunk::Size } },
+            Framing::UntilClose => UpstreamBody { state: State::UntilClose(conn) },
+        };
+        Ok(response)
+    }
+}
+
+/// Whether a kept connection is still usable: not closed by the instance
+/// and with no stray bytes waiting. While the runtime has seen no
+/// readiness, `try_read` answers `WouldBlock` without a system call.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+async fn read_buf(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    tokio::io::AsyncReadExt::read_buf(stream, buf).await
+}
+
+async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        let n = stream.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+fn request_head(addr: &str, method: &Method, path_and_query: &str, headers: &HeaderMap, body_len: usize) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256 + headers.len() * 48);
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path_and_query.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(header::HOST) {
+        head.extend_from_slice(b"host: ");
+        head.extend_from_slice(addr.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    // A body's length is what was buffered; methods that carry a body say
+    // so even when it is empty (RFC 9110 §8.6).
+    if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        head.extend_from_slice(b"content-length: ");
+        head.extend_from_slice(body_len.to_string().as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+struct ParsedHead {
+    head_len: usize,
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    keep_alive: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+    Upgrade,
+}
+
+fn invalid(why: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.into())
+}
+
+/// The answer's head, once `buf` holds all of it. Interim 1xx answers
+/// (`100 Continue`, `103 Early Hints`) are skipped.
+fn parse_head(buf: &[u8], method: &Method) -> io::Result<Option<(ParsedHead, Framing)>> {
+    let mut start = 0;
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut slots);
+        let n = match r.parse(&buf[start..]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(invalid(format!("malformed answer head: {e}"))),
+        };
+        let code = r.code.expect("a complete head has a status");
+        let status = StatusCode::from_u16(code).map_err(|_| invalid(format!("status {code} out of range")))?;
+        if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            start += n;
+            continue;
+        }
+        let version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+        let mut headers = HeaderMap::with_capacity(r.headers.len());
+        let (mut length, mut chunked, mut close, mut keep_alive_token) = (None, false, false, false);
+        for h in r.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| invalid("bad header name"))?;
+            let value = HeaderValue::from_bytes(h.value).map_err(|_| invalid("bad header value"))?;
+            if name == header::CONTENT_LENGTH {
+                let n: u64 = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| invalid("bad content-length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(invalid("conflicting content-length headers"));
+                }
+                length = Some(n);
+            } else if name == header::TRANSFER_ENCODING {
+                chunked = h
+                    .value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
+            } else if name == header::CONNECTION {
+                for token in h.value.split(|&b| b == b',').map(trim) {
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            headers.append(name, value);
+        }
+        let keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
+        let framing = if status == StatusCode::SWITCHING_PROTOCOLS {
+            Framing::Upgrade
+        } else if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            Framing::Empty
+        } else if chunked {
+            // RFC 9112 §6.3: transfer coding wins over a length.
+            headers.remove(header::CONTENT_LENGTH);
+            Framing::Chunked
+        } else if let Some(n) = length {
+            if n == 0 { Framing::Empty } else { Framing::Length(n) }
+        } else {
+            Framing::UntilClose
+        };
+        let keep_alive = keep_alive && framing != Framing::UntilClose;
+        return Ok(Some((ParsedHead { head_len: start + n, status, version, headers, keep_alive }, framing)));
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// A connection with the bytes read past what was consumed.
+struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    addr: String,
+    keep_alive: bool,
+    upstreams: Upstreams,
+}
+
+impl Conn {
+    /// The answer was read to its end: keep the connection for the next
+    /// request if both sides allow it and nothing unexpected follows.
+    fn release(self) {
+        if self.keep_alive && self.buf.is_empty() {
+            self.upstreams.checkin(&self.addr, self.stream);
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.buf.reserve(READ_CHUNK);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
+    }
+}
+
+/// Where a chunked body is.
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+enum State {
+    Done,
+    Full(Option<Bytes>),
+    Length { conn: Conn, remaining: u64 },
+    Chunked { conn: Conn, chunk: Chunk },
+    UntilClose(Conn),
+    Upgraded(Option<Conn>),
+}
+
+/// An answer's body, streamed from the upstream connection; the connection
+/// goes back to the idle list when the body was read to its end.
+pub struct UpstreamBody {
+    state: State,
+}
+
+impl std::fmt::Debug for UpstreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamBody").field("size_hint", &self.size_hint()).finish()
+    }
+}
+
+/// A connection that switched protocols, with what the instance sent
+/// after its `101` head.
+pub struct Upgraded {
+    pub stream: TcpStream,
+    pub read_ahead: Bytes,
+}
+
+impl UpstreamBody {
+    fn empty() -> UpstreamBody {
+        UpstreamBody { state: State::Done }
+    }
+
+    /// After a `101 Switching Protocols`: the connection, for splicing.
+    pub fn into_upgraded(self) -> Option<Upgraded> {
+        match self.state {
+            State::Upgraded(Some(conn)) => Some(Upgraded { stream: conn.stream, read_ahead: conn.buf.freeze() }),
+            _ => None,
+        }
+    }
+}
+
+fn eof() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed the connection in the middle of a body")
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                State::Done | State::Upgraded(_) => return Poll::Ready(None),
+                State::Full(body) => {
+                    let body = body.take();
+                    this.state = State::Done;
+                    return Poll::Ready(body.map(|b| Ok(Frame::data(b))));
+                }
+                State::Length { conn, remaining } => {
+                    if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
+                        this.state = State::Done;
+                        return Poll::Ready(Some(Err(eof())));
+                    }
+                    let n = (*remaining).min(conn.buf.len() as u64) as usize;
+                    let data = conn.buf.split_to(n).freeze();
+                    *remaining -= n as u64;
+                    if *remaining == 0 {
+                        finish(&mut this.state);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                State::UntilClose(conn) => {
+                    if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
+                        this.state = State::Done;
+                        return Poll::Ready(None);
+                    }
+                    let data = conn.buf.split().freeze();
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                State::Chunked { conn, chunk } => match chunk {
+                    Chunk::Size => match httparse::parse_chunk_size(&conn.buf) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            conn.buf.advance(used);
+                            *chunk = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
+                        }
+                        Ok(httparse::Status::Partial) => {
+                            if conn.buf.len() > MAX_HEAD {
+                                return Poll::Ready(Some(Err(invalid("chunk size line too long"))));
+                            }
+                            if ready!(conn.poll_fill(cx))? == 0 {
+                                this.state = State::Done;
+                                return Poll::Ready(Some(Err(eof())));
+                            }
+                        }
+                        Err(_) => {
+                            this.state = State::Done;
+                            return Poll::Ready(Some(Err(invalid("malformed chunk size"))));
+                        }
+                    },
+                    Chunk::Data(remaining) => {
+                        if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
+                            this.state = State::Done;
+                            return Poll::Ready(Some(Err(eof())));
+                        }
+                        let n = (*remaining).min(conn.buf.len() as u64) as usize;
+                        let data = conn.buf.split_to(n).freeze();
+                        *remaining -= n as u64;
+                        if *remaining == 0 {
+                            *chunk = Chunk::DataEnd;
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Chunk::DataEnd => {
+                        if conn.buf.len() < 2 {
+                            if ready!(conn.poll_fill(cx))? == 0 {
+                                this.state = State::Done;
+                                return Poll::Ready(Some(Err(eof())));
+                            }
+                            continue;
+                        }
+                        if &conn.buf[..2] != b"\r\n" {
+                            this.state = State::Done;
+                            return Poll::Ready(Some(Err(invalid("chunk not followed by CRLF"))));
+                        }
+                        conn.buf.advance(2);
+                        *chunk = Chunk::Size;
+                    }
+                    // Trailer lines until an empty one; dropped.
+                    Chunk::Trailers => match conn.buf.windows(2).position(|w| w == b"\r\n") {
+                        Some(0) => {
+                            conn.buf.advance(2);
+                            finish(&mut this.state);
+                            return Poll::Ready(None);
+                        }
+                        Some(end) => conn.buf.advance(end + 2),
+                        None => {
+                            if conn.buf.len() > MAX_HEAD {
+                                return Poll::Ready(Some(Err(invalid("trailers too large"))));
+                            }
+                            if ready!(conn.poll_fill(cx))? == 0 {
+                                this.state = State::Done;
+                                return Poll::Ready(Some(Err(eof())));
+                            }
+                        }
+                    },
+                },
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done | State::Upgraded(_))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Done | State::Upgraded(_) => SizeHint::with_exact(0),
+            State::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            State::Length { remaining, .. } => SizeHint::with_exact(*remaining),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// The body ended: the connection goes back for reuse.
+fn finish(state: &mut State) {
+    match std::mem::replace(state, State::Done) {
+        State::Length { conn, .. } | State::Chunked { conn, .. } => conn.release(),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// An instance that answers each connection's requests with the
+    /// scripted answers in turn (raw bytes, so framing can be chosen), and
+    /// reports each request head it read and how many connections it saw.
+    async fn scripted(answers: Vec<&'static [u8]>) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let answers = Arc::new(Mutex::new(answers.into_iter()));
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let (tx, answers) = (tx.clone(), answers.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = s.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .map_or(0, |v| v.parse().unwrap());
+                        if buf.len() < end + 4 + length {
+                            continue;
+                        }
+                        let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
+                        buf.drain(..end + 4 + length);
+                        tx.send(format!("{head}\n\n{body}")).unwrap();
+                        let next = answers.lock().unwrap().next();
+                        match next {
+                            Some(a) => s.write_all(a).await.unwrap(),
+                            None => return,
+                        }
+                    }
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    /// An instance that answers one request with `answer` and closes the connection.
+    async fn one_shot(answer: &'static [u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            s.write_all(answer).await.unwrap();
+        });
+        addr
+    }
+
+    async fn get(u: &Upstreams, addr: &str, method: Method) -> (StatusCode, HeaderMap, Result<Bytes, io::Error>) {
+        let resp = u.send(addr, &method, "/p?q=1", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        let (head, body) = resp.into_parts();
+        let body = body.collect().await.map(|c| c.to_bytes());
+        (head.status, head.headers, body)
+    }
+
+    fn idle_count(u: &Upstreams, addr: &str) -> usize {
+        u.idle.lock().unwrap().get(addr).map_or(0, Vec::len)
+    }
+
+    #[tokio::test]
+    async fn answers_of_every_framing_are_read_whole_and_the_connection_is_reused() {
+        let (addr, mut seen) = scripted(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n4;ext=1\r\nwiki\r\n6\r\npedia \r\n0\r\nx-trailer: t\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+        ])
+        .await;
+        let u = Upstreams::new(Duration::from_secs(1));
+        let (status, headers, body) = get(&u, &addr, Method::GET).await;
+        assert_eq!(
+            (status, &headers["x-a"], body.unwrap()),
+            (StatusCode::OK, &HeaderValue::from_static("1"), Bytes::from("hello"))
+        );
+        assert_eq!(idle_count(&u, &addr), 1);
+        let head = seen.recv().await.unwrap();
+        assert!(head.starts_with("GET /p?q=1 HTTP/1.1\r\nhost: "), "{head}");
+        assert!(!head.contains("content-length"), "a GET without a body says no length: {head}");
+
+        let (status, headers, body) = get(&u, &addr, Method::GET).await;
+        assert_eq!((status, body.unwrap()), (StatusCode::CREATED, Bytes::from("wikipedia ")));
+        assert!(!headers.contains_key(header::CONTENT_LENGTH));
+        let (status, _, body) = get(&u, &addr, Method::GET).await;
+        assert_eq!((status, body.unwrap()), (StatusCode::NO_CONTENT, Bytes::new()));
+        // A HEAD answer has a length and no body.
+        let (status, headers, body) = get(&u, &addr, Method::HEAD).await;
+        assert_eq!(
+            (status, &headers[header::CONTENT_LENGTH], body.unwrap()),
+            (StatusCode::OK, &HeaderValue::from_static("3"), Bytes::new())
+        );
+        let (status, _, body) = get(&u, &addr, Method::GET).await;
+        assert_eq!((status, body.unwrap()), (StatusCode::OK, Bytes::new()));
+        // Five exchanges, one connection, kept for the next.
+        for _ in 0..4 {
+            seen.recv().await.unwrap();
+        }
+        assert_eq!(idle_count(&u, &addr), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_until_close_is_read_to_the_end_and_the_connection_not_kept() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            s.write_all(b"HTTP/1.0 200 OK\r\n\r\nfirst ").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            s.write_all(b"second").await.unwrap();
+        });
+        let u = Upstreams::new(Duration::from_secs(1));
+        let (status, _, body) = get(&u, &addr, Method::GET).await;
+        assert_eq!((status, body.unwrap()), (StatusCode::OK, Bytes::from("first second")));
+        assert_eq!(idle_count(&u, &addr), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_error_not_a_short_answer() {
+        let addr = one_shot(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this").await;
+        let u = Upstreams::new(Duration::from_secs(1));
+        let resp = u.send(&addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        let err = resp.into_body().collect().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(idle_count(&u, &addr), 0);
+    }
+
+    #[tokio::test]
+    async fn request_bodies_carry_their_length_and_headers_go_as_given() {
+        let (addr, mut seen) = scripted(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"; 2]).await;
+        let u = Upstreams::new(Duration::from_secs(1));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("example.org"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("999"));
+        headers.append("x-b", HeaderValue::from_static("1"));
+        headers.append("x-b", HeaderValue::from_static("2"));
+        u.send(&addr, &Method::POST, "/in", &headers, Bytes::from("payload")).await.unwrap();
+        let got = seen.recv().await.unwrap();
+        assert_eq!(got, "POST /in HTTP/1.1\r\nhost: example.org\r\nx-b: 1\r\nx-b: 2\r\ncontent-length: 7\n\npayload");
+        u.send(&addr, &Method::POST, "/empty", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        assert!(seen.recv().await.unwrap().contains("content-length: 0"));
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_instance_closed_is_not_reused() {
+        // One answer per connection, then the instance closes it (as a
+        // server whose keep-alive timeout passed does).
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf).await;
+                    s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                });
+            }
+        });
+        let u = Upstreams::new(Duration::from_secs(1));
+        for _ in 0..3 {
+            let (status, _, body) = get(&u, &addr, Method::GET).await;
+            assert_eq!((status, body.unwrap()), (StatusCode::OK, Bytes::from("ok")));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn no_connection_is_not_sent_and_a_malformed_answer_failed() {
+        let u = Upstreams::new(Duration::from_secs(1));
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
+        let e = u.send(&closed, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
+        assert!(matches!(e, SendError::NotSent(..)), "{e}");
+        let (addr, _seen) = scripted(vec![b"NOT HTTP AT ALL\r\n\r\n"]).await;
+        let e = u.send(&addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
+        assert!(matches!(e, SendError::Failed(..)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_switch_of_protocols_hands_over_the_connection_with_what_followed() {
+        let (addr, _seen) =
+            scripted(vec![b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\nfirst frame"]).await;
+        let u = Upstreams::new(Duration::from_secs(1));
+        let resp = u.send(&addr, &Method::GET, "/ws", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let up = resp.into_body().into_upgraded().expect("the connection");
+        assert_eq!(up.read_ahead, Bytes::from("first frame"));
+        assert_eq!(idle_count(&u, &addr), 0);
+    }
+}
