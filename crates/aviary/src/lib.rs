@@ -23,7 +23,7 @@ use cache::{
 use config::Config;
 use futures::FutureExt;
 use gateway::limits::{Clock, RateLimiter};
-use gateway::proxy::{PassThrough, ProxyRoute};
+use gateway::proxy::{PassThrough, PassThroughFront, ProxyRoute};
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
@@ -327,6 +327,14 @@ impl App {
         }
 
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
+        let fast_path = platform::metrics::Counter::default();
+        if front.as_ref().is_some_and(|gw| !gw.proxies.is_empty()) {
+            registry.register(
+                "gateway_fast_path_requests",
+                "Pass-through requests served on the plain-HTTP/1.1 fast path; the rest take the full stack",
+                fast_path.clone(),
+            );
+        }
         let draining = Draining::default();
         let router = router
             .merge(platform::ops::router(checks, Arc::new(registry), draining.clone()))
@@ -335,11 +343,21 @@ impl App {
         let router = platform::server::standard_layers(router);
         // Pass-through prefixes are served in front of the router (see
         // `gateway::proxy`).
-        let service = match front {
+        // Pass-through paths are forwarded as they came, trailing slash and all.
+        let router = platform::server::trim_trailing_slash(router);
+        let (service, fast_path) = match front {
             Some(gw) if !gw.proxies.is_empty() => {
-                BoxCloneSyncService::new(PassThrough::new(router, gw, draining.clone(), http_metrics))
+                let front = Arc::new(PassThroughFront::new(
+                    gw,
+                    draining.clone(),
+                    http_metrics,
+                    config.http.body_limit_bytes,
+                    fast_path,
+                ));
+                let fast_path: Arc<dyn platform::front::Front> = front.clone();
+                (BoxCloneSyncService::new(PassThrough::new(router, front)), Some(fast_path))
             }
-            _ => BoxCloneSyncService::new(router),
+            _ => (BoxCloneSyncService::new(router), None),
         };
 
         let tls = match (&config.http.tls_cert, &config.http.tls_key) {
@@ -360,6 +378,7 @@ impl App {
                 drain: Duration::from_millis(config.shutdown_drain_ms),
                 grace: Duration::from_secs(config.shutdown_grace_secs),
                 tls,
+                front: fast_path,
             },
             targets: targets.clone(),
             bus,

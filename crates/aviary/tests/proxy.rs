@@ -207,3 +207,189 @@ async fn overload_is_shed_at_once_and_slow_routes_end_at_their_budget() {
     assert!(t.elapsed() < Duration::from_secs(2), "the budget did not hold: {:?}", t.elapsed());
     assert!(r.text().await.unwrap().contains("\"error\""));
 }
+
+/// Reads one HTTP/1.1 answer from `tcp` (after what `buf` already holds):
+/// status, headers (lower-case names) and the body, de-chunked.
+async fn read_answer(tcp: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    async fn fill(tcp: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
+        let mut chunk = [0u8; 8192];
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed in the middle of an answer");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let (status, headers, head_len) = loop {
+        let mut slots = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(n) = r.parse(buf).unwrap() {
+            let headers: Vec<(String, String)> = r
+                .headers
+                .iter()
+                .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).to_string()))
+                .collect();
+            break (r.code.unwrap(), headers, n);
+        }
+        fill(tcp, buf).await;
+    };
+    buf.drain(..head_len);
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if let Some(len) = header("content-length") {
+        let len: usize = len.parse().unwrap();
+        while buf.len() < len {
+            fill(tcp, buf).await;
+        }
+        body.extend(buf.drain(..len));
+    } else if header("transfer-encoding").as_deref() == Some("chunked") {
+        loop {
+            while !buf.windows(2).any(|w| w == b"\r\n") {
+                fill(tcp, buf).await;
+            }
+            let line_end = buf.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).unwrap().trim(), 16).unwrap();
+            while buf.len() < line_end + 2 + size + 2 {
+                fill(tcp, buf).await;
+            }
+            body.extend_from_slice(&buf[line_end + 2..line_end + 2 + size]);
+            buf.drain(..line_end + 2 + size + 2);
+            if size == 0 {
+                break;
+            }
+        }
+    }
+    (status, headers, body)
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+/// An upstream whose answers have no length: hyper sends them chunked.
+async fn streaming_upstream() -> SocketAddr {
+    let app = axum::Router::new().fallback(|| async {
+        let parts =
+            futures::stream::iter(["first ", "second ", "third"].map(|s| Ok::<_, std::io::Error>(s.to_string())));
+        axum::body::Body::from_stream(parts)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn plain_http1_connections_mix_fast_path_and_api_requests_in_order() {
+    use tokio::io::AsyncWriteExt;
+    let (a, _a_task) = describing_upstream("a").await;
+    let streaming = streaming_upstream().await;
+    let server = TestServer::start_with(|c| {
+        let route = |prefix: &str, upstream: SocketAddr| {
+            let mut r: gateway::proxy::ProxyRouteConfig =
+                serde_json::from_value(serde_json::json!({"prefix": prefix, "upstream": [upstream.to_string()]}))
+                    .unwrap();
+            r.pool.health_path = "/".into();
+            r
+        };
+        c.proxy = vec![route("/ext", a), route("/stream", streaming)];
+    })
+    .await;
+    let fast_path_count = || async {
+        let text = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+        let line =
+            text.lines().find(|l| l.starts_with("aviary_gateway_fast_path_requests_total ")).expect("the counter");
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+
+    // Two pipelined requests, a body on the second: answered in order.
+    tcp.write_all(
+        b"GET /ext/one/ HTTP/1.1\r\nhost: x\r\n\r\nPOST /ext/two?q=1 HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello",
+    )
+    .await
+    .unwrap();
+    let (status, headers, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!(status, 200);
+    // Forwarded as it came, trailing slash included; ids and a date added.
+    assert_eq!(json(&body)["uri"], "/ext/one/");
+    assert_eq!(json(&body)["xff"], "127.0.0.1");
+    assert!(headers.iter().any(|(n, v)| n == "x-request-id" && v.len() == 36), "{headers:?}");
+    assert!(headers.iter().any(|(n, _)| n == "date"), "{headers:?}");
+    let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!(
+        (status, json(&body)["uri"].as_str(), json(&body)["body"].as_str()),
+        (200, Some("/ext/two?q=1"), Some("hello"))
+    );
+
+    // HEAD: the length, no body — the next answer on the connection is intact.
+    tcp.write_all(b"HEAD /ext/head HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(n) = r.parse(&buf).unwrap() {
+            assert_eq!(r.code, Some(200));
+            assert!(r.headers.iter().any(|h| h.name.eq_ignore_ascii_case("content-length")));
+            buf.drain(..n);
+            break;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::io::AsyncReadExt::read(&mut tcp, &mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    // An upstream answer without a length reaches the client chunked.
+    tcp.write_all(b"GET /stream/x HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let (status, headers, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"first second third"[..]));
+    assert!(headers.iter().any(|(n, v)| n == "transfer-encoding" && v == "chunked"), "{headers:?}");
+
+    assert_eq!(fast_path_count().await, 4, "pipelined GET and POST, HEAD, the chunked answer");
+
+    // An API request on the same connection goes to the full stack, and
+    // so does everything after it, pass-through included.
+    tcp.write_all(b"GET /api/v1/instance/ HTTP/1.1\r\nhost: x\r\n\r\nGET /ext/after HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!((status, json(&body)["title"].as_str()), (200, Some("Aviary")));
+    let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!((status, json(&body)["uri"].as_str()), (200, Some("/ext/after")));
+
+    // A chunked upload is not the fast path's: hyper takes it, same answer.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+    tcp.write_all(
+        b"POST /ext/up HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!((status, json(&body)["body"].as_str()), (200, Some("abcde")));
+
+    // HTTP/1.0 without keep-alive: one answer, then the connection closes.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /ext/old HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut all = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut all).await.unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("connection: close"), "{text}");
+    assert!(text.contains(r#""uri":"/ext/old""#), "{text}");
+
+    // Garbage is hyper's to refuse, as before the fast path.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /ext/bad HTTP/1.1\r\nbad header\r\n\r\n").await.unwrap();
+    let mut all = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut all).await.unwrap();
+    assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 400"), "{}", String::from_utf8_lossy(&all));
+
+    // HTTP/2 with prior knowledge still works where the fast path is on.
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get("http://x/ext/h2").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    let resp = h2.send_request(req).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    assert_eq!(json(&body)["uri"], "/ext/h2");
+    assert_eq!(fast_path_count().await, 5, "only the HTTP/1.0 request besides the first four");
+}

@@ -22,7 +22,8 @@
 //! omission and the fan-out lag seen by followers.
 //!
 //! `hyper-proxy` — a bare hyper reverse proxy, the floor for the gateway in
-//! `scripts/bench-gateway` (same allocator as the product).
+//! `scripts/bench-gateway` (same allocator as the product); `byte-proxy` —
+//! the floor for any proxy on tokio (httparse and byte copies only).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -53,6 +54,14 @@ enum Command {
         /// instead of one work-stealing runtime (0).
         #[arg(long, default_value_t = 0)]
         per_core: usize,
+    },
+    /// A byte-level reverse proxy (httparse, nothing else): the floor for
+    /// any proxy on tokio, measured in `scripts/bench-gateway`.
+    ByteProxy {
+        #[arg(long, default_value = "127.0.0.1:18085")]
+        listen: String,
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        upstream: String,
     },
     /// Create a graph's accounts, follows and posts through the public API
     /// (run the server with rate limits off), writing accounts and tokens
@@ -362,6 +371,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::HyperProxy { listen, upstream, .. } => hyper_proxy::run(&listen, &upstream).await,
+        Command::ByteProxy { listen, upstream } => byte_proxy::run(&listen, &upstream).await,
         Command::Transport { calls, concurrency, accounts } => transport::run(calls, concurrency, accounts).await,
         Command::Outbox { api, timelines, posts, concurrency, followers } => {
             outbox(api, timelines, posts, concurrency, followers).await
@@ -421,6 +431,7 @@ fn load_graph(path: Option<std::path::PathBuf>, synthetic: Option<Vec<usize>>) -
     Ok(graph)
 }
 
+mod byte_proxy;
 mod hyper_proxy;
 mod load;
 mod transport;

@@ -19,6 +19,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
@@ -104,6 +105,8 @@ impl ProxyRoute {
     }
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
@@ -118,46 +121,76 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .filter(|n| !(keep_upgrade && n == header::UPGRADE))
-        .collect();
-    let upgrade = headers.get(header::UPGRADE).cloned();
-    for h in HOP_BY_HOP {
-        headers.remove(h);
+    // One pass over the names finds what to drop: most messages carry
+    // none, or only `Connection`, and nine removals that find nothing cost
+    // more than the pass.
+    let mut drop: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if HOP_BY_HOP.contains(&name.as_str()) && !(keep_upgrade && name == header::UPGRADE) {
+            drop.push(name.clone());
+        }
     }
-    for h in &named {
-        headers.remove(h);
+    if drop.is_empty() && !keep_upgrade {
+        return;
     }
-    if keep_upgrade && let Some(u) = upgrade {
-        headers.insert(header::UPGRADE, u);
+    // Headers the `Connection` header names are about this hop too.
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+                && !(keep_upgrade && name == header::UPGRADE)
+            {
+                drop.push(name);
+            }
+        }
+    }
+    for name in &drop {
+        headers.remove(name);
+    }
+    if keep_upgrade && headers.contains_key(header::UPGRADE) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
 }
 
+/// A pass-through request's body: read already (the server's fast path
+/// reads it with the head), or still to read, with the client's side of an
+/// upgrade when it asks for one.
+pub(crate) enum RequestBody {
+    Read(Bytes),
+    Unread(Body, Option<hyper::upgrade::OnUpgrade>),
+}
+
 /// Forwards one request to `route`'s upstream pool.
-pub(crate) async fn forward(route: Arc<ProxyRoute>, mut req: Request, peer: Option<IpAddr>) -> Response {
-    let upgrading = req.headers().contains_key(header::UPGRADE);
-    let client_side = upgrading.then(|| hyper::upgrade::on(&mut req));
-    let (mut parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, route.body_limit).await else {
-        let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
-        crate::edge::body_left_unread(&mut resp, parts.version);
-        return resp;
+pub(crate) async fn forward(
+    route: Arc<ProxyRoute>,
+    mut parts: http::request::Parts,
+    body: RequestBody,
+    peer: Option<IpAddr>,
+) -> Response {
+    let (body, client_side) = match body {
+        RequestBody::Read(bytes) => (bytes, None),
+        RequestBody::Unread(body, upgrade) => match axum::body::to_bytes(body, route.body_limit).await {
+            Ok(bytes) => (bytes, upgrade),
+            Err(_) => {
+                let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+                crate::edge::body_left_unread(&mut resp, parts.version);
+                return resp;
+            }
+        },
     };
+    let upgrading = client_side.is_some();
     let mut headers = std::mem::take(&mut parts.headers);
     strip_hop_by_hop(&mut headers, upgrading);
     if let Some(ip) = peer {
-        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&chain) {
-            headers.insert("x-forwarded-for", v);
+        use std::io::Write as _;
+        let mut chain = Vec::with_capacity(64);
+        if let Some(prior) = headers.get(X_FORWARDED_FOR) {
+            chain.extend_from_slice(prior.as_bytes());
+            chain.extend_from_slice(b", ");
+        }
+        let _ = write!(chain, "{ip}");
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(chain)) {
+            headers.insert(X_FORWARDED_FOR, v);
         }
     }
     let idempotent =
@@ -214,18 +247,18 @@ async fn splice(client_side: hyper::upgrade::OnUpgrade, upstream: Upgraded) {
 }
 
 /// Serves the pass-through prefixes of `gw` itself and hands every other
-/// request to `inner` (the router with its layers).
+/// request to `inner` (the router with its layers). Plain HTTP/1.1 requests
+/// reach [`PassThroughFront`] instead, on the server's fast path; this
+/// serves the rest (HTTP/2, TLS, upgrades, chunked uploads).
 #[derive(Clone)]
 pub struct PassThrough<S> {
     inner: S,
-    gw: Gateway,
-    draining: Draining,
-    metrics: HttpMetrics,
+    front: Arc<PassThroughFront>,
 }
 
 impl<S> PassThrough<S> {
-    pub fn new(inner: S, gw: Gateway, draining: Draining, metrics: HttpMetrics) -> Self {
-        PassThrough { inner, gw, draining, metrics }
+    pub fn new(inner: S, front: Arc<PassThroughFront>) -> Self {
+        PassThrough { inner, front }
     }
 }
 
@@ -248,61 +281,103 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        match self.gw.proxies.iter().find(|p| under(req.uri().path(), &p.prefix)).cloned() {
-            Some(route) => Box::pin(pass(self.clone_parts(), route, req).map(Ok)),
+        match self.front.route(req.uri().path()) {
+            Some(route) => {
+                let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+                let mut req = req;
+                let upgrade = req.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
+                let (parts, body) = req.into_parts();
+                Box::pin(pass(self.front.clone(), route, parts, RequestBody::Unread(body, upgrade), peer).map(Ok))
+            }
             None => Box::pin(self.inner.clone().oneshot(req)),
         }
     }
 }
 
-impl<S> PassThrough<S> {
-    fn clone_parts(&self) -> (Gateway, Draining, HttpMetrics) {
-        (self.gw.clone(), self.draining.clone(), self.metrics.clone())
+/// The pass-through routes as the server's fast path serves them
+/// (`platform::front`), and what [`PassThrough`] shares with it.
+pub struct PassThroughFront {
+    gw: Gateway,
+    draining: Draining,
+    metrics: HttpMetrics,
+    body_limit: usize,
+    /// Requests served on the fast path (the rest went through hyper).
+    fast: platform::metrics::Counter,
+}
+
+impl PassThroughFront {
+    pub fn new(
+        gw: Gateway,
+        draining: Draining,
+        metrics: HttpMetrics,
+        body_limit: usize,
+        fast: platform::metrics::Counter,
+    ) -> Self {
+        PassThroughFront { gw, draining, metrics, body_limit, fast }
+    }
+
+    fn route(&self, path: &str) -> Option<Arc<ProxyRoute>> {
+        self.gw.proxies.iter().find(|p| under(path, &p.prefix)).cloned()
+    }
+}
+
+impl platform::front::Front for PassThroughFront {
+    fn claims(&self, path: &str) -> bool {
+        self.gw.proxies.iter().any(|p| under(path, &p.prefix))
+    }
+
+    fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    fn call(self: Arc<Self>, req: http::Request<Bytes>, peer: SocketAddr) -> BoxFuture<'static, Response> {
+        let (parts, body) = req.into_parts();
+        let route = self.route(parts.uri.path()).expect("the front claims only paths under a route");
+        self.fast.inc();
+        Box::pin(pass(self, route, parts, RequestBody::Read(body), Some(peer.ip())))
     }
 }
 
 async fn pass(
-    (gw, draining, metrics): (Gateway, Draining, HttpMetrics),
+    front: Arc<PassThroughFront>,
     route: Arc<ProxyRoute>,
-    mut req: Request,
+    mut parts: http::request::Parts,
+    body: RequestBody,
+    peer: Option<IpAddr>,
 ) -> Response {
+    let PassThroughFront { gw, draining, metrics, .. } = &*front;
     let started = Instant::now();
-    let method = req.method().clone();
-    let request_id = match req.headers().get(REQUEST_ID) {
+    let method = parts.method.clone();
+    let request_id = match parts.headers.get(REQUEST_ID) {
         Some(id) => id.clone(),
         None => platform::server::new_request_id(),
     };
-    req.headers_mut().insert(REQUEST_ID, request_id.clone());
-    let traceparent = match req.headers().get(platform::trace::HEADER).and_then(|v| v.to_str().ok()) {
+    parts.headers.insert(REQUEST_ID, request_id.clone());
+    let traceparent = match parts.headers.get(platform::trace::HEADER).and_then(|v| v.to_str().ok()) {
         Some(parent) => platform::trace::child_of(parent),
         None => platform::trace::new_trace(),
     };
     if let Ok(v) = HeaderValue::from_str(&traceparent) {
-        req.headers_mut().insert(platform::trace::HEADER, v);
+        parts.headers.insert(platform::trace::HEADER, v);
     }
     let mut resp = match gw.in_flight.clone().try_acquire_owned() {
         Err(_) => edge::shed(),
-        Ok(_permit) => {
-            let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            let (parts, body) = req.into_parts();
-            match edge::admit(&gw, &parts, peer, &route.pattern).await {
-                Err(refused) => refused,
-                Ok(Admitted { shown, .. }) => {
-                    let req = Request::from_parts(parts, body);
-                    let budget = gw.settings.route_timeout(&route.pattern);
-                    let forwarded = AssertUnwindSafe(forward(route.clone(), req, peer)).catch_unwind();
-                    let mut resp = match tokio::time::timeout(budget, forwarded).await {
-                        Ok(Ok(resp)) => resp,
-                        Ok(Err(_)) => ApiError::internal(anyhow::anyhow!("pass-through panicked")).into_response(),
-                        Err(_) => edge::too_slow(&route.pattern, budget),
-                    };
-                    if let Some(v) = shown {
-                        edge::rate_headers(resp.headers_mut(), &v);
-                    }
-                    resp
+        Ok(_permit) => match edge::admit(gw, &parts, peer, &route.pattern).await {
+            Err(refused) => refused,
+            Ok(Admitted { shown, .. }) => {
+                let budget = gw.settings.route_timeout(&route.pattern);
+                let forwarded = AssertUnwindSafe(forward(route.clone(), parts, body, peer)).catch_unwind();
+                let mut resp = match tokio::time::timeout(budget, forwarded).await {
+                    Ok(Ok(resp)) => resp,
+                    Ok(Err(_)) => ApiError::internal(anyhow::anyhow!("pass-through panicked")).into_response(),
+                    Err(_) => edge::too_slow(&route.pattern, budget),
+                };
+                if let Some(v) = shown {
+                    edge::rate_headers(resp.headers_mut(), &v);
                 }
+                resp
             }
-        }
+        },
     };
     resp.headers_mut().insert(REQUEST_ID, request_id);
     if draining.is_draining() {

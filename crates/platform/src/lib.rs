@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod front;
 pub mod metrics;
 pub mod ops;
 pub mod pool;

@@ -41,6 +41,13 @@ pub fn standard_layers(router: Router) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
 }
 
+/// Rails, and so Mastodon, ignores a trailing slash (clients request
+/// `/api/v1/instance/`); trimming must happen before routing, so this
+/// wraps the router rather than being one of its layers.
+pub fn trim_trailing_slash(router: Router) -> tower_http::normalize_path::NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
 /// Request ids: UUID v4 from the thread-local generator (tower-http's
 /// `MakeRequestUuid` makes a `getrandom` system call per request).
 #[derive(Clone, Copy)]
@@ -55,7 +62,8 @@ impl MakeRequestId for RandomRequestId {
 /// A new request id (UUID v4).
 pub fn new_request_id() -> HeaderValue {
     let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    HeaderValue::from_str(&id.to_string()).expect("a UUID is a valid header value")
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes()).expect("a UUID is a valid header value")
 }
 
 /// Whether this process is shutting down. While it is, `/healthz` answers
@@ -96,6 +104,9 @@ pub struct Shutdown {
     /// Terminate TLS with this configuration (HTTP/2 and HTTP/1.1 by ALPN);
     /// plain HTTP (HTTP/1.1, and HTTP/2 with prior knowledge) without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Plain-HTTP/1.1 requests this claims are served on the fast path
+    /// ([`crate::front`]) before the service.
+    pub front: Option<Arc<dyn crate::front::Front>>,
 }
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
@@ -114,7 +125,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let Shutdown { draining, drain, grace, tls } = shutdown;
+    let Shutdown { draining, drain, grace, tls, front } = shutdown;
     let drained = CancellationToken::new();
     {
         let (stop, drained) = (stop.clone(), drained.clone());
@@ -128,12 +139,9 @@ where
             drained.cancel();
         });
     }
-    // Rails, and so Mastodon, ignores a trailing slash (clients request
-    // `/api/v1/instance/`); trimming must happen before routing, so this
-    // wraps the router rather than being one of its layers.
-    let service = NormalizePathLayer::trim_trailing_slash().layer(router);
-    if let Some(tls) = tls {
-        serve_tls(listener, service, tls, drained, grace).await;
+    let service = router;
+    if tls.is_some() || front.is_some() {
+        serve_each(listener, service, tls, front, drained, grace).await;
         return Ok(());
     }
     // Small responses must leave at once: without TCP_NODELAY, Nagle's
@@ -160,14 +168,17 @@ where
     }
 }
 
-/// The TLS accept loop: a handshake per connection in its own task (a slow
-/// client cannot stall accepting), each connection served by hyper's
-/// auto builder (HTTP/2 or HTTP/1.1, upgrades allowed for WebSocket
-/// pass-through) and tracked so shutdown can wait for it.
-async fn serve_tls<S>(
+/// The accept loop when connections need more than hyper: TLS (a
+/// handshake per connection in its own task, so a slow client cannot stall
+/// accepting) or the fast path for plain HTTP/1.1. Each connection is then
+/// served by hyper's auto builder (HTTP/2 or HTTP/1.1, upgrades allowed for
+/// WebSocket pass-through), after the fast path when it hands one over, and
+/// tracked so shutdown can wait for it.
+async fn serve_each<S>(
     listener: TcpListener,
     service: S,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    front: Option<Arc<dyn crate::front::Front>>,
     drained: CancellationToken,
     grace: Duration,
 ) where
@@ -178,7 +189,7 @@ async fn serve_tls<S>(
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt as _;
 
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     loop {
@@ -194,21 +205,37 @@ async fn serve_tls<S>(
             },
             _ = drained.cancelled() => break,
         };
+        // Small responses must leave at once (see `serve`).
         let _ = tcp.set_nodelay(true);
-        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+        let (acceptor, front, builder, watcher) =
+            (acceptor.clone(), front.clone(), builder.clone(), graceful.watcher());
+        let drained = drained.clone();
         let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             req
         });
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            let served = match acceptor {
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                    };
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+                    watcher.watch(conn.into_owned()).await
+                }
+                None => {
+                    let front = front.expect("a plain listener here has a front");
+                    let Some(rest) = crate::front::serve_connection(tcp, peer, front, drained).await else { return };
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(rest), TowerToHyperService::new(service));
+                    watcher.watch(conn.into_owned()).await
+                }
             };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -24,46 +24,55 @@ pub fn current() -> Option<String> {
     TRACEPARENT.try_with(|t| t.clone()).ok()
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
     }
-    s
 }
 
-/// Random ids from the thread-local generator (seeded from the OS once),
-/// not a `getrandom` system call per id: this runs for every request.
-fn span_id() -> String {
-    hex(&rand::random::<[u8; 8]>())
-}
-
-fn new_trace_id() -> String {
-    let mut id = rand::random::<[u8; 16]>();
-    // All zeros is the invalid trace id.
-    id[0] |= 1;
-    hex(&id)
+/// `00-<trace id>-<new span id>-<flags>`, built in one string. Ids come
+/// from the thread-local generator (seeded from the OS once), not a
+/// `getrandom` system call per id: this runs for every request.
+fn traceparent(trace_id: impl FnOnce(&mut String), flags: &str) -> String {
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    trace_id(&mut out);
+    out.push('-');
+    push_hex(&mut out, &rand::random::<[u8; 8]>());
+    out.push('-');
+    out.push_str(flags);
+    out
 }
 
 /// A new trace: `00-<32 hex trace id>-<16 hex span id>-01`.
 pub fn new_trace() -> String {
-    format!("00-{}-{}-01", new_trace_id(), span_id())
+    let mut id = rand::random::<[u8; 16]>();
+    // All zeros is the invalid trace id.
+    id[0] |= 1;
+    traceparent(|out| push_hex(out, &id), "01")
 }
 
 /// A child span of `parent` (same trace id), or a new trace if `parent` is
 /// not a valid `traceparent`.
 pub fn child_of(parent: &str) -> String {
-    let parts: Vec<&str> = parent.split('-').collect();
-    let valid = parts.len() == 4
-        && parts[0].len() == 2
-        && parts[1].len() == 32
-        && parts[2].len() == 16
-        && parts[3].len() == 2
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
-        && parts[1].chars().any(|c| c != '0');
-    if valid { format!("00-{}-{}-{}", parts[1].to_ascii_lowercase(), span_id(), parts[3]) } else { new_trace() }
+    let mut parts = parent.split('-');
+    let (Some(version), Some(trace), Some(span), Some(flags), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return new_trace();
+    };
+    let valid = version.len() == 2
+        && trace.len() == 32
+        && span.len() == 16
+        && flags.len() == 2
+        && [version, trace, span, flags].iter().all(|p| p.bytes().all(|c| c.is_ascii_hexdigit()))
+        && trace.bytes().any(|c| c != b'0');
+    if !valid {
+        return new_trace();
+    }
+    traceparent(|out| out.extend(trace.chars().map(|c| c.to_ascii_lowercase())), flags)
 }
 
 /// The trace id part of a `traceparent`.

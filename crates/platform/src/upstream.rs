@@ -67,6 +67,9 @@ pub struct Upstreams {
 
 struct Idle {
     stream: TcpStream,
+    /// The connection's buffers, kept so a request reuses warm memory.
+    buf: BytesMut,
+    head: Vec<u8>,
     since: Instant,
 }
 
@@ -75,17 +78,17 @@ impl Upstreams {
         Upstreams { idle: Arc::default(), connect_timeout }
     }
 
-    /// A kept connection to `addr` that is still open, or a new one.
-    /// `Ok((stream, reused))`.
-    async fn checkout(&self, addr: &str) -> Result<(TcpStream, bool), SendError> {
+    /// A kept connection to `addr` that is still open, or a new one, with
+    /// its buffers (empty) and whether it was kept.
+    async fn checkout(&self, addr: &str) -> Result<(TcpStream, BytesMut, Vec<u8>, bool), SendError> {
         loop {
             let found = {
                 let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
                 idle.get_mut(addr).and_then(Vec::pop)
             };
-            let Some(Idle { stream, since }) = found else { break };
+            let Some(Idle { stream, buf, head, since }) = found else { break };
             if since.elapsed() < IDLE_TIMEOUT && still_open(&stream) {
-                return Ok((stream, true));
+                return Ok((stream, buf, head, true));
             }
         }
         let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
@@ -99,14 +102,14 @@ impl Upstreams {
         };
         // Small requests and answers must leave at once (see platform::server).
         let _ = stream.set_nodelay(true);
-        Ok((stream, false))
+        Ok((stream, BytesMut::new(), Vec::with_capacity(512), false))
     }
 
-    fn checkin(&self, addr: &str, stream: TcpStream) {
+    fn checkin(&self, addr: &str, stream: TcpStream, buf: BytesMut, head: Vec<u8>) {
         let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
         let list = idle.entry(addr.to_string()).or_default();
         if list.len() < MAX_IDLE_PER_INSTANCE {
-            list.push(Idle { stream, since: Instant::now() });
+            list.push(Idle { stream, buf, head, since: Instant::now() });
         }
     }
 
@@ -122,8 +125,8 @@ impl Upstreams {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<http::Response<UpstreamBody>, SendError> {
-        let head = request_head(addr, method, path_and_query, headers, body.len());
-        let (mut stream, reused) = self.checkout(addr).await?;
+        let (mut stream, mut buf, mut head, reused) = self.checkout(addr).await?;
+        request_head(&mut head, addr, method, path_and_query, headers, body.len());
         let failed = |e: io::Error| SendError::Failed(addr.to_string(), e);
         let written = if body.is_empty() {
             stream.write_all(&head).await
@@ -136,10 +139,12 @@ impl Upstreams {
             // never arrived whole, but it may have arrived in part.
             return Err(failed(e));
         }
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // Reclaims the buffer's memory when the last answer's body is gone.
+        buf.reserve(READ_CHUNK);
         let (parts, framing) = loop {
-            if let Some(parsed) = parse_head(&buf, method).map_err(failed)? {
-                break parsed;
+            if let Some(head_len) = head_complete(&buf).map_err(failed)? {
+                let head_bytes = buf.split_to(head_len).freeze();
+                break parse_head(head_bytes, method).map_err(failed)?;
             }
             if buf.len() > MAX_HEAD {
                 return Err(failed(io::Error::new(io::ErrorKind::InvalidData, "answer head too large")));
@@ -155,13 +160,12 @@ impl Upstreams {
                 return Err(failed(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
             }
         };
-        let (head_len, keep_alive) = (parts.head_len, parts.keep_alive);
-        buf.advance(head_len);
+        let keep_alive = parts.keep_alive;
         let mut response = http::Response::new(UpstreamBody::empty());
         *response.status_mut() = parts.status;
         *response.version_mut() = parts.version;
         *response.headers_mut() = parts.headers;
-        let conn = Conn { stream, buf, addr: addr.to_string(), keep_alive, upstreams: self.clone() };
+        let conn = Conn { stream, buf, head, addr: addr.to_string(), keep_alive, upstreams: self.clone() };
         *response.body_mut() = match framing {
             Framing::Upgrade => UpstreamBody { state: State::Upgraded(Some(conn)) },
             Framing::Empty => {
@@ -207,8 +211,15 @@ async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [io::IoSlice<
     Ok(())
 }
 
-fn request_head(addr: &str, method: &Method, path_and_query: &str, headers: &HeaderMap, body_len: usize) -> Vec<u8> {
-    let mut head = Vec::with_capacity(256 + headers.len() * 48);
+fn request_head(
+    head: &mut Vec<u8>,
+    addr: &str,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body_len: usize,
+) {
+    head.clear();
     head.extend_from_slice(method.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(path_and_query.as_bytes());
@@ -230,16 +241,13 @@ fn request_head(addr: &str, method: &Method, path_and_query: &str, headers: &Hea
     // A body's length is what was buffered; methods that carry a body say
     // so even when it is empty (RFC 9110 §8.6).
     if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        head.extend_from_slice(b"content-length: ");
-        head.extend_from_slice(body_len.to_string().as_bytes());
-        head.extend_from_slice(b"\r\n");
+        use std::io::Write as _;
+        let _ = write!(head, "content-length: {body_len}\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    head
 }
 
 struct ParsedHead {
-    head_len: usize,
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
@@ -259,17 +267,37 @@ fn invalid(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.into())
 }
 
-/// The answer's head, once `buf` holds all of it. Interim 1xx answers
-/// (`100 Continue`, `103 Early Hints`) are skipped.
-fn parse_head(buf: &[u8], method: &Method) -> io::Result<Option<(ParsedHead, Framing)>> {
+/// The length of the answer's head once `buf` holds all of it, interim
+/// 1xx answers (`100 Continue`, `103 Early Hints`) included.
+fn head_complete(buf: &[u8]) -> io::Result<Option<usize>> {
     let mut start = 0;
     loop {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut r = httparse::Response::new(&mut slots);
-        let n = match r.parse(&buf[start..]) {
-            Ok(httparse::Status::Complete(n)) => n,
+        match r.parse(&buf[start..]) {
+            Ok(httparse::Status::Complete(n)) => {
+                start += n;
+                let code = r.code.expect("a complete head has a status");
+                if !(100..200).contains(&code) || code == 101 {
+                    return Ok(Some(start));
+                }
+            }
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(invalid(format!("malformed answer head: {e}"))),
+        }
+    }
+}
+
+/// The answer's head (all of `head`, as [`head_complete`] measured it);
+/// header values share its memory. Interim 1xx answers are skipped.
+fn parse_head(head: Bytes, method: &Method) -> io::Result<(ParsedHead, Framing)> {
+    let mut start = 0;
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut slots);
+        let n = match r.parse(&head[start..]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            _ => return Err(invalid("answer head changed between two parses")),
         };
         let code = r.code.expect("a complete head has a status");
         let status = StatusCode::from_u16(code).map_err(|_| invalid(format!("status {code} out of range")))?;
@@ -282,7 +310,8 @@ fn parse_head(buf: &[u8], method: &Method) -> io::Result<Option<(ParsedHead, Fra
         let (mut length, mut chunked, mut close, mut keep_alive_token) = (None, false, false, false);
         for h in r.headers.iter() {
             let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| invalid("bad header name"))?;
-            let value = HeaderValue::from_bytes(h.value).map_err(|_| invalid("bad header value"))?;
+            let value =
+                HeaderValue::from_maybe_shared(head.slice_ref(h.value)).map_err(|_| invalid("bad header value"))?;
             if name == header::CONTENT_LENGTH {
                 let n: u64 = std::str::from_utf8(h.value)
                     .ok()
@@ -321,7 +350,7 @@ fn parse_head(buf: &[u8], method: &Method) -> io::Result<Option<(ParsedHead, Fra
             Framing::UntilClose
         };
         let keep_alive = keep_alive && framing != Framing::UntilClose;
-        return Ok(Some((ParsedHead { head_len: start + n, status, version, headers, keep_alive }, framing)));
+        return Ok((ParsedHead { status, version, headers, keep_alive }, framing));
     }
 }
 
@@ -335,6 +364,7 @@ fn trim(b: &[u8]) -> &[u8] {
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    head: Vec<u8>,
     addr: String,
     keep_alive: bool,
     upstreams: Upstreams,
@@ -345,7 +375,7 @@ impl Conn {
     /// request if both sides allow it and nothing unexpected follows.
     fn release(self) {
         if self.keep_alive && self.buf.is_empty() {
-            self.upstreams.checkin(&self.addr, self.stream);
+            self.upstreams.checkin(&self.addr, self.stream, self.buf, self.head);
         }
     }
 
