@@ -335,16 +335,8 @@ fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Writes the slices in as few system calls as the kernel allows.
 async fn write_all_slices(stream: &mut TcpStream, slices: &[&[u8]]) -> io::Result<()> {
-    let mut owned: Vec<io::IoSlice<'_>> = slices.iter().map(|s| io::IoSlice::new(s)).collect();
-    let mut bufs = &mut owned[..];
-    while !bufs.is_empty() {
-        let n = stream.write_vectored(bufs).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        io::IoSlice::advance_slices(&mut bufs, n);
-    }
-    Ok(())
+    let mut bufs: Vec<io::IoSlice<'_>> = slices.iter().map(|s| io::IoSlice::new(s)).collect();
+    crate::upstream::write_all_vectored(stream, &mut bufs).await
 }
 
 /// The `Date` header's value, formatted once a second per thread.

@@ -200,7 +200,8 @@ async fn read_buf(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usiz
     tokio::io::AsyncReadExt::read_buf(stream, buf).await
 }
 
-async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+/// Writes all of `bufs`, in as few system calls as the kernel allows.
+pub(crate) async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
     while !bufs.is_empty() {
         let n = stream.write_vectored(bufs).await?;
         if n == 0 {
@@ -379,6 +380,17 @@ impl Conn {
         }
     }
 
+    /// The next bytes of a body part with `remaining` bytes left, at most
+    /// that many; an early end of the connection is an error.
+    fn poll_part(&mut self, cx: &mut Context<'_>, remaining: &mut u64) -> Poll<io::Result<Bytes>> {
+        if self.buf.is_empty() && ready!(self.poll_fill(cx))? == 0 {
+            return Poll::Ready(Err(eof()));
+        }
+        let n = (*remaining).min(self.buf.len() as u64) as usize;
+        *remaining -= n as u64;
+        Poll::Ready(Ok(self.buf.split_to(n).freeze()))
+    }
+
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         self.buf.reserve(READ_CHUNK);
         tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
@@ -454,13 +466,13 @@ impl Body for UpstreamBody {
                     return Poll::Ready(body.map(|b| Ok(Frame::data(b))));
                 }
                 State::Length { conn, remaining } => {
-                    if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
-                        this.state = State::Done;
-                        return Poll::Ready(Some(Err(eof())));
-                    }
-                    let n = (*remaining).min(conn.buf.len() as u64) as usize;
-                    let data = conn.buf.split_to(n).freeze();
-                    *remaining -= n as u64;
+                    let data = match ready!(conn.poll_part(cx, remaining)) {
+                        Ok(data) => data,
+                        Err(e) => {
+                            this.state = State::Done;
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    };
                     if *remaining == 0 {
                         finish(&mut this.state);
                     }
@@ -495,13 +507,13 @@ impl Body for UpstreamBody {
                         }
                     },
                     Chunk::Data(remaining) => {
-                        if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
-                            this.state = State::Done;
-                            return Poll::Ready(Some(Err(eof())));
-                        }
-                        let n = (*remaining).min(conn.buf.len() as u64) as usize;
-                        let data = conn.buf.split_to(n).freeze();
-                        *remaining -= n as u64;
+                        let data = match ready!(conn.poll_part(cx, remaining)) {
+                            Ok(data) => data,
+                            Err(e) => {
+                                this.state = State::Done;
+                                return Poll::Ready(Some(Err(e)));
+                            }
+                        };
                         if *remaining == 0 {
                             *chunk = Chunk::DataEnd;
                         }
