@@ -113,7 +113,7 @@ pub struct Shutdown {
 /// accepting and waits for in-flight requests.
 pub async fn serve<S>(
     listener: TcpListener,
-    router: S,
+    service: S,
     stop: CancellationToken,
     shutdown: Shutdown,
 ) -> std::io::Result<()>
@@ -139,7 +139,6 @@ where
             drained.cancel();
         });
     }
-    let service = router;
     if tls.is_some() || front.is_some() {
         serve_each(listener, service, tls, front, drained, grace).await;
         return Ok(());
