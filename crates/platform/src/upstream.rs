@@ -445,42 +445,27 @@ impl UpstreamBody {
             _ => None,
         }
     }
-}
 
-fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed the connection in the middle of a body")
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        let this = &mut *self;
+    /// The next frame; [`Body::poll_frame`] ends the body after an error.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         loop {
-            match &mut this.state {
+            match &mut self.state {
                 State::Done | State::Upgraded(_) => return Poll::Ready(None),
                 State::Full(body) => {
                     let body = body.take();
-                    this.state = State::Done;
+                    self.state = State::Done;
                     return Poll::Ready(body.map(|b| Ok(Frame::data(b))));
                 }
                 State::Length { conn, remaining } => {
-                    let data = match ready!(conn.poll_part(cx, remaining)) {
-                        Ok(data) => data,
-                        Err(e) => {
-                            this.state = State::Done;
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    };
+                    let data = ready!(conn.poll_part(cx, remaining))?;
                     if *remaining == 0 {
-                        finish(&mut this.state);
+                        finish(&mut self.state);
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 State::UntilClose(conn) => {
                     if conn.buf.is_empty() && ready!(conn.poll_fill(cx))? == 0 {
-                        this.state = State::Done;
+                        self.state = State::Done;
                         return Poll::Ready(None);
                     }
                     let data = conn.buf.split().freeze();
@@ -497,23 +482,13 @@ impl Body for UpstreamBody {
                                 return Poll::Ready(Some(Err(invalid("chunk size line too long"))));
                             }
                             if ready!(conn.poll_fill(cx))? == 0 {
-                                this.state = State::Done;
                                 return Poll::Ready(Some(Err(eof())));
                             }
                         }
-                        Err(_) => {
-                            this.state = State::Done;
-                            return Poll::Ready(Some(Err(invalid("malformed chunk size"))));
-                        }
+                        Err(_) => return Poll::Ready(Some(Err(invalid("malformed chunk size")))),
                     },
                     Chunk::Data(remaining) => {
-                        let data = match ready!(conn.poll_part(cx, remaining)) {
-                            Ok(data) => data,
-                            Err(e) => {
-                                this.state = State::Done;
-                                return Poll::Ready(Some(Err(e)));
-                            }
-                        };
+                        let data = ready!(conn.poll_part(cx, remaining))?;
                         if *remaining == 0 {
                             *chunk = Chunk::DataEnd;
                         }
@@ -522,13 +497,11 @@ impl Body for UpstreamBody {
                     Chunk::DataEnd => {
                         if conn.buf.len() < 2 {
                             if ready!(conn.poll_fill(cx))? == 0 {
-                                this.state = State::Done;
                                 return Poll::Ready(Some(Err(eof())));
                             }
                             continue;
                         }
                         if &conn.buf[..2] != b"\r\n" {
-                            this.state = State::Done;
                             return Poll::Ready(Some(Err(invalid("chunk not followed by CRLF"))));
                         }
                         conn.buf.advance(2);
@@ -538,7 +511,7 @@ impl Body for UpstreamBody {
                     Chunk::Trailers => match conn.buf.windows(2).position(|w| w == b"\r\n") {
                         Some(0) => {
                             conn.buf.advance(2);
-                            finish(&mut this.state);
+                            finish(&mut self.state);
                             return Poll::Ready(None);
                         }
                         Some(end) => conn.buf.advance(end + 2),
@@ -547,7 +520,6 @@ impl Body for UpstreamBody {
                                 return Poll::Ready(Some(Err(invalid("trailers too large"))));
                             }
                             if ready!(conn.poll_fill(cx))? == 0 {
-                                this.state = State::Done;
                                 return Poll::Ready(Some(Err(eof())));
                             }
                         }
@@ -555,6 +527,24 @@ impl Body for UpstreamBody {
                 },
             }
         }
+    }
+}
+
+fn eof() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed the connection in the middle of a body")
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let polled = self.poll_next(cx);
+        if let Poll::Ready(Some(Err(_))) = polled {
+            // Nothing more can be read after a broken body; the connection goes.
+            self.state = State::Done;
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
