@@ -621,15 +621,21 @@ mod tests {
         (addr, rx)
     }
 
-    /// An instance that answers one request with `answer` and closes the connection.
-    async fn one_shot(answer: &'static [u8]) -> String {
+    /// An instance that answers one request with `parts`, 20 ms apart (so
+    /// an answer can arrive in pieces), and closes the connection.
+    async fn one_shot(parts: &'static [&'static [u8]]) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).await;
-            s.write_all(answer).await.unwrap();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                s.write_all(part).await.unwrap();
+            }
         });
         addr
     }
@@ -688,16 +694,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_until_close_is_read_to_the_end_and_the_connection_not_kept() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).await;
-            s.write_all(b"HTTP/1.0 200 OK\r\n\r\nfirst ").await.unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            s.write_all(b"second").await.unwrap();
-        });
+        let addr = one_shot(&[b"HTTP/1.0 200 OK\r\n\r\nfirst ", b"second"]).await;
         let u = Upstreams::new(Duration::from_secs(1));
         let (status, _, body) = get(&u, &addr, Method::GET).await;
         assert_eq!((status, body.unwrap()), (StatusCode::OK, Bytes::from("first second")));
@@ -706,7 +703,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_cut_short_is_an_error_not_a_short_answer() {
-        let addr = one_shot(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this").await;
+        let addr = one_shot(&[b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this"]).await;
         let u = Upstreams::new(Duration::from_secs(1));
         let resp = u.send(&addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap();
         let err = resp.into_body().collect().await.unwrap_err();
