@@ -354,7 +354,7 @@ impl App {
                     config.http.body_limit_bytes,
                     fast_path,
                 ));
-                let fast_path: Arc<dyn platform::front::Front> = front.clone();
+                let fast_path: Arc<dyn platform::front::ServeFront> = front.clone();
                 (BoxCloneSyncService::new(PassThrough::new(router, front)), Some(fast_path))
             }
             _ => (BoxCloneSyncService::new(router), None),

@@ -393,3 +393,111 @@ async fn plain_http1_connections_mix_fast_path_and_api_requests_in_order() {
     assert_eq!(json(&body)["uri"], "/ext/h2");
     assert_eq!(fast_path_count().await, 5, "only the HTTP/1.0 request besides the first four");
 }
+
+/// An upstream that answers every request with the request's header lines
+/// and body as JSON, its answer carrying hop-by-hop headers of its own
+/// (`Connection` naming one) and an `x-request-id` the gateway must replace.
+async fn header_echo_upstream() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let mut slots = [httparse::EMPTY_HEADER; 64];
+                    let mut r = httparse::Request::new(&mut slots);
+                    let parsed = r.parse(&buf).unwrap();
+                    let httparse::Status::Complete(head_len) = parsed else {
+                        let mut chunk = [0u8; 4096];
+                        match tcp.read(&mut chunk).await {
+                            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                            _ => return,
+                        }
+                        continue;
+                    };
+                    let lines: Vec<(String, String)> = r
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
+                        .collect();
+                    let len: usize = lines
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.parse().unwrap());
+                    while buf.len() < head_len + len {
+                        let mut chunk = [0u8; 4096];
+                        let n = tcp.read(&mut chunk).await.unwrap();
+                        assert!(n > 0);
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let body = String::from_utf8_lossy(&buf[head_len..head_len + len]).to_string();
+                    buf.drain(..head_len + len);
+                    let json = serde_json::json!({"lines": lines, "body": body}).to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: keep-alive, x-internal\r\n\
+                         x-internal: secret\r\nkeep-alive: timeout=5\r\nx-upstream-end: 2\r\n\
+                         x-request-id: upstream-made\r\ncontent-length: {}\r\n\r\n{json}",
+                        json.len()
+                    );
+                    tcp.write_all(answer.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_stay_on_their_hop_and_the_gateway_sets_ids_trace_and_forwarding() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = header_echo_upstream().await;
+    let server = TestServer::start_with(|c| {
+        let mut r: gateway::proxy::ProxyRouteConfig =
+            serde_json::from_value(serde_json::json!({"prefix": "/echo", "upstream": [upstream.to_string()]})).unwrap();
+        r.pool.health_path = "/".into();
+        c.proxy = vec![r];
+    })
+    .await;
+    let head = "POST /echo/x?y=1 HTTP/1.1\r\nhost: gw.example\r\nconnection: keep-alive, x-secret\r\nx-secret: 1\r\n\
+                keep-alive: timeout=5\r\nte: trailers\r\nproxy-authorization: Basic Zm9v\r\nx-end: kept\r\n\
+                x-request-id: rid-1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\
+                x-forwarded-for: 203.0.113.5\r\n";
+    // The same request on the fast path (a length) and through hyper (chunks).
+    let fast = format!("{head}content-length: 2\r\n\r\nhi");
+    let hyper = format!("{head}transfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+    for (path, request) in [("fast path", fast), ("hyper", hyper)] {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut buf = Vec::new();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let (status, answer, body) = read_answer(&mut tcp, &mut buf).await;
+        assert_eq!(status, 200, "{path}");
+        let got = json(&body);
+        assert_eq!(got["body"], "hi", "{path}");
+        let sent: Vec<(String, String)> = serde_json::from_value(got["lines"].clone()).unwrap();
+        let sent = |name: &str| -> Vec<String> {
+            sent.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+        };
+        for gone in ["connection", "x-secret", "keep-alive", "te", "proxy-authorization", "transfer-encoding"] {
+            assert!(sent(gone).is_empty(), "{path}: {gone} reached the upstream: {:?}", got["lines"]);
+        }
+        assert_eq!(sent("x-end"), ["kept"], "{path}");
+        assert_eq!(sent("host"), ["gw.example"], "{path}");
+        assert_eq!(sent("content-length"), ["2"], "{path}");
+        assert_eq!(sent("x-request-id"), ["rid-1"], "{path}");
+        assert_eq!(sent("x-forwarded-for"), ["203.0.113.5, 127.0.0.1"], "{path}");
+        // A child span of the client's trace: same trace id, new parent id.
+        let trace = sent("traceparent");
+        assert_eq!(trace.len(), 1, "{path}");
+        assert!(trace[0].starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{path}: {trace:?}");
+        assert!(!trace[0].contains("b7ad6b7169203331"), "{path}: {trace:?}");
+
+        let answered =
+            |name: &str| -> Vec<&str> { answer.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect() };
+        assert_eq!(answered("x-upstream-end"), ["2"], "{path}: {answer:?}");
+        assert_eq!(answered("x-request-id"), ["rid-1"], "{path}: {answer:?}");
+        assert!(answered("x-internal").is_empty() && answered("keep-alive").is_empty(), "{path}: {answer:?}");
+        assert!(answered("connection").iter().all(|v| !v.contains("x-internal")), "{path}: {answer:?}");
+    }
+}

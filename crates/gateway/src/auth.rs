@@ -16,8 +16,13 @@ use users::AuthInfo;
 /// The bearer token of a request, from the header or (as Doorkeeper allows)
 /// the `access_token` parameter.
 pub(crate) fn bearer_of(parts: &Parts) -> Result<Option<String>, ApiError> {
-    if let Some(h) = parts.headers.get(AUTHORIZATION) {
-        let h = h.to_str().map_err(|_| ApiError::unauthorized())?;
+    bearer_in(parts.headers.get(AUTHORIZATION).map(|h| h.as_bytes()), parts.uri.query())
+}
+
+/// [`bearer_of`] from the `Authorization` header's value and the query.
+pub(crate) fn bearer_in(authorization: Option<&[u8]>, query: Option<&str>) -> Result<Option<String>, ApiError> {
+    if let Some(h) = authorization {
+        let h = std::str::from_utf8(h).map_err(|_| ApiError::unauthorized())?;
         let (scheme, token) = h.split_once(' ').ok_or_else(ApiError::unauthorized)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(ApiError::unauthorized());
@@ -25,7 +30,7 @@ pub(crate) fn bearer_of(parts: &Parts) -> Result<Option<String>, ApiError> {
         return Ok(Some(token.trim().to_string()));
     }
     // Doorkeeper, and so Mastodon, also accepts the token as a parameter.
-    let from_query = parts.uri.query().and_then(|q| {
+    let from_query = query.and_then(|q| {
         serde_urlencoded::from_str::<Vec<(String, String)>>(q)
             .ok()?
             .into_iter()

@@ -7,30 +7,54 @@ use crate::Gateway;
 use crate::auth::{self, Verified};
 use crate::limits::{Limit, Verdict};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
+use smallvec::SmallVec;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// The client's address: the peer, or — when the peer is a trusted proxy
 /// (the nginx/HAProxy front) — the nearest untrusted address in
 /// `X-Forwarded-For`.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&[u8]], trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = peer?;
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
+    let forwarded: Vec<IpAddr> = forwarded_for
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
 }
+
+/// What the edge looks at in a request, from hyper's parts or from the
+/// server's fast path.
+pub(crate) struct Asking<'a> {
+    pub method: &'a Method,
+    pub query: Option<&'a str>,
+    pub authorization: Option<&'a [u8]>,
+    /// The `X-Forwarded-For` values, in order.
+    pub forwarded_for: SmallVec<[&'a [u8]; 2]>,
+}
+
+impl<'a> Asking<'a> {
+    pub fn of(parts: &'a axum::http::request::Parts) -> Asking<'a> {
+        Asking {
+            method: &parts.method,
+            query: parts.uri.query(),
+            authorization: parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()),
+            forwarded_for: parts.headers.get_all(X_FORWARDED_FOR).iter().map(|v| v.as_bytes()).collect(),
+        }
+    }
+}
+
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Names the parts a response had to leave out (see `render`).
 pub const DEGRADED_HEADER: &str = "x-aviary-degraded";
@@ -47,16 +71,37 @@ fn special_bucket(gw: &Gateway, method: &Method, path: &str) -> Option<(&'static
     }
 }
 
-pub(crate) fn rate_headers(headers: &mut HeaderMap, v: &Verdict) {
+pub(crate) fn rate_headers(answer: &mut impl SetHeader, v: &Verdict) {
     let pairs = [
-        ("x-ratelimit-limit", v.limit.to_string()),
-        ("x-ratelimit-remaining", v.remaining.to_string()),
-        ("x-ratelimit-reset", model::time_fmt::rfc3339_millis(v.reset_ms)),
+        (X_RATELIMIT_LIMIT, v.limit.to_string()),
+        (X_RATELIMIT_REMAINING, v.remaining.to_string()),
+        (X_RATELIMIT_RESET, model::time_fmt::rfc3339_millis(v.reset_ms)),
     ];
     for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+            answer.set_header(name, value);
         }
+    }
+}
+
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Where a header is set: a response's map, or an answer the fast path writes.
+pub(crate) trait SetHeader {
+    fn set_header(&mut self, name: HeaderName, value: HeaderValue);
+}
+
+impl SetHeader for HeaderMap {
+    fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert(name, value);
+    }
+}
+
+impl SetHeader for platform::front::Answer {
+    fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert_header(name, value);
     }
 }
 
@@ -72,11 +117,11 @@ pub(crate) struct Admitted {
 /// cannot check the token).
 pub(crate) async fn admit(
     gw: &Gateway,
-    parts: &axum::http::request::Parts,
+    asking: &Asking<'_>,
     peer: Option<IpAddr>,
     route: &str,
 ) -> Result<Admitted, Response> {
-    let verified = match auth::bearer_of(parts) {
+    let verified = match auth::bearer_in(asking.authorization, asking.query) {
         Ok(Some(token)) => match auth::resolve(gw, &token).await {
             Ok(info) => Verified::Valid(info),
             Err(e) if e.status == StatusCode::UNAUTHORIZED => Verified::Invalid,
@@ -91,7 +136,7 @@ pub(crate) async fn admit(
     };
     let mut shown: Option<Verdict> = None;
     if gw.limits.settings.enabled {
-        let ip = client_ip(peer, &parts.headers, &gw.settings.trusted_proxies);
+        let ip = client_ip(peer, &asking.forwarded_for, &gw.settings.trusted_proxies);
         let ip_key = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
         let s = &gw.limits.settings;
         let mut checks: Vec<(&str, String, Limit)> = Vec::with_capacity(2);
@@ -99,7 +144,7 @@ pub(crate) async fn admit(
             Some(id) => checks.push(("account", id.to_string(), s.per_account)),
             None => checks.push(("ip", ip_key.clone(), s.per_ip)),
         }
-        if let Some((bucket, limit, by_ip)) = special_bucket(gw, &parts.method, route) {
+        if let Some((bucket, limit, by_ip)) = special_bucket(gw, asking.method, route) {
             let who = match (by_ip, account) {
                 (false, Some(id)) => id.to_string(),
                 _ => ip_key.clone(),
@@ -145,7 +190,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     let route = route.unwrap_or_else(|| req.uri().path().to_string());
     let (parts, body) = req.into_parts();
     let version = parts.version;
-    let Admitted { verified, shown } = match admit(&gw, &parts, peer, &route).await {
+    let Admitted { verified, shown } = match admit(&gw, &Asking::of(&parts), peer, &route).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -204,12 +249,11 @@ mod tests {
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
         let front: IpAddr = "10.0.0.2".parse().unwrap();
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        let h: &[&[u8]] = &[b"6.6.6.6, 203.0.113.9"];
         // Straight from a client: the header is ignored (anyone can send it).
-        assert_eq!(client_ip(Some("198.51.100.1".parse().unwrap()), &h, &[front]), "198.51.100.1".parse().ok());
+        assert_eq!(client_ip(Some("198.51.100.1".parse().unwrap()), h, &[front]), "198.51.100.1".parse().ok());
         // Through the front: the address the front saw, not what the client claimed.
-        assert_eq!(client_ip(Some(front), &h, &[front]), "203.0.113.9".parse().ok());
-        assert_eq!(client_ip(Some(front), &HeaderMap::new(), &[front]), Some(front));
+        assert_eq!(client_ip(Some(front), h, &[front]), "203.0.113.9".parse().ok());
+        assert_eq!(client_ip(Some(front), &[], &[front]), Some(front));
     }
 }

@@ -14,22 +14,25 @@
 //! layered stack cost ~35 µs per request more than this (docs/BENCHMARKS.md).
 
 use crate::Gateway;
-use crate::edge::{self, Admitted};
+use crate::edge::{self, Admitted, Asking};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
 use platform::ApiError;
+use platform::front::{Answer, Incoming};
 use platform::metrics::HttpMetrics;
 use platform::pool::{AttemptError, ExecuteError, Pool, PoolSettings};
 use platform::server::{DRAINING_HEADER, Draining, REQUEST_ID};
-use platform::upstream::{SendError, Upgraded, Upstreams};
+use platform::upstream::{HopByHop, SendError, Upgraded, Upstreams};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -105,50 +108,141 @@ impl ProxyRoute {
     }
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // One pass over the names finds what to drop: most messages carry
-    // none, or only `Connection`, and nine removals that find nothing cost
-    // more than the pass.
-    let mut drop: Vec<HeaderName> = Vec::new();
-    for name in headers.keys() {
-        if HOP_BY_HOP.contains(&name.as_str()) && !(keep_upgrade && name == header::UPGRADE) {
-            drop.push(name.clone());
+/// What forwarding needs of a request, from hyper's parts or from the
+/// server's fast path (`platform::front`), whose heads are forwarded from
+/// the bytes they arrived in.
+pub(crate) trait Asked: Sync {
+    fn method(&self) -> &Method;
+    fn version(&self) -> Version;
+    /// Path and query, as sent.
+    fn target(&self) -> &[u8];
+    fn query(&self) -> Option<&str>;
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Send;
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+    }
+    /// One of this request's header values, as a value of the answer.
+    fn value_of(&self, value: &[u8]) -> Option<HeaderValue>;
+    fn asking(&self) -> Asking<'_> {
+        Asking {
+            method: self.method(),
+            query: self.query(),
+            authorization: self.header("authorization"),
+            forwarded_for: self
+                .headers()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-for"))
+                .map(|(_, v)| v)
+                .collect(),
         }
     }
-    if drop.is_empty() && !keep_upgrade {
-        return;
+}
+
+impl Asked for http::request::Parts {
+    fn method(&self) -> &Method {
+        &self.method
     }
-    // Headers the `Connection` header names are about this hop too.
-    for value in headers.get_all(header::CONNECTION) {
-        let Ok(value) = value.to_str() else { continue };
-        for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
-                && !(keep_upgrade && name == header::UPGRADE)
-            {
-                drop.push(name);
+    fn version(&self) -> Version {
+        self.version
+    }
+    fn target(&self) -> &[u8] {
+        self.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes()
+    }
+    fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Send {
+        self.headers.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+    }
+    fn value_of(&self, value: &[u8]) -> Option<HeaderValue> {
+        HeaderValue::from_bytes(value).ok()
+    }
+    fn asking(&self) -> Asking<'_> {
+        Asking::of(self)
+    }
+}
+
+impl Asked for Incoming {
+    fn method(&self) -> &Method {
+        &self.method
+    }
+    fn version(&self) -> Version {
+        self.version
+    }
+    fn target(&self) -> &[u8] {
+        Incoming::target(self)
+    }
+    fn query(&self) -> Option<&str> {
+        Incoming::query(self)
+    }
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Send {
+        Incoming::headers(self)
+    }
+    fn value_of(&self, value: &[u8]) -> Option<HeaderValue> {
+        self.shared_value(value)
+    }
+}
+
+/// What the gateway adds to a forwarded request.
+struct Added<'a> {
+    request_id: &'a [u8],
+    traceparent: &'a [u8],
+    peer: Option<IpAddr>,
+    /// An upgrade asked for (WebSocket): `Upgrade` goes on, not as hop-by-hop.
+    upgrading: bool,
+}
+
+/// Writes the head of `req` as it goes upstream: hop-by-hop headers
+/// dropped (RFC 9110 §7.6.1), then the request id, trace context and
+/// `X-Forwarded-For` the gateway sets.
+fn upstream_head(out: &mut Vec<u8>, addr: &str, req: &impl Asked, added: &Added<'_>, body_len: usize) {
+    let is = |name: &[u8], n: &[u8]| name.eq_ignore_ascii_case(n);
+    let hop = HopByHop::of(req.headers());
+    // The chain of addresses the request came through, this peer last.
+    let mut chain: SmallVec<[u8; 64]> = SmallVec::new();
+    for (_, v) in req.headers().filter(|(n, _)| is(n, b"x-forwarded-for")) {
+        chain.extend_from_slice(v);
+        chain.extend_from_slice(b", ");
+    }
+    if let Some(ip) = added.peer {
+        write_ip(&mut chain, ip);
+    } else if chain.len() >= 2 {
+        chain.truncate(chain.len() - 2);
+    }
+    let upgrade = added.upgrading && req.header("upgrade").is_some();
+    let kept = req.headers().filter(|(n, _)| {
+        !(hop.drops(n) && !(upgrade && is(n, b"upgrade")))
+            && !is(n, b"x-request-id")
+            && !is(n, b"traceparent")
+            && !is(n, b"x-forwarded-for")
+    });
+    let set = [
+        (&b"x-request-id"[..], added.request_id),
+        (b"traceparent", added.traceparent),
+        (b"x-forwarded-for", &chain[..]),
+        (b"connection", b"upgrade"),
+    ];
+    let set = set.into_iter().filter(|(n, v)| !v.is_empty() && (upgrade || *n != b"connection"));
+    platform::upstream::request_head(out, addr, req.method(), req.target(), kept.chain(set), body_len);
+}
+
+/// An address as `X-Forwarded-For` has it, without the formatting machinery
+/// (this runs for every proxied request).
+fn write_ip(out: &mut SmallVec<[u8; 64]>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
             }
         }
-    }
-    for name in &drop {
-        headers.remove(name);
-    }
-    if keep_upgrade && headers.contains_key(header::UPGRADE) {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            let mut text = Vec::with_capacity(40);
+            let _ = write!(text, "{v6}");
+            out.extend_from_slice(&text);
+        }
     }
 }
 
@@ -161,75 +255,62 @@ pub(crate) enum RequestBody {
 }
 
 /// Forwards one request to `route`'s upstream pool.
-pub(crate) async fn forward(
-    route: Arc<ProxyRoute>,
-    mut parts: http::request::Parts,
-    body: RequestBody,
-    peer: Option<IpAddr>,
-) -> Response {
+async fn forward(route: &ProxyRoute, req: &impl Asked, body: RequestBody, added: Added<'_>) -> Answer {
     let (body, client_side) = match body {
         RequestBody::Read(bytes) => (bytes, None),
         RequestBody::Unread(body, upgrade) => match axum::body::to_bytes(body, route.body_limit).await {
             Ok(bytes) => (bytes, upgrade),
             Err(_) => {
                 let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
-                crate::edge::body_left_unread(&mut resp, parts.version);
-                return resp;
+                crate::edge::body_left_unread(&mut resp, req.version());
+                return Answer::Made(resp);
             }
         },
     };
-    let upgrading = client_side.is_some();
-    let mut headers = std::mem::take(&mut parts.headers);
-    strip_hop_by_hop(&mut headers, upgrading);
-    if let Some(ip) = peer {
-        use std::io::Write as _;
-        let mut chain = Vec::with_capacity(64);
-        if let Some(prior) = headers.get(X_FORWARDED_FOR) {
-            chain.extend_from_slice(prior.as_bytes());
-            chain.extend_from_slice(b", ");
-        }
-        let _ = write!(chain, "{ip}");
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(chain)) {
-            headers.insert(X_FORWARDED_FOR, v);
-        }
-    }
+    let added = Added { upgrading: client_side.is_some(), ..added };
+    let method = req.method();
     let idempotent =
-        matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_empty() && !upgrading;
-
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_empty() && !added.upgrading;
+    let body_len = body.len();
     let outcome = route
         .pool
         .execute(None, idempotent, |backend| {
-            let (upstreams, method, headers, body) = (&route.upstreams, &parts.method, &headers, body.clone());
+            let (body, added) = (body.clone(), &added);
             async move {
-                match upstreams.send(&backend.addr, method, path, headers, body).await {
-                    Ok(resp) if matches!(resp.status().as_u16(), 502..=504) => {
-                        Err(AttemptError::<Infallible>::Failed(format!("{} answered {}", backend.addr, resp.status())))
+                let head = |out: &mut Vec<u8>| upstream_head(out, &backend.addr, req, added, body_len);
+                match route.upstreams.send(&backend.addr, method, head, body).await {
+                    Ok(a) if matches!(a.head.status.as_u16(), 502..=504) => {
+                        Err(AttemptError::<Infallible>::Failed(format!("{} answered {}", backend.addr, a.head.status)))
                     }
-                    Ok(resp) => Ok(resp),
+                    Ok(a) => Ok(a),
                     Err(e @ SendError::NotSent(..)) => Err(AttemptError::NotSent(e.to_string())),
                     Err(e) => Err(AttemptError::Failed(e.to_string())),
                 }
             }
         })
         .await;
-    let resp = match outcome {
-        Ok(resp) => resp,
+    let answer = match outcome {
+        Ok(a) => a,
         Err(ExecuteError::Answer(never)) => match never {},
         Err(ExecuteError::Unavailable(m)) => {
             tracing::warn!(prefix = %route.prefix, reason = %m, "pass-through upstream unavailable");
-            return ApiError::unavailable(format!("upstream for {} unavailable", route.prefix)).into_response();
+            return Answer::Made(
+                ApiError::unavailable(format!("upstream for {} unavailable", route.prefix)).into_response(),
+            );
         }
     };
-    let (mut head, body) = resp.into_parts();
-    if head.status == StatusCode::SWITCHING_PROTOCOLS {
-        if let (Some(client_side), Some(upstream_side)) = (client_side, body.into_upgraded()) {
+    if answer.head.status == StatusCode::SWITCHING_PROTOCOLS {
+        // The instance's `Upgrade` and `Connection` go to the client as they are.
+        let headers = answer.head.header_map(false).unwrap_or_default();
+        if let (Some(client_side), Some(upstream_side)) = (client_side, answer.body.into_upgraded()) {
             tokio::spawn(splice(client_side, upstream_side));
         }
-        return Response::from_parts(head, Body::empty());
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        *resp.headers_mut() = headers;
+        return Answer::Made(resp);
     }
-    strip_hop_by_hop(&mut head.headers, false);
-    Response::from_parts(head, Body::new(body))
+    Answer::relayed(answer)
 }
 
 /// Joins the client's upgraded connection to the instance's, first handing
@@ -287,7 +368,11 @@ where
                 let mut req = req;
                 let upgrade = req.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
                 let (parts, body) = req.into_parts();
-                Box::pin(pass(self.front.clone(), route, parts, RequestBody::Unread(body, upgrade), peer).map(Ok))
+                let front = self.front.clone();
+                Box::pin(async move {
+                    let answer = pass(&front, &route, &parts, RequestBody::Unread(body, upgrade), peer).await;
+                    Ok(answer.into_response())
+                })
             }
             None => Box::pin(self.inner.clone().oneshot(req)),
         }
@@ -330,59 +415,65 @@ impl platform::front::Front for PassThroughFront {
         self.body_limit
     }
 
-    fn call(self: Arc<Self>, req: http::Request<Bytes>, peer: SocketAddr) -> BoxFuture<'static, Response> {
-        let (parts, body) = req.into_parts();
-        let route = self.route(parts.uri.path()).expect("the front claims only paths under a route");
+    fn call(self: &Arc<Self>, req: Incoming, peer: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
+        let route = self.route(req.path()).expect("the front claims only paths under a route");
         self.fast.inc();
-        Box::pin(pass(self, route, parts, RequestBody::Read(body), Some(peer.ip())))
+        let front = self.clone();
+        async move {
+            let body = RequestBody::Read(req.body.clone());
+            pass(&front, &route, &req, body, Some(peer.ip())).await
+        }
     }
 }
 
 async fn pass(
-    front: Arc<PassThroughFront>,
-    route: Arc<ProxyRoute>,
-    mut parts: http::request::Parts,
+    front: &PassThroughFront,
+    route: &ProxyRoute,
+    req: &impl Asked,
     body: RequestBody,
     peer: Option<IpAddr>,
-) -> Response {
-    let PassThroughFront { gw, draining, metrics, .. } = &*front;
+) -> Answer {
+    let PassThroughFront { gw, draining, metrics, .. } = front;
     let started = Instant::now();
-    let method = parts.method.clone();
-    let request_id = match parts.headers.get(REQUEST_ID) {
-        Some(id) => id.clone(),
+    let request_id = match req.header("x-request-id").and_then(|v| req.value_of(v)) {
+        Some(id) => id,
         None => platform::server::new_request_id(),
     };
-    parts.headers.insert(REQUEST_ID, request_id.clone());
-    let traceparent = match parts.headers.get(platform::trace::HEADER).and_then(|v| v.to_str().ok()) {
+    let traceparent = match req.header("traceparent").and_then(|v| std::str::from_utf8(v).ok()) {
         Some(parent) => platform::trace::child_of(parent),
         None => platform::trace::new_trace(),
     };
-    if let Ok(v) = HeaderValue::from_str(&traceparent) {
-        parts.headers.insert(platform::trace::HEADER, v);
-    }
-    let mut resp = match gw.in_flight.clone().try_acquire_owned() {
-        Err(_) => edge::shed(),
-        Ok(_permit) => match edge::admit(gw, &parts, peer, &route.pattern).await {
-            Err(refused) => refused,
+    let mut answer = match gw.in_flight.clone().try_acquire_owned() {
+        Err(_) => Answer::Made(edge::shed()),
+        Ok(_permit) => match edge::admit(gw, &req.asking(), peer, &route.pattern).await {
+            Err(refused) => Answer::Made(refused),
             Ok(Admitted { shown, .. }) => {
                 let budget = gw.settings.route_timeout(&route.pattern);
-                let forwarded = AssertUnwindSafe(forward(route.clone(), parts, body, peer)).catch_unwind();
-                let mut resp = match tokio::time::timeout(budget, forwarded).await {
-                    Ok(Ok(resp)) => resp,
-                    Ok(Err(_)) => ApiError::internal(anyhow::anyhow!("pass-through panicked")).into_response(),
-                    Err(_) => edge::too_slow(&route.pattern, budget),
+                let added = Added {
+                    request_id: request_id.as_bytes(),
+                    traceparent: traceparent.as_bytes(),
+                    peer,
+                    upgrading: false,
+                };
+                let forwarded = AssertUnwindSafe(forward(route, req, body, added)).catch_unwind();
+                let mut answer = match tokio::time::timeout(budget, forwarded).await {
+                    Ok(Ok(answer)) => answer,
+                    Ok(Err(_)) => {
+                        Answer::Made(ApiError::internal(anyhow::anyhow!("pass-through panicked")).into_response())
+                    }
+                    Err(_) => Answer::Made(edge::too_slow(&route.pattern, budget)),
                 };
                 if let Some(v) = shown {
-                    edge::rate_headers(resp.headers_mut(), &v);
+                    edge::rate_headers(&mut answer, &v);
                 }
-                resp
+                answer
             }
         },
     };
-    resp.headers_mut().insert(REQUEST_ID, request_id);
+    answer.insert_header(REQUEST_ID, request_id);
     if draining.is_draining() {
-        resp.headers_mut().insert(DRAINING_HEADER, HeaderValue::from_static("1"));
+        answer.insert_header(HeaderName::from_static(DRAINING_HEADER), HeaderValue::from_static("1"));
     }
-    metrics.record(method.as_str(), &route.pattern, resp.status().as_u16(), started.elapsed());
-    resp
+    metrics.record(req.method().as_str(), &route.pattern, answer.status().as_u16(), started.elapsed());
+    answer
 }

@@ -13,7 +13,11 @@
 //! start, with the bytes already read, and hyper serves the rest of the
 //! connection through the full service stack, so nothing is answered
 //! differently, only faster. Request heads are parsed by `httparse`,
-//! hyper's own parser.
+//! hyper's own parser, once: the process reads them as the bytes they
+//! arrived in ([`Incoming`]), and an upstream's answer goes back from the
+//! bytes it arrived in too ([`Answer::Relayed`]), without building header
+//! maps for either — by `perf`, those maps were the largest part of what
+//! the gateway spent per proxied request beyond nginx.
 //!
 //! Keep-alive as HTTP/1.1 has it (pipelined requests are answered in
 //! order); an idle connection is closed after [`IDLE_TIMEOUT`] (nginx's
@@ -21,13 +25,16 @@
 //! boundary.
 
 use axum::body::Body;
+use axum::response::IntoResponse;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::Body as _;
+use smallvec::SmallVec;
+use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -50,7 +57,142 @@ pub trait Front: Send + Sync + 'static {
     /// Larger request bodies go to the service, which refuses them.
     fn body_limit(&self) -> usize;
     /// Answers one claimed request from `peer`.
-    fn call(self: Arc<Self>, req: Request<Bytes>, peer: SocketAddr) -> BoxFuture<'static, Response<Body>>;
+    fn call(self: &Arc<Self>, req: Incoming, peer: SocketAddr) -> impl Future<Output = Answer> + Send + 'static;
+}
+
+/// A [`Front`] as the server holds it: it serves a connection's run of
+/// claimed requests (see [`serve_connection`]). The one boxed future is per
+/// connection, not per request.
+pub trait ServeFront: Send + Sync + 'static {
+    fn serve(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        stop: CancellationToken,
+    ) -> BoxFuture<'static, Option<Rewind>>;
+}
+
+impl<F: Front> ServeFront for F {
+    fn serve(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        stop: CancellationToken,
+    ) -> BoxFuture<'static, Option<Rewind>> {
+        Box::pin(serve_connection(stream, peer, self, stop))
+    }
+}
+
+/// A request read on the fast path: its head as it arrived, with where each
+/// part of it is, and its body.
+pub struct Incoming {
+    pub method: Method,
+    pub version: Version,
+    head: Bytes,
+    target: (u16, u16),
+    lines: SmallVec<[Line; 12]>,
+    pub body: Bytes,
+}
+
+/// Where a header line's name and value are in the head.
+#[derive(Clone, Copy)]
+struct Line {
+    name: (u16, u16),
+    value: (u16, u16),
+}
+
+impl Incoming {
+    fn at(&self, (start, end): (u16, u16)) -> &[u8] {
+        &self.head[start as usize..end as usize]
+    }
+
+    /// The request target (origin form: path and query) as sent.
+    pub fn target(&self) -> &[u8] {
+        self.at(self.target)
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        let target = std::str::from_utf8(self.target()).unwrap_or("/");
+        target.split_once('?').map_or(target, |(path, _)| path)
+    }
+
+    pub fn query(&self) -> Option<&str> {
+        std::str::from_utf8(self.target()).ok()?.split_once('?').map(|(_, q)| q)
+    }
+
+    /// The header lines in order, names as sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+        self.lines.iter().map(|l| (self.at(l.name), self.at(l.value)))
+    }
+
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+    }
+
+    /// `value` (a slice of this request's head) as a header value sharing its memory.
+    pub fn shared_value(&self, value: &[u8]) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(self.head.slice_ref(value)).ok()
+    }
+}
+
+/// What the fast path writes back.
+pub enum Answer {
+    /// An answer the process made (an error, a refusal).
+    Made(Response<Body>),
+    /// An upstream instance's answer relayed: its end-to-end headers, then
+    /// `extra` (which replace the instance's of the same names).
+    Relayed { answer: Box<crate::upstream::Answer>, extra: Vec<(HeaderName, HeaderValue)> },
+}
+
+impl Answer {
+    pub fn relayed(answer: crate::upstream::Answer) -> Answer {
+        Answer::Relayed { answer: Box::new(answer), extra: Vec::with_capacity(4) }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Answer::Made(resp) => resp.status(),
+            Answer::Relayed { answer, .. } => answer.head.status,
+        }
+    }
+
+    /// Sets header `name` to `value`, replacing what was there.
+    pub fn insert_header(&mut self, name: HeaderName, value: HeaderValue) {
+        match self {
+            Answer::Made(resp) => {
+                resp.headers_mut().insert(name, value);
+            }
+            Answer::Relayed { extra, .. } => match extra.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = value,
+                None => extra.push((name, value)),
+            },
+        }
+    }
+
+    /// As a response for hyper. A relayed head that `http` cannot hold
+    /// (rare: httparse accepts a little more) is a bad gateway.
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            Answer::Made(resp) => resp,
+            Answer::Relayed { answer, extra } => {
+                let answer = *answer;
+                let mut resp = match answer.into_response() {
+                    Ok(resp) => resp.map(Body::new),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "upstream answer not representable");
+                        return crate::ApiError::new(StatusCode::BAD_GATEWAY, "The upstream answer was malformed")
+                            .into_response();
+                    }
+                };
+                for (name, value) in extra {
+                    resp.headers_mut().insert(name, value);
+                }
+                resp
+            }
+        }
+    }
 }
 
 /// A connection whose first bytes were already read: reads give those
@@ -94,11 +236,16 @@ impl AsyncWrite for Rewind {
     }
 }
 
-/// A request the fast path serves: where its head and body end.
+/// A request the fast path serves: what its head says and where its body
+/// ends. Offsets are into the connection's buffer.
 struct Head {
     head_len: usize,
     body_len: usize,
     keep_alive: bool,
+    method: Method,
+    version: Version,
+    target: (u16, u16),
+    lines: SmallVec<[Line; 12]>,
 }
 
 enum Parsed {
@@ -108,11 +255,11 @@ enum Parsed {
 }
 
 /// Whether `buf` starts with a request the fast path serves.
-fn inspect(buf: &[u8], front: &dyn Front) -> Parsed {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Request::new(&mut slots);
-    let head_len = match r.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
+fn inspect(buf: &[u8], front: &impl Front) -> Parsed {
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut r = httparse::Request::new(&mut []);
+    let head_len = match r.parse_with_uninit_headers(buf, &mut slots) {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
         Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
         // Too large, too many headers, HTTP/2's preface, garbage: hyper's to answer.
         _ => return Parsed::NotMine,
@@ -121,7 +268,14 @@ fn inspect(buf: &[u8], front: &dyn Front) -> Parsed {
     if method == "CONNECT" || !path.starts_with('/') || !front.claims(path.split('?').next().unwrap_or(path)) {
         return Parsed::NotMine;
     }
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Parsed::NotMine };
+    // Offsets fit in 16 bits: the head is at most MAX_HEAD long.
+    let at = |part: &[u8]| {
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        (start as u16, (start + part.len()) as u16)
+    };
     let (mut body_len, mut close, mut keep_alive_token) = (None::<usize>, false, false);
+    let mut lines = SmallVec::new();
     for h in r.headers.iter() {
         let name = h.name.as_bytes();
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
@@ -143,50 +297,38 @@ fn inspect(buf: &[u8], front: &dyn Front) -> Parsed {
                 keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
+        lines.push(Line { name: at(name), value: at(h.value) });
     }
     // HTTP/1.0 keeps a connection only when asked to; the answer then says so.
     let keep_alive = !close && (r.version == Some(1) || keep_alive_token);
-    Parsed::Mine(Head { head_len, body_len: body_len.unwrap_or(0), keep_alive })
-}
-
-/// The request in `head` (which [`inspect`] accepted), its path and header
-/// values sharing that memory. `None` when a name or value is not one
-/// `http` takes; hyper then answers it.
-fn request_parts(head: &Bytes) -> Option<http::request::Parts> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Request::new(&mut slots);
-    r.parse(head).ok()?;
-    let mut parts = Request::new(()).into_parts().0;
-    parts.method = Method::from_bytes(r.method?.as_bytes()).ok()?;
-    parts.uri = Uri::from_maybe_shared(head.slice_ref(r.path?.as_bytes())).ok()?;
-    parts.version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    parts.headers.reserve(r.headers.len());
-    for h in r.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value)).ok()?;
-        parts.headers.append(name, value);
-    }
-    Some(parts)
+    let version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    Parsed::Mine(Head {
+        head_len,
+        body_len: body_len.unwrap_or(0),
+        keep_alive,
+        method,
+        version,
+        target: at(path.as_bytes()),
+        lines,
+    })
 }
 
 /// Serves the requests of one connection that `front` claims. Returns the
 /// connection (with what was read of the next request) when a request is
 /// not the front's, or `None` once the connection is closed.
-pub async fn serve_connection(
+pub async fn serve_connection<F: Front>(
     mut stream: TcpStream,
     peer: SocketAddr,
-    front: Arc<dyn Front>,
+    front: Arc<F>,
     stop: CancellationToken,
 ) -> Option<Rewind> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut stopped = std::pin::pin!(stop.cancelled());
     loop {
-        let (head_len, body_len, keep_alive) = loop {
+        let head = loop {
             match inspect(&buf, &*front) {
-                Parsed::Mine(Head { head_len, body_len, keep_alive }) if buf.len() >= head_len + body_len => {
-                    break (head_len, body_len, keep_alive);
-                }
+                Parsed::Mine(head) if buf.len() >= head.head_len + head.body_len => break head,
                 Parsed::NotMine => return Some(Rewind { read_ahead: buf.freeze(), inner: stream }),
                 Parsed::Mine(_) | Parsed::Partial => {}
             }
@@ -202,20 +344,19 @@ pub async fn serve_connection(
                 _ => return None,
             }
         };
-        let head = buf.split_to(head_len).freeze();
-        let Some(parts) = request_parts(&head) else {
-            let mut all = BytesMut::from(&head[..]);
-            all.extend_from_slice(&buf);
-            return Some(Rewind { read_ahead: all.freeze(), inner: stream });
+        let Head { head_len, body_len, keep_alive, method, version, target, lines } = head;
+        let head_only = method == Method::HEAD;
+        let req = Incoming {
+            method,
+            version,
+            head: buf.split_to(head_len).freeze(),
+            target,
+            lines,
+            body: buf.split_to(body_len).freeze(),
         };
-        let body = buf.split_to(body_len).freeze();
-        let head_only = parts.method == Method::HEAD;
-        let version = parts.version;
-        let resp = front.clone().call(Request::from_parts(parts, body), peer).await;
-        let keep_alive = keep_alive
-            && !stop.is_cancelled()
-            && !resp.headers().get_all(header::CONNECTION).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        match write_response(&mut stream, &mut out, resp, version, head_only, keep_alive).await {
+        let answer = front.call(req, peer).await;
+        let keep_alive = keep_alive && !stop.is_cancelled() && !asks_to_close(&answer);
+        match write_answer(&mut stream, &mut out, answer, version, head_only, keep_alive).await {
             Ok(true) if keep_alive => {}
             _ => {
                 let _ = stream.shutdown().await;
@@ -225,18 +366,98 @@ pub async fn serve_connection(
     }
 }
 
-/// Writes `resp`; `Ok(false)` when the connection cannot carry another
+/// Whether the process's own answer closes the connection (it did not read
+/// the request's body to its end). A relayed `Connection` header is about
+/// the upstream's connection, not this one.
+fn asks_to_close(answer: &Answer) -> bool {
+    match answer {
+        Answer::Made(resp) => {
+            resp.headers().get_all(header::CONNECTION).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+        }
+        Answer::Relayed { .. } => false,
+    }
+}
+
+/// Writes `answer`; `Ok(false)` when the connection cannot carry another
 /// request (the body's end is marked by closing it, or it came up short).
-async fn write_response(
+async fn write_answer(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
-    resp: Response<Body>,
+    answer: Answer,
     version: Version,
     head_only: bool,
     keep_alive: bool,
 ) -> io::Result<bool> {
-    let (parts, mut body) = resp.into_parts();
-    let status = parts.status;
+    let how = How { version, head_only, keep_alive };
+    match answer {
+        Answer::Made(resp) => {
+            let (parts, body) = resp.into_parts();
+            let lines = |out: &mut Vec<u8>, bodiless: bool| {
+                let mut dated = false;
+                for (name, value) in &parts.headers {
+                    let name = name.as_str().as_bytes();
+                    if passes(name, bodiless) {
+                        dated |= name == b"date";
+                        put_header(out, name, value.as_bytes());
+                    }
+                }
+                dated
+            };
+            write_message(stream, out, parts.status, lines, body, how).await
+        }
+        Answer::Relayed { answer, extra } => {
+            let crate::upstream::Answer { head, body } = *answer;
+            let lines = |out: &mut Vec<u8>, bodiless: bool| {
+                let mut dated = false;
+                // The instance's lines, but not those `extra` replaces.
+                head.each_relayed_header(|name, value| {
+                    if passes(name, bodiless) && !extra.iter().any(|(n, _)| name.eq_ignore_ascii_case(n.as_ref())) {
+                        dated |= name.eq_ignore_ascii_case(b"date");
+                        put_header(out, name, value);
+                    }
+                });
+                for (name, value) in &extra {
+                    put_header(out, name.as_str().as_bytes(), value.as_bytes());
+                }
+                dated
+            };
+            write_message(stream, out, head.status, lines, body, how).await
+        }
+    }
+}
+
+/// How an answer goes out: to which request, and whether the connection
+/// may stay open after it.
+struct How {
+    version: Version,
+    head_only: bool,
+    keep_alive: bool,
+}
+
+/// Whether a header line of the answer is written as it is: the framing
+/// and the connection's fate are this hop's to say.
+fn passes(name: &[u8], bodiless: bool) -> bool {
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    let framing = is(b"content-length") || is(b"transfer-encoding");
+    (!framing || bodiless) && !is(b"connection")
+}
+
+/// Writes an answer: the status line, the header lines `lines` writes
+/// (told whether the answer is bodiless; it says whether it wrote `Date`),
+/// then framing, then the body.
+async fn write_message<B>(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    lines: impl FnOnce(&mut Vec<u8>, bool) -> bool,
+    body: B,
+    How { version, head_only, keep_alive }: How,
+) -> io::Result<bool>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut body = body;
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -250,22 +471,12 @@ async fn write_response(
     // How the body's end is marked: its length, chunks, or the close.
     let exact = body.size_hint().exact();
     let chunked = !bodiless && exact.is_none() && version == Version::HTTP_11;
-    for (name, value) in &parts.headers {
-        let framing = name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING;
-        if (framing && !bodiless) || name == header::CONNECTION {
-            continue;
-        }
-        put_header(out, name.as_str().as_bytes(), value.as_bytes());
-    }
-    if !parts.headers.contains_key(header::DATE) {
-        put_header(out, b"date", date().as_bytes());
+    if !lines(out, bodiless) {
+        put_date(out);
     }
     if !bodiless {
         match exact {
-            Some(n) => {
-                use std::io::Write as _;
-                let _ = write!(out, "content-length: {n}\r\n");
-            }
+            Some(n) => put_header(out, b"content-length", itoa::Buffer::new().format(n).as_bytes()),
             None if chunked => put_header(out, b"transfer-encoding", b"chunked"),
             None => {}
         }
@@ -303,12 +514,13 @@ async fn write_response(
         }
         sent += data.len() as u64;
         if chunked {
-            let size = format!("{:x}\r\n", data.len());
-            let mut bufs: Vec<&[u8]> = Vec::with_capacity(4);
+            let mut size = [0u8; 18];
+            let size = chunk_size_line(&mut size, data.len());
+            let mut bufs: SmallVec<[&[u8]; 4]> = SmallVec::new();
             if head_pending {
                 bufs.push(out);
             }
-            bufs.extend([size.as_bytes(), &data[..], b"\r\n"]);
+            bufs.extend([size, &data[..], b"\r\n"]);
             write_all_slices(stream, &bufs).await?;
         } else if head_pending {
             write_all_slices(stream, &[out, &data[..]]).await?;
@@ -326,21 +538,26 @@ async fn write_response(
     Ok(keep && exact.is_none_or(|n| n == sent))
 }
 
+/// `{len:x}\r\n` in `buf`.
+fn chunk_size_line(buf: &mut [u8; 18], len: usize) -> &[u8] {
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    let _ = io::Write::write_fmt(&mut cursor, format_args!("{len:x}\r\n"));
+    let n = cursor.position() as usize;
+    &buf[..n]
+}
+
 fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+    crate::upstream::header_line(out, name, value);
 }
 
 /// Writes the slices in as few system calls as the kernel allows.
 async fn write_all_slices(stream: &mut TcpStream, slices: &[&[u8]]) -> io::Result<()> {
-    let mut bufs: Vec<io::IoSlice<'_>> = slices.iter().map(|s| io::IoSlice::new(s)).collect();
+    let mut bufs: SmallVec<[io::IoSlice<'_>; 4]> = slices.iter().map(|s| io::IoSlice::new(s)).collect();
     crate::upstream::write_all_vectored(stream, &mut bufs).await
 }
 
-/// The `Date` header's value, formatted once a second per thread.
-fn date() -> String {
+/// The `Date` header, its value formatted once a second per thread.
+fn put_date(out: &mut Vec<u8>) {
     use std::cell::RefCell;
     use std::time::{SystemTime, UNIX_EPOCH};
     thread_local! {
@@ -353,6 +570,6 @@ fn date() -> String {
         if c.0 != second || c.1.is_empty() {
             *c = (second, httpdate::fmt_http_date(now));
         }
-        c.1.clone()
+        put_header(out, b"date", c.1.as_bytes());
     })
 }

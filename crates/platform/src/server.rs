@@ -106,7 +106,7 @@ pub struct Shutdown {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Plain-HTTP/1.1 requests this claims are served on the fast path
     /// ([`crate::front`]) before the service.
-    pub front: Option<Arc<dyn crate::front::Front>>,
+    pub front: Option<Arc<dyn crate::front::ServeFront>>,
 }
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
@@ -177,7 +177,7 @@ async fn serve_each<S>(
     listener: TcpListener,
     service: S,
     tls: Option<Arc<rustls::ServerConfig>>,
-    front: Option<Arc<dyn crate::front::Front>>,
+    front: Option<Arc<dyn crate::front::ServeFront>>,
     drained: CancellationToken,
     grace: Duration,
 ) where
@@ -228,7 +228,7 @@ async fn serve_each<S>(
                 }
                 None => {
                     let front = front.expect("a plain listener here has a front");
-                    let Some(rest) = crate::front::serve_connection(tcp, peer, front, drained).await else { return };
+                    let Some(rest) = front.serve(tcp, peer, drained).await else { return };
                     let conn =
                         builder.serve_connection_with_upgrades(TokioIo::new(rest), TowerToHyperService::new(service));
                     watcher.watch(conn.into_owned()).await

@@ -23,11 +23,13 @@
 //! still open) and dropped.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use hyper::body::{Body, Frame, SizeHint};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
@@ -114,19 +116,19 @@ impl Upstreams {
     }
 
     /// Sends one request to the instance at `addr` and reads the head of
-    /// its answer. `headers` go as they are (the caller removed hop-by-hop
-    /// ones); `Content-Length` is set from `body`, `Host` to `addr` when
-    /// absent.
+    /// its answer. `write_head` writes the request head into the
+    /// connection's buffer (see [`request_head`]); `method` is the one it
+    /// wrote, which decides whether the answer has a body.
     pub async fn send(
         &self,
         addr: &str,
         method: &Method,
-        path_and_query: &str,
-        headers: &HeaderMap,
+        write_head: impl FnOnce(&mut Vec<u8>),
         body: Bytes,
-    ) -> Result<http::Response<UpstreamBody>, SendError> {
+    ) -> Result<Answer, SendError> {
         let (mut stream, mut buf, mut head, reused) = self.checkout(addr).await?;
-        request_head(&mut head, addr, method, path_and_query, headers, body.len());
+        head.clear();
+        write_head(&mut head);
         let failed = |e: io::Error| SendError::Failed(addr.to_string(), e);
         let written = if body.is_empty() {
             stream.write_all(&head).await
@@ -141,10 +143,9 @@ impl Upstreams {
         }
         // Reclaims the buffer's memory when the last answer's body is gone.
         buf.reserve(READ_CHUNK);
-        let (parts, framing) = loop {
-            if let Some(head_len) = head_complete(&buf).map_err(failed)? {
-                let head_bytes = buf.split_to(head_len).freeze();
-                break parse_head(head_bytes, method).map_err(failed)?;
+        let (interim, parsed) = loop {
+            if let Some(found) = parse_answer(&buf, method).map_err(failed)? {
+                break found;
             }
             if buf.len() > MAX_HEAD {
                 return Err(failed(io::Error::new(io::ErrorKind::InvalidData, "answer head too large")));
@@ -160,13 +161,11 @@ impl Upstreams {
                 return Err(failed(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
             }
         };
-        let keep_alive = parts.keep_alive;
-        let mut response = http::Response::new(UpstreamBody::empty());
-        *response.status_mut() = parts.status;
-        *response.version_mut() = parts.version;
-        *response.headers_mut() = parts.headers;
-        let conn = Conn { stream, buf, head, addr: addr.to_string(), keep_alive, upstreams: self.clone() };
-        *response.body_mut() = match framing {
+        buf.advance(interim);
+        let answer_head = buf.split_to(parsed.head_len).freeze();
+        let conn =
+            Conn { stream, buf, head, addr: addr.to_string(), keep_alive: parsed.keep_alive, upstreams: self.clone() };
+        let body = match parsed.framing {
             Framing::Upgrade => UpstreamBody { state: State::Upgraded(Some(conn)) },
             Framing::Empty => {
                 conn.release();
@@ -184,8 +183,172 @@ impl Upstreams {
             Framing::Chunked => UpstreamBody { state: State::Chunked { conn, chunk: Chunk::Size } },
             Framing::UntilClose => UpstreamBody { state: State::UntilClose(conn) },
         };
-        Ok(response)
+        let head = AnswerHead {
+            status: parsed.status,
+            version: parsed.version,
+            bytes: answer_head,
+            chunked: parsed.framing == Framing::Chunked,
+        };
+        Ok(Answer { head, body })
     }
+}
+
+/// An instance's answer: its head as the instance sent it (interim 1xx
+/// answers left out), and its body.
+pub struct Answer {
+    pub head: AnswerHead,
+    pub body: UpstreamBody,
+}
+
+pub struct AnswerHead {
+    pub status: StatusCode,
+    pub version: Version,
+    bytes: Bytes,
+    /// Framed by chunks, so a `Content-Length` beside them means nothing.
+    chunked: bool,
+}
+
+impl AnswerHead {
+    /// Every header line of the answer, in order, as sent.
+    pub fn each_header(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut []);
+        // The head parsed before it was kept; parsing it again cannot fail.
+        let _ = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, &self.bytes, &mut slots);
+        for h in r.headers.iter() {
+            f(h.name.as_bytes(), h.value);
+        }
+    }
+
+    /// The header lines a proxy passes on: not hop-by-hop (RFC 9110
+    /// §7.6.1), and no length beside chunks.
+    pub fn each_relayed_header(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut []);
+        let _ = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, &self.bytes, &mut slots);
+        let hop = HopByHop::of(r.headers.iter().map(|h| (h.name.as_bytes(), h.value)));
+        for h in r.headers.iter() {
+            let name = h.name.as_bytes();
+            let framing_noise = self.chunked && name.eq_ignore_ascii_case(b"content-length");
+            if !hop.drops(name) && !framing_noise {
+                f(name, h.value);
+            }
+        }
+    }
+
+    /// The headers as a map: all of them, or (`relayed`) those a proxy
+    /// passes on. Values share the head's memory.
+    pub fn header_map(&self, relayed: bool) -> io::Result<HeaderMap> {
+        let mut map = HeaderMap::new();
+        let mut bad = None;
+        let mut add = |name: &[u8], value: &[u8]| match (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_maybe_shared(self.bytes.slice_ref(value)),
+        ) {
+            (Ok(n), Ok(v)) => {
+                map.append(n, v);
+            }
+            _ => bad = Some(String::from_utf8_lossy(name).into_owned()),
+        };
+        if relayed {
+            self.each_relayed_header(&mut add)
+        } else {
+            self.each_header(&mut add)
+        }
+        match bad {
+            Some(name) => Err(invalid(format!("answer header {name:?} not representable"))),
+            None => Ok(map),
+        }
+    }
+}
+
+impl Answer {
+    /// As an `http` response with the headers a proxy passes on.
+    pub fn into_response(self) -> io::Result<http::Response<UpstreamBody>> {
+        let headers = self.head.header_map(true)?;
+        let mut resp = http::Response::new(self.body);
+        *resp.status_mut() = self.head.status;
+        *resp.version_mut() = self.head.version;
+        *resp.headers_mut() = headers;
+        Ok(resp)
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
+const HOP_BY_HOP: [&[u8]; 9] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"te",
+    b"trailer",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+/// Which headers of one message are about its connection only: the
+/// standard hop-by-hop ones and those its `Connection` header names.
+pub struct HopByHop<'a> {
+    named: SmallVec<[&'a [u8]; 4]>,
+}
+
+impl<'a> HopByHop<'a> {
+    pub fn of(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> HopByHop<'a> {
+        let mut named = SmallVec::new();
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case(b"connection") {
+                named.extend(value.split(|&b| b == b',').map(trim).filter(|t| !t.is_empty()));
+            }
+        }
+        HopByHop { named }
+    }
+
+    pub fn drops(&self, name: &[u8]) -> bool {
+        HOP_BY_HOP.iter().chain(&self.named).any(|h| h.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Writes a request head for `method` and `path_and_query` with the header
+/// lines `headers` gives (as they are: the caller removed hop-by-hop ones),
+/// `Host` as `addr` when they have none, and the body's length.
+pub fn request_head<'a>(
+    out: &mut Vec<u8>,
+    addr: &str,
+    method: &Method,
+    path_and_query: &[u8],
+    headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    body_len: usize,
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path_and_query);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut host = false;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        host |= name.eq_ignore_ascii_case(b"host");
+        header_line(out, name, value);
+    }
+    if !host {
+        header_line(out, b"host", addr.as_bytes());
+    }
+    // A body's length is what was buffered; methods that carry a body say
+    // so even when it is empty (RFC 9110 §8.6).
+    if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        header_line(out, b"content-length", itoa::Buffer::new().format(body_len).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `name: value\r\n`.
+pub fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Whether a kept connection is still usable: not closed by the instance
@@ -212,46 +375,12 @@ pub(crate) async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [i
     Ok(())
 }
 
-fn request_head(
-    head: &mut Vec<u8>,
-    addr: &str,
-    method: &Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body_len: usize,
-) {
-    head.clear();
-    head.extend_from_slice(method.as_str().as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(path_and_query.as_bytes());
-    head.extend_from_slice(b" HTTP/1.1\r\n");
-    if !headers.contains_key(header::HOST) {
-        head.extend_from_slice(b"host: ");
-        head.extend_from_slice(addr.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in headers {
-        if name == header::CONTENT_LENGTH {
-            continue;
-        }
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    // A body's length is what was buffered; methods that carry a body say
-    // so even when it is empty (RFC 9110 §8.6).
-    if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        use std::io::Write as _;
-        let _ = write!(head, "content-length: {body_len}\r\n");
-    }
-    head.extend_from_slice(b"\r\n");
-}
-
+/// What the head of an answer says.
 struct ParsedHead {
+    head_len: usize,
     status: StatusCode,
     version: Version,
-    headers: HeaderMap,
+    framing: Framing,
     keep_alive: bool,
 }
 
@@ -268,52 +397,34 @@ fn invalid(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.into())
 }
 
-/// The length of the answer's head once `buf` holds all of it, interim
-/// 1xx answers (`100 Continue`, `103 Early Hints`) included.
-fn head_complete(buf: &[u8]) -> io::Result<Option<usize>> {
+/// Once `buf` holds the whole head of the answer to `method`: how many
+/// bytes of interim 1xx answers (`100 Continue`, `103 Early Hints`) come
+/// first, and what the head after them says.
+fn parse_answer(buf: &[u8], method: &Method) -> io::Result<Option<(usize, ParsedHead)>> {
     let mut start = 0;
     loop {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut slots);
-        match r.parse(&buf[start..]) {
-            Ok(httparse::Status::Complete(n)) => {
-                start += n;
-                let code = r.code.expect("a complete head has a status");
-                if !(100..200).contains(&code) || code == 101 {
-                    return Ok(Some(start));
-                }
-            }
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut []);
+        let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut r,
+            &buf[start..],
+            &mut slots,
+        ) {
+            Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(invalid(format!("malformed answer head: {e}"))),
-        }
-    }
-}
-
-/// The answer's head (all of `head`, as [`head_complete`] measured it);
-/// header values share its memory. Interim 1xx answers are skipped.
-fn parse_head(head: Bytes, method: &Method) -> io::Result<(ParsedHead, Framing)> {
-    let mut start = 0;
-    loop {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut slots);
-        let n = match r.parse(&head[start..]) {
-            Ok(httparse::Status::Complete(n)) => n,
-            _ => return Err(invalid("answer head changed between two parses")),
         };
         let code = r.code.expect("a complete head has a status");
         let status = StatusCode::from_u16(code).map_err(|_| invalid(format!("status {code} out of range")))?;
         if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
-            start += n;
+            start += head_len;
             continue;
         }
         let version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-        let mut headers = HeaderMap::with_capacity(r.headers.len());
         let (mut length, mut chunked, mut close, mut keep_alive_token) = (None, false, false, false);
         for h in r.headers.iter() {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| invalid("bad header name"))?;
-            let value =
-                HeaderValue::from_maybe_shared(head.slice_ref(h.value)).map_err(|_| invalid("bad header value"))?;
-            if name == header::CONTENT_LENGTH {
+            let name = h.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
                 let n: u64 = std::str::from_utf8(h.value)
                     .ok()
                     .and_then(|v| v.trim().parse().ok())
@@ -322,19 +433,18 @@ fn parse_head(head: Bytes, method: &Method) -> io::Result<(ParsedHead, Framing)>
                     return Err(invalid("conflicting content-length headers"));
                 }
                 length = Some(n);
-            } else if name == header::TRANSFER_ENCODING {
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 chunked = h
                     .value
                     .rsplit(|&b| b == b',')
                     .next()
                     .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
-            } else if name == header::CONNECTION {
+            } else if name.eq_ignore_ascii_case(b"connection") {
                 for token in h.value.split(|&b| b == b',').map(trim) {
                     close |= token.eq_ignore_ascii_case(b"close");
                     keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
-            headers.append(name, value);
         }
         let keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
         let framing = if status == StatusCode::SWITCHING_PROTOCOLS {
@@ -343,7 +453,6 @@ fn parse_head(head: Bytes, method: &Method) -> io::Result<(ParsedHead, Framing)>
             Framing::Empty
         } else if chunked {
             // RFC 9112 §6.3: transfer coding wins over a length.
-            headers.remove(header::CONTENT_LENGTH);
             Framing::Chunked
         } else if let Some(n) = length {
             if n == 0 { Framing::Empty } else { Framing::Length(n) }
@@ -351,7 +460,7 @@ fn parse_head(head: Bytes, method: &Method) -> io::Result<(ParsedHead, Framing)>
             Framing::UntilClose
         };
         let keep_alive = keep_alive && framing != Framing::UntilClose;
-        return Ok((ParsedHead { status, version, headers, keep_alive }, framing));
+        return Ok(Some((start, ParsedHead { head_len, status, version, framing, keep_alive })));
     }
 }
 
@@ -572,6 +681,7 @@ fn finish(state: &mut State) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
     use http_body_util::BodyExt;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
@@ -640,8 +750,24 @@ mod tests {
         addr
     }
 
+    /// Sends a request with `headers` as they are and its answer as a response.
+    async fn send(
+        u: &Upstreams,
+        addr: &str,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<http::Response<UpstreamBody>, SendError> {
+        let lines = headers.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+        let len = body.len();
+        let answer =
+            u.send(addr, method, |out| request_head(out, addr, method, path.as_bytes(), lines, len), body).await?;
+        Ok(answer.into_response().expect("representable headers"))
+    }
+
     async fn get(u: &Upstreams, addr: &str, method: Method) -> (StatusCode, HeaderMap, Result<Bytes, io::Error>) {
-        let resp = u.send(addr, &method, "/p?q=1", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        let resp = send(u, addr, &method, "/p?q=1", &HeaderMap::new(), Bytes::new()).await.unwrap();
         let (head, body) = resp.into_parts();
         let body = body.collect().await.map(|c| c.to_bytes());
         (head.status, head.headers, body)
@@ -705,7 +831,7 @@ mod tests {
     async fn a_body_cut_short_is_an_error_not_a_short_answer() {
         let addr = one_shot(&[b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this"]).await;
         let u = Upstreams::new(Duration::from_secs(1));
-        let resp = u.send(&addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        let resp = send(&u, &addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap();
         let err = resp.into_body().collect().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(idle_count(&u, &addr), 0);
@@ -720,10 +846,10 @@ mod tests {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("999"));
         headers.append("x-b", HeaderValue::from_static("1"));
         headers.append("x-b", HeaderValue::from_static("2"));
-        u.send(&addr, &Method::POST, "/in", &headers, Bytes::from("payload")).await.unwrap();
+        send(&u, &addr, &Method::POST, "/in", &headers, Bytes::from("payload")).await.unwrap();
         let got = seen.recv().await.unwrap();
         assert_eq!(got, "POST /in HTTP/1.1\r\nhost: example.org\r\nx-b: 1\r\nx-b: 2\r\ncontent-length: 7\n\npayload");
-        u.send(&addr, &Method::POST, "/empty", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        send(&u, &addr, &Method::POST, "/empty", &HeaderMap::new(), Bytes::new()).await.unwrap();
         assert!(seen.recv().await.unwrap().contains("content-length: 0"));
     }
 
@@ -760,10 +886,10 @@ mod tests {
     async fn no_connection_is_not_sent_and_a_malformed_answer_failed() {
         let u = Upstreams::new(Duration::from_secs(1));
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
-        let e = u.send(&closed, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
+        let e = send(&u, &closed, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
         assert!(matches!(e, SendError::NotSent(..)), "{e}");
         let (addr, _seen) = scripted(vec![b"NOT HTTP AT ALL\r\n\r\n"]).await;
-        let e = u.send(&addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
+        let e = send(&u, &addr, &Method::GET, "/", &HeaderMap::new(), Bytes::new()).await.unwrap_err();
         assert!(matches!(e, SendError::Failed(..)), "{e}");
     }
 
@@ -772,7 +898,7 @@ mod tests {
         let (addr, _seen) =
             scripted(vec![b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\nfirst frame"]).await;
         let u = Upstreams::new(Duration::from_secs(1));
-        let resp = u.send(&addr, &Method::GET, "/ws", &HeaderMap::new(), Bytes::new()).await.unwrap();
+        let resp = send(&u, &addr, &Method::GET, "/ws", &HeaderMap::new(), Bytes::new()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
         let up = resp.into_body().into_upgraded().expect("the connection");
         assert_eq!(up.read_ahead, Bytes::from("first frame"));
