@@ -25,7 +25,7 @@ use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
 use platform::ApiError;
 use platform::front::{Answer, Incoming};
-use platform::metrics::HttpMetrics;
+use platform::metrics::{HttpMetrics, RouteSeries};
 use platform::pool::{AttemptError, ExecuteError, Pool, PoolSettings};
 use platform::server::{DRAINING_HEADER, Draining, REQUEST_ID};
 use platform::upstream::{HopByHop, SendError, Upgraded, Upstreams};
@@ -93,6 +93,8 @@ pub struct ProxyRoute {
     pool: Pool,
     upstreams: Upstreams,
     body_limit: usize,
+    /// Its metric series, found at its first request.
+    series: std::sync::OnceLock<RouteSeries>,
 }
 
 impl ProxyRoute {
@@ -104,6 +106,7 @@ impl ProxyRoute {
             pool: Pool::new(&format!("proxy {}", config.prefix), &config.upstream, config.pool.clone())?,
             upstreams: Upstreams::new(Duration::from_secs(1)),
             body_limit,
+            series: std::sync::OnceLock::new(),
         })
     }
 }
@@ -254,8 +257,16 @@ pub(crate) enum RequestBody {
     Unread(Body, Option<hyper::upgrade::OnUpgrade>),
 }
 
-/// Forwards one request to `route`'s upstream pool.
-async fn forward(route: &ProxyRoute, req: &impl Asked, body: RequestBody, added: Added<'_>) -> Answer {
+/// The time a request has: its route's budget, counted from `started`.
+#[derive(Clone, Copy)]
+struct Budget {
+    started: Instant,
+    budget: Duration,
+}
+
+/// Forwards one request to `route`'s upstream pool, every attempt within
+/// the route's budget.
+async fn forward(route: &ProxyRoute, req: &impl Asked, body: RequestBody, added: Added<'_>, time: Budget) -> Answer {
     let (body, client_side) = match body {
         RequestBody::Read(bytes) => (bytes, None),
         RequestBody::Unread(body, upgrade) => match axum::body::to_bytes(body, route.body_limit).await {
@@ -274,7 +285,7 @@ async fn forward(route: &ProxyRoute, req: &impl Asked, body: RequestBody, added:
     let body_len = body.len();
     let outcome = route
         .pool
-        .execute(None, idempotent, |backend| {
+        .execute_within(Some(time.budget), None, idempotent, |backend| {
             let (body, added) = (body.clone(), &added);
             async move {
                 let head = |out: &mut Vec<u8>| upstream_head(out, &backend.addr, req, added, body_len);
@@ -292,6 +303,9 @@ async fn forward(route: &ProxyRoute, req: &impl Asked, body: RequestBody, added:
     let answer = match outcome {
         Ok(a) => a,
         Err(ExecuteError::Answer(never)) => match never {},
+        Err(ExecuteError::Unavailable(_)) if time.started.elapsed() >= time.budget => {
+            return Answer::Made(edge::too_slow(&route.pattern, time.budget));
+        }
         Err(ExecuteError::Unavailable(m)) => {
             tracing::warn!(prefix = %route.prefix, reason = %m, "pass-through upstream unavailable");
             return Answer::Made(
@@ -455,8 +469,13 @@ async fn pass(
                     peer,
                     upgrading: false,
                 };
-                let forwarded = AssertUnwindSafe(forward(route, req, body, added)).catch_unwind();
-                let mut answer = match tokio::time::timeout(budget, forwarded).await {
+                // A body still to read is read within the budget too; once
+                // read, the pool's attempts keep to it without a timer here.
+                let unread = matches!(body, RequestBody::Unread(..));
+                let time = Budget { started, budget };
+                let forwarded = AssertUnwindSafe(forward(route, req, body, added, time)).catch_unwind();
+                let outcome = if unread { tokio::time::timeout(budget, forwarded).await } else { Ok(forwarded.await) };
+                let mut answer = match outcome {
                     Ok(Ok(answer)) => answer,
                     Ok(Err(_)) => {
                         Answer::Made(ApiError::internal(anyhow::anyhow!("pass-through panicked")).into_response())
@@ -474,6 +493,7 @@ async fn pass(
     if draining.is_draining() {
         answer.insert_header(HeaderName::from_static(DRAINING_HEADER), HeaderValue::from_static("1"));
     }
-    metrics.record(req.method().as_str(), &route.pattern, answer.status().as_u16(), started.elapsed());
+    let series = route.series.get_or_init(|| metrics.route(&route.pattern));
+    series.record(req.method().as_str(), answer.status().as_u16(), started.elapsed());
     answer
 }

@@ -42,9 +42,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How long a connection may wait for (the rest of) a request head.
+/// How long a connection may go without receiving a byte while it waits
+/// for (the rest of) a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// A head larger than this goes to hyper, which refuses it properly.
 const MAX_HEAD: usize = 16 * 1024;
@@ -325,6 +327,12 @@ pub async fn serve_connection<F: Front>(
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut stopped = std::pin::pin!(stop.cancelled());
+    // One timer for the connection's life, moved only when it fires early:
+    // a timer set and cleared around every read cost more than the reads'
+    // clock readings do.
+    let mut last_read = Instant::now();
+    let idle = tokio::time::sleep_until(last_read + IDLE_TIMEOUT);
+    let mut idle = std::pin::pin!(idle);
     loop {
         let head = loop {
             match inspect(&buf, &*front) {
@@ -335,12 +343,19 @@ pub async fn serve_connection<F: Front>(
             buf.reserve(4 * 1024);
             let read = tokio::select! {
                 biased;
-                r = tokio::time::timeout(IDLE_TIMEOUT, stream.read_buf(&mut buf)) => r,
+                r = stream.read_buf(&mut buf) => r,
+                () = &mut idle => {
+                    if last_read.elapsed() >= IDLE_TIMEOUT {
+                        return None;
+                    }
+                    idle.as_mut().reset(last_read + IDLE_TIMEOUT);
+                    continue;
+                }
                 // Between requests only: a request begun is answered.
                 _ = &mut stopped, if buf.is_empty() => return None,
             };
             match read {
-                Ok(Ok(n)) if n > 0 => {}
+                Ok(n) if n > 0 => last_read = Instant::now(),
                 _ => return None,
             }
         };
@@ -572,4 +587,46 @@ fn put_date(out: &mut Vec<u8>) {
         }
         put_header(out, b"date", c.1.as_bytes());
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Answers every request with a short body.
+    struct Ok200;
+
+    impl Front for Ok200 {
+        fn claims(&self, _: &str) -> bool {
+            true
+        }
+        fn body_limit(&self) -> usize {
+            1024
+        }
+        fn call(self: &Arc<Self>, _: Incoming, _: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
+            std::future::ready(Answer::Made(Response::new(Body::from("ok"))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_closes_after_the_idle_timeout_counted_from_its_last_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_side, peer) = listener.accept().await.unwrap();
+        let served = tokio::spawn(serve_connection(server_side, peer, Arc::new(Ok200), CancellationToken::new()));
+
+        // A request 60 s in: the connection lives on past 75 s from its start.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        client.write_all(b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let n = client.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&answer[..n]));
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        assert!(!served.is_finished(), "closed 70 s after the last request");
+        // 76 s after its last bytes: closed, and the client sees the end.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(served.is_finished(), "still open 76 s after the last request");
+        assert_eq!(client.read(&mut answer).await.unwrap(), 0);
+    }
 }

@@ -11,6 +11,7 @@ pub use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::RwLock;
 use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -53,6 +54,46 @@ impl HttpMetrics {
             .get_or_create(&LatencyLabels { method: method.clone(), route: route.clone() })
             .observe(elapsed.as_secs_f64());
         self.requests.get_or_create(&RouteLabels { method, route, status }).inc();
+    }
+}
+
+impl HttpMetrics {
+    /// The series of one route, for a caller that records many requests
+    /// against it (the gateway's pass-through routes).
+    pub fn route(&self, route: &str) -> RouteSeries {
+        RouteSeries { metrics: self.clone(), route: route.to_string(), found: RwLock::default() }
+    }
+}
+
+/// One route's counters and histograms, each looked up once per method and
+/// status and then kept: finding a series by its labels allocates the
+/// labels and hashes them, too much for every proxied request.
+pub struct RouteSeries {
+    metrics: HttpMetrics,
+    route: String,
+    found: RwLock<Vec<(String, u16, Counter, Histogram)>>,
+}
+
+impl RouteSeries {
+    pub fn record(&self, method: &str, status: u16, elapsed: std::time::Duration) {
+        let count = |(_, _, requests, latency): &(String, u16, Counter, Histogram)| {
+            latency.observe(elapsed.as_secs_f64());
+            requests.inc();
+        };
+        let is = |(m, s, ..): &&(String, u16, Counter, Histogram)| m == method && *s == status;
+        if let Some(series) = self.found.read().expect("series lock").iter().find(is) {
+            return count(series);
+        }
+        let mut found = self.found.write().expect("series lock");
+        if !found.iter().any(|f| is(&f)) {
+            let (m, route) = (method.to_string(), self.route.clone());
+            let latency =
+                self.metrics.latency.get_or_create(&LatencyLabels { method: m.clone(), route: route.clone() }).clone();
+            let requests =
+                self.metrics.requests.get_or_create(&RouteLabels { method: m.clone(), route, status }).clone();
+            found.push((m, status, requests, latency));
+        }
+        found.iter().find(is).map(count);
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Backend {
     pub weight: u32,
     outstanding: AtomicUsize,
     health: Mutex<Health>,
+    /// The breaker is closed and no failure was seen since the last
+    /// success — the usual state, in which a request needs no lock.
+    quiet: AtomicBool,
     /// The last active check failed (connection refused, timeout, non-2xx).
     down: AtomicBool,
     /// The instance said it is shutting down; it gets no new requests.
@@ -66,6 +69,7 @@ impl Backend {
             weight: weight.max(1),
             outstanding: AtomicUsize::new(0),
             health: Mutex::new(Health { breaker: Breaker::Closed, failures: 0, ejections: 0 }),
+            quiet: AtomicBool::new(true),
             down: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             current_weight: AtomicI64::new(0),
@@ -93,6 +97,9 @@ impl Backend {
         if self.is_down() || self.is_draining() {
             return false;
         }
+        if self.quiet.load(Ordering::Acquire) {
+            return true;
+        }
         let mut h = self.health.lock().expect("backend health lock");
         match h.breaker {
             Breaker::Closed => true,
@@ -109,6 +116,9 @@ impl Backend {
     /// is half open, makes it the one trial request.
     pub(super) fn begin(&self) {
         self.outstanding.fetch_add(1, Ordering::Relaxed);
+        if self.quiet.load(Ordering::Acquire) {
+            return;
+        }
         let mut h = self.health.lock().expect("backend health lock");
         if let Breaker::HalfOpen { trial: false } = h.breaker {
             h.breaker = Breaker::HalfOpen { trial: true };
@@ -119,6 +129,9 @@ impl Backend {
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
         // A trial request abandoned by its caller (cancelled, timed out
         // upstream) decided nothing: let the next request be the trial.
+        if self.quiet.load(Ordering::Acquire) {
+            return;
+        }
         let mut h = self.health.lock().expect("backend health lock");
         if let Breaker::HalfOpen { trial: true } = h.breaker {
             h.breaker = Breaker::HalfOpen { trial: false };
@@ -126,6 +139,9 @@ impl Backend {
     }
 
     pub(super) fn succeeded(&self) {
+        if self.quiet.load(Ordering::Acquire) {
+            return;
+        }
         let mut h = self.health.lock().expect("backend health lock");
         h.failures = 0;
         if h.breaker != Breaker::Closed {
@@ -133,12 +149,15 @@ impl Backend {
             h.breaker = Breaker::Closed;
         }
         h.ejections = 0;
+        self.quiet.store(true, Ordering::Release);
     }
 
     /// A request failed in a way that says something about this instance
     /// (not reachable, timed out, overloaded).
     pub(super) fn failed(&self, policy: &EjectPolicy, now: Instant, why: &str) {
         let mut h = self.health.lock().expect("backend health lock");
+        // Before anything changes: from now on requests take the lock.
+        self.quiet.store(false, Ordering::Release);
         h.failures += 1;
         let eject = match h.breaker {
             Breaker::HalfOpen { .. } => true,

@@ -33,6 +33,7 @@ pub use policy::Policy;
 use arc_swap::ArcSwap;
 use backend::InFlight;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -264,16 +265,21 @@ impl Pool {
     /// Picks an instance for a request with an optional affinity key,
     /// avoiding those in `tried`. `None` only when the set is empty.
     pub fn pick(&self, key: Option<&str>, tried: &[Arc<Backend>]) -> Option<Arc<Backend>> {
+        self.pick_at(key, tried, Instant::now())
+    }
+
+    fn pick_at(&self, key: Option<&str>, tried: &[Arc<Backend>], now: Instant) -> Option<Arc<Backend>> {
         let set = self.inner.set.load();
-        let now = Instant::now();
         let fresh = |b: &Arc<Backend>| !tried.iter().any(|t| Arc::ptr_eq(t, b));
-        let usable: Vec<usize> =
-            (0..set.backends.len()).filter(|&i| fresh(&set.backends[i]) && set.backends[i].available(now)).collect();
+        let all = 0..set.backends.len();
+        // On the stack for pools of usual size: this runs for every call.
+        let usable: SmallVec<[usize; 16]> =
+            all.clone().filter(|&i| fresh(&set.backends[i]) && set.backends[i].available(now)).collect();
         let candidates = if usable.is_empty() {
             // Panic mode: nothing is known good; try what has not been tried,
             // then anything.
-            let untried: Vec<usize> = (0..set.backends.len()).filter(|&i| fresh(&set.backends[i])).collect();
-            if untried.is_empty() { (0..set.backends.len()).collect() } else { untried }
+            let untried: SmallVec<[usize; 16]> = all.clone().filter(|&i| fresh(&set.backends[i])).collect();
+            if untried.is_empty() { all.collect() } else { untried }
         } else {
             usable
         };
@@ -287,6 +293,24 @@ impl Pool {
         &self,
         key: Option<&str>,
         idempotent: bool,
+        attempt: F,
+    ) -> Result<T, ExecuteError<E>>
+    where
+        F: FnMut(Arc<Backend>) -> Fut,
+        Fut: Future<Output = Result<T, AttemptError<E>>>,
+    {
+        self.execute_within(None, key, idempotent, attempt).await
+    }
+
+    /// [`Pool::execute`] with every attempt over within `budget` when that
+    /// is shorter than the call timeout: a caller with a deadline of its own
+    /// (the gateway's route budget) needs no second timer. An attempt the
+    /// budget cuts short counts as a timeout of that instance.
+    pub async fn execute_within<T, E, F, Fut>(
+        &self,
+        budget: Option<Duration>,
+        key: Option<&str>,
+        idempotent: bool,
         mut attempt: F,
     ) -> Result<T, ExecuteError<E>>
     where
@@ -294,27 +318,32 @@ impl Pool {
         Fut: Future<Output = Result<T, AttemptError<E>>>,
     {
         let s = &self.inner.settings;
-        let deadline = Instant::now() + Duration::from_millis(s.call_timeout_ms);
+        let started = Instant::now();
+        let total = Duration::from_millis(s.call_timeout_ms);
+        let deadline = started + budget.map_or(total, |b| b.min(total));
         self.inner.budget.deposit();
         if self.inner.set.load().backends.is_empty() {
             self.resolve().await;
         }
         let mut tried: Vec<Arc<Backend>> = Vec::new();
-        let mut last = String::from("no attempt made");
+        let mut last: Option<String> = None;
         for n in 0..s.max_attempts {
-            if n > 0 {
+            let now = if n == 0 {
+                started
+            } else {
                 let cap = Duration::from_millis(s.backoff_ms.saturating_mul(1 << (n - 1).min(10)));
                 let wait = cap.mul_f64(rand::random::<f64>());
                 if Instant::now() + wait >= deadline {
                     break;
                 }
                 tokio::time::sleep(wait).await;
-            }
-            let Some(backend) = self.pick(key, &tried) else {
-                last = format!("no {} instance known (targets: {:?})", self.inner.component, self.inner.targets);
+                Instant::now()
+            };
+            let Some(backend) = self.pick_at(key, &tried, now) else {
+                last = Some(format!("no {} instance known (targets: {:?})", self.inner.component, self.inner.targets));
                 break;
             };
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
                 break;
             }
@@ -339,12 +368,12 @@ impl Pool {
                 }
                 Err(AttemptError::NotSent(why)) => {
                     backend.failed(&self.inner.eject, Instant::now(), &why);
-                    last = format!("{}: {why}", backend.addr);
+                    last = Some(format!("{}: {why}", backend.addr));
                     (true, false)
                 }
                 Err(AttemptError::Failed(why)) => {
                     backend.failed(&self.inner.eject, Instant::now(), &why);
-                    last = format!("{}: {why}", backend.addr);
+                    last = Some(format!("{}: {why}", backend.addr));
                     (idempotent, true)
                 }
             };
@@ -353,6 +382,7 @@ impl Pool {
                 break;
             }
         }
+        let last = last.as_deref().unwrap_or("no attempt made");
         Err(ExecuteError::Unavailable(format!("{} unavailable: {last}", self.inner.component)))
     }
 
