@@ -145,18 +145,24 @@ pub enum Answer {
     Made(Response<Body>),
     /// An upstream instance's answer relayed: its end-to-end headers, then
     /// `extra` (which replace the instance's of the same names).
-    Relayed { answer: Box<crate::upstream::Answer>, extra: Vec<(HeaderName, HeaderValue)> },
+    Relayed(Box<Relayed>),
+}
+
+/// An upstream's answer and the headers added to it, in one allocation.
+pub struct Relayed {
+    answer: crate::upstream::Answer,
+    extra: SmallVec<[(HeaderName, HeaderValue); 4]>,
 }
 
 impl Answer {
     pub fn relayed(answer: crate::upstream::Answer) -> Answer {
-        Answer::Relayed { answer: Box::new(answer), extra: Vec::with_capacity(4) }
+        Answer::Relayed(Box::new(Relayed { answer, extra: SmallVec::new() }))
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             Answer::Made(resp) => resp.status(),
-            Answer::Relayed { answer, .. } => answer.head.status,
+            Answer::Relayed(r) => r.answer.head.status,
         }
     }
 
@@ -166,9 +172,9 @@ impl Answer {
             Answer::Made(resp) => {
                 resp.headers_mut().insert(name, value);
             }
-            Answer::Relayed { extra, .. } => match extra.iter_mut().find(|(n, _)| *n == name) {
+            Answer::Relayed(r) => match r.extra.iter_mut().find(|(n, _)| *n == name) {
                 Some(slot) => slot.1 = value,
-                None => extra.push((name, value)),
+                None => r.extra.push((name, value)),
             },
         }
     }
@@ -178,8 +184,8 @@ impl Answer {
     pub fn into_response(self) -> Response<Body> {
         match self {
             Answer::Made(resp) => resp,
-            Answer::Relayed { answer, extra } => {
-                let answer = *answer;
+            Answer::Relayed(r) => {
+                let Relayed { answer, extra } = *r;
                 let mut resp = match answer.into_response() {
                     Ok(resp) => resp.map(Body::new),
                     Err(e) => {
@@ -389,7 +395,7 @@ fn asks_to_close(answer: &Answer) -> bool {
         Answer::Made(resp) => {
             resp.headers().get_all(header::CONNECTION).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
         }
-        Answer::Relayed { .. } => false,
+        Answer::Relayed(_) => false,
     }
 }
 
@@ -420,8 +426,8 @@ async fn write_answer(
             };
             write_message(stream, out, parts.status, lines, body, how).await
         }
-        Answer::Relayed { answer, extra } => {
-            let crate::upstream::Answer { head, body } = *answer;
+        Answer::Relayed(r) => {
+            let Relayed { answer: crate::upstream::Answer { head, body }, extra } = *r;
             let lines = |out: &mut Vec<u8>, bodiless: bool| {
                 let mut dated = false;
                 // The instance's lines, but not those `extra` replaces.

@@ -61,7 +61,7 @@ impl MakeRequestId for RandomRequestId {
 
 /// A new request id (UUID v4).
 pub fn new_request_id() -> HeaderValue {
-    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let id = uuid::Builder::from_random_bytes(crate::trace::random_id()).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes()).expect("a UUID is a valid header value")
 }

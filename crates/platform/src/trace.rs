@@ -32,15 +32,28 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// `00-<trace id>-<new span id>-<flags>`, built in one string. Ids come
-/// from the thread-local generator (seeded from the OS once), not a
-/// `getrandom` system call per id: this runs for every request.
+/// Random bytes for ids (trace, span and request ids) from a fast
+/// per-thread generator seeded once from the thread's cryptographic one:
+/// ids must not collide, they need not be unguessable, and this runs
+/// several times for every request.
+pub fn random_id<const N: usize>() -> [u8; N] {
+    use rand::Rng as _;
+    use std::cell::RefCell;
+    thread_local! {
+        static IDS: RefCell<rand::rngs::SmallRng> = RefCell::new(rand::make_rng());
+    }
+    let mut id = [0u8; N];
+    IDS.with(|g| g.borrow_mut().fill_bytes(&mut id));
+    id
+}
+
+/// `00-<trace id>-<new span id>-<flags>`, built in one string.
 fn traceparent(trace_id: impl FnOnce(&mut String), flags: &str) -> String {
     let mut out = String::with_capacity(55);
     out.push_str("00-");
     trace_id(&mut out);
     out.push('-');
-    push_hex(&mut out, &rand::random::<[u8; 8]>());
+    push_hex(&mut out, &random_id::<8>());
     out.push('-');
     out.push_str(flags);
     out
@@ -48,7 +61,7 @@ fn traceparent(trace_id: impl FnOnce(&mut String), flags: &str) -> String {
 
 /// A new trace: `00-<32 hex trace id>-<16 hex span id>-01`.
 pub fn new_trace() -> String {
-    let mut id = rand::random::<[u8; 16]>();
+    let mut id = random_id::<16>();
     // All zeros is the invalid trace id.
     id[0] |= 1;
     traceparent(|out| push_hex(out, &id), "01")

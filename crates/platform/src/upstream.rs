@@ -63,7 +63,7 @@ pub enum SendError {
 /// A cheap clonable handle.
 #[derive(Clone)]
 pub struct Upstreams {
-    idle: Arc<Mutex<HashMap<String, Vec<Idle>>>>,
+    idle: Arc<Mutex<HashMap<Arc<str>, Vec<Idle>>>>,
     connect_timeout: Duration,
 }
 
@@ -82,16 +82,28 @@ impl Upstreams {
 
     /// A kept connection to `addr` that is still open, or a new one, with
     /// its buffers (empty) and whether it was kept.
-    async fn checkout(&self, addr: &str) -> Result<(TcpStream, BytesMut, Vec<u8>, bool), SendError> {
-        loop {
-            let found = {
-                let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
-                idle.get_mut(addr).and_then(Vec::pop)
+    async fn checkout(&self, addr: &str) -> Result<(Arc<str>, TcpStream, BytesMut, Vec<u8>, bool), SendError> {
+        let pop = |idle: &mut HashMap<Arc<str>, Vec<Idle>>| idle.get_mut(addr).and_then(Vec::pop);
+        // The address as the idle list keys it, shared by the connections
+        // to it instead of copied for each request.
+        let (key, mut found) = {
+            let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
+            let key = match idle.get_key_value(addr) {
+                Some((key, _)) => key.clone(),
+                None => {
+                    let key: Arc<str> = addr.into();
+                    idle.insert(key.clone(), Vec::new());
+                    key
+                }
             };
-            let Some(Idle { stream, buf, head, since }) = found else { break };
+            let found = pop(&mut idle);
+            (key, found)
+        };
+        while let Some(Idle { stream, buf, head, since }) = found {
             if since.elapsed() < IDLE_TIMEOUT && still_open(&stream) {
-                return Ok((stream, buf, head, true));
+                return Ok((key, stream, buf, head, true));
             }
+            found = pop(&mut self.idle.lock().expect("the idle list is never left poisoned"));
         }
         let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -104,12 +116,12 @@ impl Upstreams {
         };
         // Small requests and answers must leave at once (see platform::server).
         let _ = stream.set_nodelay(true);
-        Ok((stream, BytesMut::new(), Vec::with_capacity(512), false))
+        Ok((key, stream, BytesMut::new(), Vec::with_capacity(512), false))
     }
 
-    fn checkin(&self, addr: &str, stream: TcpStream, buf: BytesMut, head: Vec<u8>) {
+    fn checkin(&self, addr: &Arc<str>, stream: TcpStream, buf: BytesMut, head: Vec<u8>) {
         let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
-        let list = idle.entry(addr.to_string()).or_default();
+        let list = idle.entry(addr.clone()).or_default();
         if list.len() < MAX_IDLE_PER_INSTANCE {
             list.push(Idle { stream, buf, head, since: Instant::now() });
         }
@@ -126,7 +138,7 @@ impl Upstreams {
         write_head: impl FnOnce(&mut Vec<u8>),
         body: Bytes,
     ) -> Result<Answer, SendError> {
-        let (mut stream, mut buf, mut head, reused) = self.checkout(addr).await?;
+        let (key, mut stream, mut buf, mut head, reused) = self.checkout(addr).await?;
         head.clear();
         write_head(&mut head);
         let failed = |e: io::Error| SendError::Failed(addr.to_string(), e);
@@ -164,7 +176,7 @@ impl Upstreams {
         buf.advance(interim);
         let answer_head = buf.split_to(parsed.head_len).freeze();
         let conn =
-            Conn { stream, buf, head, addr: addr.to_string(), keep_alive: parsed.keep_alive, upstreams: self.clone() };
+            Conn { stream, buf, head, addr: key, keep_alive: parsed.keep_alive, upstreams: self.clone() };
         let body = match parsed.framing {
             Framing::Upgrade => UpstreamBody { state: State::Upgraded(Some(conn)) },
             Framing::Empty => {
@@ -187,6 +199,7 @@ impl Upstreams {
             status: parsed.status,
             version: parsed.version,
             bytes: answer_head,
+            lines: parsed.lines,
             chunked: parsed.framing == Framing::Chunked,
         };
         Ok(Answer { head, body })
@@ -204,34 +217,36 @@ pub struct AnswerHead {
     pub status: StatusCode,
     pub version: Version,
     bytes: Bytes,
+    /// Where each header line's name and value are in `bytes`.
+    lines: SmallVec<[Line; 16]>,
     /// Framed by chunks, so a `Content-Length` beside them means nothing.
     chunked: bool,
 }
 
+#[derive(Clone, Copy)]
+struct Line {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
 impl AnswerHead {
+    fn at(&self, (start, end): (u32, u32)) -> &[u8] {
+        &self.bytes[start as usize..end as usize]
+    }
+
     /// Every header line of the answer, in order, as sent.
-    pub fn each_header(&self, mut f: impl FnMut(&[u8], &[u8])) {
-        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut []);
-        // The head parsed before it was kept; parsing it again cannot fail.
-        let _ = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, &self.bytes, &mut slots);
-        for h in r.headers.iter() {
-            f(h.name.as_bytes(), h.value);
-        }
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.lines.iter().map(|l| (self.at(l.name), self.at(l.value)))
     }
 
     /// The header lines a proxy passes on: not hop-by-hop (RFC 9110
     /// §7.6.1), and no length beside chunks.
     pub fn each_relayed_header(&self, mut f: impl FnMut(&[u8], &[u8])) {
-        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut []);
-        let _ = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut r, &self.bytes, &mut slots);
-        let hop = HopByHop::of(r.headers.iter().map(|h| (h.name.as_bytes(), h.value)));
-        for h in r.headers.iter() {
-            let name = h.name.as_bytes();
+        let hop = HopByHop::of(self.headers());
+        for (name, value) in self.headers() {
             let framing_noise = self.chunked && name.eq_ignore_ascii_case(b"content-length");
             if !hop.drops(name) && !framing_noise {
-                f(name, h.value);
+                f(name, value);
             }
         }
     }
@@ -253,7 +268,7 @@ impl AnswerHead {
         if relayed {
             self.each_relayed_header(&mut add)
         } else {
-            self.each_header(&mut add)
+            self.headers().for_each(|(n, v)| add(n, v))
         }
         match bad {
             Some(name) => Err(invalid(format!("answer header {name:?} not representable"))),
@@ -274,18 +289,22 @@ impl Answer {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
-const HOP_BY_HOP: [&[u8]; 9] = [
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"proxy-authenticate",
-    b"proxy-authorization",
-    b"te",
-    b"trailer",
-    b"transfer-encoding",
-    b"upgrade",
-];
+/// Whether `name` is one of the hop-by-hop headers (RFC 9110 §7.6.1):
+/// about one connection, never forwarded. Told apart by length first: this
+/// runs for every header of every proxied message.
+fn standard_hop_by_hop(name: &[u8]) -> bool {
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    match name.len() {
+        2 => is(b"te"),
+        7 => is(b"trailer") || is(b"upgrade"),
+        10 => is(b"connection") || is(b"keep-alive"),
+        16 => is(b"proxy-connection"),
+        17 => is(b"transfer-encoding"),
+        18 => is(b"proxy-authenticate"),
+        19 => is(b"proxy-authorization"),
+        _ => false,
+    }
+}
 
 /// Which headers of one message are about its connection only: the
 /// standard hop-by-hop ones and those its `Connection` header names.
@@ -305,7 +324,7 @@ impl<'a> HopByHop<'a> {
     }
 
     pub fn drops(&self, name: &[u8]) -> bool {
-        HOP_BY_HOP.iter().chain(&self.named).any(|h| h.eq_ignore_ascii_case(name))
+        standard_hop_by_hop(name) || self.named.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -378,6 +397,7 @@ pub(crate) async fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [i
 /// What the head of an answer says.
 struct ParsedHead {
     head_len: usize,
+    lines: SmallVec<[Line; 16]>,
     status: StatusCode,
     version: Version,
     framing: Framing,
@@ -422,8 +442,15 @@ fn parse_answer(buf: &[u8], method: &Method) -> io::Result<Option<(usize, Parsed
         }
         let version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
         let (mut length, mut chunked, mut close, mut keep_alive_token) = (None, false, false, false);
+        let head_start = buf[start..].as_ptr() as usize;
+        let at = |part: &[u8]| {
+            let from = part.as_ptr() as usize - head_start;
+            (from as u32, (from + part.len()) as u32)
+        };
+        let mut lines = SmallVec::new();
         for h in r.headers.iter() {
             let name = h.name.as_bytes();
+            lines.push(Line { name: at(name), value: at(h.value) });
             if name.eq_ignore_ascii_case(b"content-length") {
                 let n: u64 = std::str::from_utf8(h.value)
                     .ok()
@@ -460,7 +487,7 @@ fn parse_answer(buf: &[u8], method: &Method) -> io::Result<Option<(usize, Parsed
             Framing::UntilClose
         };
         let keep_alive = keep_alive && framing != Framing::UntilClose;
-        return Ok(Some((start, ParsedHead { head_len, status, version, framing, keep_alive })));
+        return Ok(Some((start, ParsedHead { head_len, lines, status, version, framing, keep_alive })));
     }
 }
 
@@ -475,7 +502,7 @@ struct Conn {
     stream: TcpStream,
     buf: BytesMut,
     head: Vec<u8>,
-    addr: String,
+    addr: Arc<str>,
     keep_alive: bool,
     upstreams: Upstreams,
 }
