@@ -169,10 +169,12 @@ where
 
 /// The accept loop when connections need more than hyper: TLS (a
 /// handshake per connection in its own task, so a slow client cannot stall
-/// accepting) or the fast path for plain HTTP/1.1. Each connection is then
-/// served by hyper's auto builder (HTTP/2 or HTTP/1.1, upgrades allowed for
-/// WebSocket pass-through), after the fast path when it hands one over, and
-/// tracked so shutdown can wait for it.
+/// accepting) or the fast path for plain HTTP/1.1, whose per-core workers
+/// ([`crate::front::spawn_workers`]) accept instead. Each connection is
+/// then served by hyper's auto builder (HTTP/2 or HTTP/1.1, upgrades
+/// allowed for WebSocket pass-through), after the fast path when it hands
+/// one over, and tracked so shutdown can wait for it (fast-path
+/// connections too).
 async fn serve_each<S>(
     listener: TcpListener,
     service: S,
@@ -191,6 +193,45 @@ async fn serve_each<S>(
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let Some(acceptor) = acceptor else {
+        // Plain HTTP with a fast path: its workers accept; what they hand
+        // over is hyper's, here.
+        let front = front.expect("a plain listener here has a front");
+        let tracker = tokio_util::task::TaskTracker::new();
+        let mut handed = match crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone()) {
+            Ok(rx) => rx,
+            Err(e) => return tracing::error!(error = %e, "cannot start the fast-path workers; not serving"),
+        };
+        loop {
+            let (read_ahead, tcp, peer) = tokio::select! {
+                h = handed.recv() => match h {
+                    Some(h) => h,
+                    None => break,
+                },
+                _ = drained.cancelled() => break,
+            };
+            let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
+            let rest = crate::front::Rewind::new(read_ahead, tcp);
+            let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            });
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(rest), TowerToHyperService::new(service));
+            let watched = graceful.watcher().watch(conn.into_owned());
+            tokio::spawn(async move {
+                if let Err(e) = watched.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        tracker.close();
+        tokio::select! {
+            _ = async { tokio::join!(graceful.shutdown(), tracker.wait()) } => {}
+            _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
+        }
+        return;
+    };
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -206,35 +247,20 @@ async fn serve_each<S>(
         };
         // Small responses must leave at once (see `serve`).
         let _ = tcp.set_nodelay(true);
-        let (acceptor, front, builder, watcher) =
-            (acceptor.clone(), front.clone(), builder.clone(), graceful.watcher());
-        let drained = drained.clone();
+        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
         let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             req
         });
         tokio::spawn(async move {
-            let served = match acceptor {
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-                    watcher.watch(conn.into_owned()).await
-                }
-                None => {
-                    let front = front.expect("a plain listener here has a front");
-                    let Some(rest) = front.serve(tcp, peer, drained).await else { return };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(rest), TowerToHyperService::new(service));
-                    watcher.watch(conn.into_owned()).await
-                }
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             };
-            if let Err(e) = served {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -39,7 +39,7 @@ use tokio::net::TcpStream;
 
 /// How long an idle connection is kept for reuse.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Idle connections kept per instance; more are closed (as nginx's `keepalive`).
+/// Idle connections kept per instance and thread; more are closed (as nginx's `keepalive`).
 const MAX_IDLE_PER_INSTANCE: usize = 256;
 /// An answer's head larger than this is refused (hyper's default buffer is 400 KiB; nginx's 4–8 KiB).
 const MAX_HEAD: usize = 64 * 1024;
@@ -61,10 +61,22 @@ pub enum SendError {
 
 /// Connections to upstream instances, shared by every request of a route.
 /// A cheap clonable handle.
+///
+/// Idle connections are kept per thread: a connection belongs to the
+/// reactor of the runtime that opened it, and the server's fast path runs
+/// one single-threaded runtime per core (`platform::front`), so a
+/// connection reused on another core would have its wake-ups cross over
+/// from the first. Per thread, no lock is shared either.
 #[derive(Clone)]
 pub struct Upstreams {
-    idle: Arc<Mutex<HashMap<Arc<str>, Vec<Idle>>>>,
+    id: u64,
     connect_timeout: Duration,
+}
+
+type IdleLists = HashMap<u64, HashMap<Arc<str>, Vec<Idle>>>;
+
+thread_local! {
+    static IDLE: std::cell::RefCell<IdleLists> = std::cell::RefCell::default();
 }
 
 struct Idle {
@@ -77,33 +89,33 @@ struct Idle {
 
 impl Upstreams {
     pub fn new(connect_timeout: Duration) -> Upstreams {
-        Upstreams { idle: Arc::default(), connect_timeout }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Upstreams { id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), connect_timeout }
     }
 
     /// A kept connection to `addr` that is still open, or a new one, with
     /// its buffers (empty) and whether it was kept.
     async fn checkout(&self, addr: &str) -> Result<(Arc<str>, TcpStream, BytesMut, Vec<u8>, bool), SendError> {
-        let pop = |idle: &mut HashMap<Arc<str>, Vec<Idle>>| idle.get_mut(addr).and_then(Vec::pop);
         // The address as the idle list keys it, shared by the connections
         // to it instead of copied for each request.
-        let (key, mut found) = {
-            let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
-            let key = match idle.get_key_value(addr) {
+        let (key, mut found) = IDLE.with_borrow_mut(|idle| {
+            let lists = idle.entry(self.id).or_default();
+            let key = match lists.get_key_value(addr) {
                 Some((key, _)) => key.clone(),
                 None => {
                     let key: Arc<str> = addr.into();
-                    idle.insert(key.clone(), Vec::new());
+                    lists.insert(key.clone(), Vec::new());
                     key
                 }
             };
-            let found = pop(&mut idle);
+            let found = lists.get_mut(addr).and_then(Vec::pop);
             (key, found)
-        };
+        });
         while let Some(Idle { stream, buf, head, since }) = found {
             if since.elapsed() < IDLE_TIMEOUT && still_open(&stream) {
                 return Ok((key, stream, buf, head, true));
             }
-            found = pop(&mut self.idle.lock().expect("the idle list is never left poisoned"));
+            found = IDLE.with_borrow_mut(|idle| idle.get_mut(&self.id)?.get_mut(addr)?.pop());
         }
         let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -120,11 +132,12 @@ impl Upstreams {
     }
 
     fn checkin(&self, addr: &Arc<str>, stream: TcpStream, buf: BytesMut, head: Vec<u8>) {
-        let mut idle = self.idle.lock().expect("the idle list is never left poisoned");
-        let list = idle.entry(addr.clone()).or_default();
-        if list.len() < MAX_IDLE_PER_INSTANCE {
-            list.push(Idle { stream, buf, head, since: Instant::now() });
-        }
+        IDLE.with_borrow_mut(|idle| {
+            let list = idle.entry(self.id).or_default().entry(addr.clone()).or_default();
+            if list.len() < MAX_IDLE_PER_INSTANCE {
+                list.push(Idle { stream, buf, head, since: Instant::now() });
+            }
+        });
     }
 
     /// Sends one request to the instance at `addr` and reads the head of
@@ -175,8 +188,7 @@ impl Upstreams {
         };
         buf.advance(interim);
         let answer_head = buf.split_to(parsed.head_len).freeze();
-        let conn =
-            Conn { stream, buf, head, addr: key, keep_alive: parsed.keep_alive, upstreams: self.clone() };
+        let conn = Conn { stream, buf, head, addr: key, keep_alive: parsed.keep_alive, upstreams: self.clone() };
         let body = match parsed.framing {
             Framing::Upgrade => UpstreamBody { state: State::Upgraded(Some(conn)) },
             Framing::Empty => {
@@ -710,6 +722,7 @@ mod tests {
     use super::*;
     use http::header;
     use http_body_util::BodyExt;
+    use std::sync::Mutex;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
@@ -801,7 +814,7 @@ mod tests {
     }
 
     fn idle_count(u: &Upstreams, addr: &str) -> usize {
-        u.idle.lock().unwrap().get(addr).map_or(0, Vec::len)
+        IDLE.with_borrow(|idle| idle.get(&u.id).and_then(|l| l.get(addr)).map_or(0, Vec::len))
     }
 
     #[tokio::test]
