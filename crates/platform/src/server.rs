@@ -208,6 +208,8 @@ async fn serve_each<S>(
                     Some(h) => h,
                     None => break,
                 },
+                // A connection handed over after this is closed, as shutdown
+                // closes every connection between requests.
                 _ = drained.cancelled() => break,
             };
             let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
