@@ -54,7 +54,7 @@ impl<'a> Asking<'a> {
     }
 }
 
-pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Names the parts a response had to leave out (see `render`).
 pub const DEGRADED_HEADER: &str = "x-aviary-degraded";

@@ -24,6 +24,7 @@
 //! `keepalive_timeout`); on shutdown, connections close at the next request
 //! boundary.
 
+use crate::upstream::header_line;
 use axum::body::Body;
 use axum::response::IntoResponse;
 use bytes::{Buf, Bytes, BytesMut};
@@ -126,11 +127,6 @@ impl Incoming {
     /// The header lines in order, names as sent.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
         self.lines.iter().map(|l| (self.at(l.name), self.at(l.value)))
-    }
-
-    /// The first value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// `value` (a slice of this request's head) as a header value sharing its memory.
@@ -237,22 +233,7 @@ pub fn spawn_workers(
                     Ok(l) => l,
                     Err(e) => return tracing::error!(error = %e, "fast-path worker cannot listen"),
                 };
-                loop {
-                    let (tcp, peer) = tokio::select! {
-                        biased;
-                        _ = stop.cancelled() => break,
-                        accepted = listener.accept() => match accepted {
-                            Ok(a) => a,
-                            Err(e) => {
-                                // Out of file descriptors and the like: back off, keep serving.
-                                tracing::warn!(error = %e, "accept failed");
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                                continue;
-                            }
-                        },
-                    };
-                    // Small responses must leave at once (see `server::serve`).
-                    let _ = tcp.set_nodelay(true);
+                while let Some((tcp, peer)) = crate::server::accept(&listener, &stop).await {
                     let (front, stop, tx) = (front.clone(), stop.clone(), tx.clone());
                     tracker.spawn(async move {
                         let Some(rest) = front.serve(tcp, peer, stop).await else { return };
@@ -500,7 +481,7 @@ async fn write_answer(
                     let name = name.as_str().as_bytes();
                     if passes(name, bodiless) {
                         dated |= name == b"date";
-                        put_header(out, name, value.as_bytes());
+                        header_line(out, name, value.as_bytes());
                     }
                 }
                 dated
@@ -515,11 +496,11 @@ async fn write_answer(
                 head.each_relayed_header(|name, value| {
                     if passes(name, bodiless) && !extra.iter().any(|(n, _)| name.eq_ignore_ascii_case(n.as_ref())) {
                         dated |= name.eq_ignore_ascii_case(b"date");
-                        put_header(out, name, value);
+                        header_line(out, name, value);
                     }
                 });
                 for (name, value) in &extra {
-                    put_header(out, name.as_str().as_bytes(), value.as_bytes());
+                    header_line(out, name.as_str().as_bytes(), value.as_bytes());
                 }
                 dated
             };
@@ -578,16 +559,16 @@ where
     }
     if !bodiless {
         match exact {
-            Some(n) => put_header(out, b"content-length", itoa::Buffer::new().format(n).as_bytes()),
-            None if chunked => put_header(out, b"transfer-encoding", b"chunked"),
+            Some(n) => header_line(out, b"content-length", itoa::Buffer::new().format(n).as_bytes()),
+            None if chunked => header_line(out, b"transfer-encoding", b"chunked"),
             None => {}
         }
     }
     let until_close = !bodiless && exact.is_none() && !chunked;
     let keep = keep_alive && !until_close;
     match (keep, version) {
-        (false, _) => put_header(out, b"connection", b"close"),
-        (true, Version::HTTP_10) => put_header(out, b"connection", b"keep-alive"),
+        (false, _) => header_line(out, b"connection", b"close"),
+        (true, Version::HTTP_10) => header_line(out, b"connection", b"keep-alive"),
         (true, _) => {}
     }
     out.extend_from_slice(b"\r\n");
@@ -648,10 +629,6 @@ fn chunk_size_line(buf: &mut [u8; 18], len: usize) -> &[u8] {
     &buf[..n]
 }
 
-fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    crate::upstream::header_line(out, name, value);
-}
-
 /// Writes the slices in as few system calls as the kernel allows.
 async fn write_all_slices(stream: &mut TcpStream, slices: &[&[u8]]) -> io::Result<()> {
     let mut bufs: SmallVec<[io::IoSlice<'_>; 4]> = slices.iter().map(|s| io::IoSlice::new(s)).collect();
@@ -672,7 +649,7 @@ fn put_date(out: &mut Vec<u8>) {
         if c.0 != second || c.1.is_empty() {
             *c = (second, httpdate::fmt_http_date(now));
         }
-        put_header(out, b"date", c.1.as_bytes());
+        header_line(out, b"date", c.1.as_bytes());
     })
 }
 

@@ -186,91 +186,107 @@ async fn serve_each<S>(
     S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt as _;
-
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let Some(acceptor) = acceptor else {
-        // Plain HTTP with a fast path: its workers accept; what they hand
-        // over is hyper's, here.
-        let front = front.expect("a plain listener here has a front");
-        let tracker = tokio_util::task::TaskTracker::new();
-        let mut handed = match crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone()) {
-            Ok(rx) => rx,
-            Err(e) => return tracing::error!(error = %e, "cannot start the fast-path workers; not serving"),
-        };
-        loop {
-            let (read_ahead, tcp, peer) = tokio::select! {
-                h = handed.recv() => match h {
-                    Some(h) => h,
-                    None => break,
-                },
-                // A connection handed over after this is closed, as shutdown
-                // closes every connection between requests.
-                _ = drained.cancelled() => break,
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // Fast-path connections, which hyper's graceful shutdown does not see.
+    let tracker = tokio_util::task::TaskTracker::new();
+    match tls.map(tokio_rustls::TlsAcceptor::from) {
+        None => {
+            // Plain HTTP with a fast path: its workers accept; what they
+            // hand over is hyper's, here.
+            let front = front.expect("a plain listener here has a front");
+            let mut handed = match crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone()) {
+                Ok(rx) => rx,
+                Err(e) => return tracing::error!(error = %e, "cannot start the fast-path workers; not serving"),
             };
-            let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
-            let rest = crate::front::Rewind::new(read_ahead, tcp);
-            let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
-                let mut req = req.map(Body::new);
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                req
-            });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(rest), TowerToHyperService::new(service));
-            let watched = graceful.watcher().watch(conn.into_owned());
-            tokio::spawn(async move {
-                if let Err(e) = watched.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-            });
+            loop {
+                let (read_ahead, tcp, peer) = tokio::select! {
+                    h = handed.recv() => match h {
+                        Some(h) => h,
+                        None => break,
+                    },
+                    // A connection handed over after this is closed, as
+                    // shutdown closes every connection between requests.
+                    _ = drained.cancelled() => break,
+                };
+                let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
+                let rest = crate::front::Rewind::new(read_ahead, tcp);
+                tokio::spawn(hyper_connection(builder.clone(), rest, service.clone(), peer, graceful.watcher()));
+            }
         }
-        tracker.close();
-        tokio::select! {
-            _ = async { tokio::join!(graceful.shutdown(), tracker.wait()) } => {}
-            _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
+        Some(acceptor) => {
+            while let Some((tcp, peer)) = accept(&listener, &drained).await {
+                let (acceptor, builder, service, watcher) =
+                    (acceptor.clone(), builder.clone(), service.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                    };
+                    hyper_connection(builder, stream, service, peer, watcher).await;
+                });
+            }
+            drop(listener);
         }
-        return;
-    };
+    }
+    tracker.close();
+    tokio::select! {
+        _ = async { tokio::join!(graceful.shutdown(), tracker.wait()) } => {}
+        _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
+    }
+}
+
+/// Serves one connection with hyper (HTTP/2 or HTTP/1.1, upgrades allowed),
+/// its requests carrying the peer's address, watched for graceful shutdown.
+async fn hyper_connection<S, I>(
+    builder: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    io: I,
+    service: S,
+    peer: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let service = service.map_request(move |req: Request<hyper::body::Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        req
+    });
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// The next connection, `None` once `stop` is cancelled. A failed accept
+/// (out of file descriptors and the like) backs off and keeps serving.
+/// Small responses must leave at once: without `TCP_NODELAY`, Nagle's
+/// algorithm holds a response's tail until the previous segment is
+/// acknowledged (see `serve`), so every accepted connection gets it.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    stop: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
     loop {
-        let (tcp, peer) = tokio::select! {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return None,
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    return Some((tcp, peer));
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
                 }
             },
-            _ = drained.cancelled() => break,
-        };
-        // Small responses must leave at once (see `serve`).
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-        let service = service.clone().map_request(move |req: Request<hyper::body::Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            req
-        });
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-            };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
+        }
     }
 }
 
