@@ -493,11 +493,11 @@ async fn write_answer(
             let lines = |out: &mut Vec<u8>, bodiless: bool| {
                 let mut dated = false;
                 // The instance's lines, but not those `extra` replaces.
-                head.each_relayed_header(|name, value| {
-                    if passes(name, bodiless) && !extra.iter().any(|(n, _)| name.eq_ignore_ascii_case(n.as_ref())) {
-                        dated |= name.eq_ignore_ascii_case(b"date");
-                        header_line(out, name, value);
-                    }
+                head.write_relayed(out, |name| {
+                    let keep =
+                        passes(name, bodiless) && !extra.iter().any(|(n, _)| name.eq_ignore_ascii_case(n.as_ref()));
+                    dated |= keep && name.eq_ignore_ascii_case(b"date");
+                    keep
                 });
                 for (name, value) in &extra {
                     header_line(out, name.as_str().as_bytes(), value.as_bytes());

@@ -24,12 +24,15 @@ pub fn current() -> Option<String> {
     TRACEPARENT.try_with(|t| t.clone()).ok()
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+fn push_hex<const N: usize>(out: &mut String, bytes: &[u8; N]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    // Digits into bytes, then one push: a push per character costs a
+    // capacity check and a UTF-8 encoding each (this runs per request).
+    let mut hex = [[0u8; 2]; N];
+    for (pair, b) in hex.iter_mut().zip(bytes) {
+        *pair = [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]];
     }
+    out.push_str(std::str::from_utf8(hex.as_flattened()).expect("hex digits are ASCII"));
 }
 
 /// Random bytes for ids (trace, span and request ids) from a fast
@@ -85,7 +88,14 @@ pub fn child_of(parent: &str) -> String {
     if !valid {
         return new_trace();
     }
-    traceparent(|out| out.extend(trace.chars().map(|c| c.to_ascii_lowercase())), flags)
+    traceparent(
+        |out| {
+            let at = out.len();
+            out.push_str(trace);
+            out[at..].make_ascii_lowercase();
+        },
+        flags,
+    )
 }
 
 /// The trace id part of a `traceparent`.
