@@ -347,13 +347,7 @@ impl App {
         let router = platform::server::trim_trailing_slash(router);
         let (service, fast_path) = match front {
             Some(gw) if !gw.proxies.is_empty() => {
-                let front = Arc::new(PassThroughFront::new(
-                    gw,
-                    draining.clone(),
-                    http_metrics,
-                    config.http.body_limit_bytes,
-                    fast_path,
-                ));
+                let front = Arc::new(PassThroughFront::new(gw, draining.clone(), http_metrics, fast_path));
                 let fast_path: Arc<dyn platform::front::ServeFront> = front.clone();
                 (BoxCloneSyncService::new(PassThrough::new(router, front)), Some(fast_path))
             }

@@ -291,6 +291,7 @@ async fn plain_http1_connections_mix_fast_path_and_api_requests_in_order() {
             r
         };
         c.proxy = vec![route("/ext", a), route("/stream", streaming)];
+        c.http.body_limit_bytes = 4096;
     })
     .await;
     let fast_path_count = || async {
@@ -392,6 +393,17 @@ async fn plain_http1_connections_mix_fast_path_and_api_requests_in_order() {
     let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
     assert_eq!(json(&body)["uri"], "/ext/h2");
     assert_eq!(fast_path_count().await, 5, "only the HTTP/1.0 request besides the first four");
+
+    // A body over the limit is not the fast path's either: the full stack
+    // refuses it in Mastodon's error shape, and it never reaches the upstream.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let mut big = b"POST /ext/big HTTP/1.1\r\nhost: x\r\ncontent-length: 4100\r\n\r\n".to_vec();
+    big.resize(big.len() + 4100, b'x');
+    tcp.write_all(&big).await.unwrap();
+    let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+    assert_eq!((status, json(&body)["error"].as_str()), (413, Some("Request body too large")));
+    assert_eq!(fast_path_count().await, 5, "the body over the limit went to hyper");
 }
 
 /// An upstream that answers every request with the request's header lines

@@ -399,20 +399,13 @@ pub struct PassThroughFront {
     gw: Gateway,
     draining: Draining,
     metrics: HttpMetrics,
-    body_limit: usize,
     /// Requests served on the fast path (the rest went through hyper).
     fast: platform::metrics::Counter,
 }
 
 impl PassThroughFront {
-    pub fn new(
-        gw: Gateway,
-        draining: Draining,
-        metrics: HttpMetrics,
-        body_limit: usize,
-        fast: platform::metrics::Counter,
-    ) -> Self {
-        PassThroughFront { gw, draining, metrics, body_limit, fast }
+    pub fn new(gw: Gateway, draining: Draining, metrics: HttpMetrics, fast: platform::metrics::Counter) -> Self {
+        PassThroughFront { gw, draining, metrics, fast }
     }
 
     fn route(&self, path: &str) -> Option<Arc<ProxyRoute>> {
@@ -426,7 +419,7 @@ impl platform::front::Front for PassThroughFront {
     }
 
     fn body_limit(&self) -> usize {
-        self.body_limit
+        self.gw.settings.body_limit
     }
 
     fn call(self: &Arc<Self>, req: Incoming, peer: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
