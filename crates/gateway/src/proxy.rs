@@ -233,12 +233,26 @@ fn upstream_head(out: &mut Vec<u8>, addr: &str, req: &impl Asked, added: &Added<
 fn write_ip(out: &mut SmallVec<[u8; 64]>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            // Digits into a buffer, then one append: by callgrind, an append
+            // per octet cost ~440 instructions per request, this ~170.
+            let (mut text, mut n) = ([0u8; 15], 0);
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    text[n] = b'.';
+                    n += 1;
                 }
-                out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
+                if octet >= 100 {
+                    text[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    text[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                text[n] = b'0' + octet % 10;
+                n += 1;
             }
+            out.extend_from_slice(&text[..n]);
         }
         IpAddr::V6(v6) => {
             use std::io::Write as _;
@@ -489,4 +503,18 @@ async fn pass(
     let series = route.series.get_or_init(|| metrics.route(&route.pattern));
     series.record(req.method().as_str(), answer.status().as_u16(), started.elapsed());
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_written_as_forwarded_for_has_them() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.20.100.9", "203.0.113.5", "255.255.255.255", "::1", "2001:db8::5"] {
+            let mut out = SmallVec::new();
+            write_ip(&mut out, ip.parse().unwrap());
+            assert_eq!(std::str::from_utf8(&out).unwrap(), ip);
+        }
+    }
 }

@@ -227,12 +227,14 @@ pub fn spawn_workers(
         let (listener, front, stop, tracker, tx) =
             (listener.try_clone()?, front.clone(), stop.clone(), tracker.clone(), tx.clone());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // Registered with the worker's reactor here, so a failure is the
+        // caller's to report rather than a worker that silently never accepts.
+        let listener = {
+            let _in_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         std::thread::Builder::new().name(format!("front-{i}")).spawn(move || {
             runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => return tracing::error!(error = %e, "fast-path worker cannot listen"),
-                };
                 while let Some((tcp, peer)) = crate::server::accept(&listener, &stop).await {
                     let (front, stop, tx) = (front.clone(), stop.clone(), tx.clone());
                     tracker.spawn(async move {

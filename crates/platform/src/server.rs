@@ -140,8 +140,7 @@ where
         });
     }
     if tls.is_some() || front.is_some() {
-        serve_each(listener, service, tls, front, drained, grace).await;
-        return Ok(());
+        return serve_each(listener, service, tls, front, drained, grace).await;
     }
     // Small responses must leave at once: without TCP_NODELAY, Nagle's
     // algorithm holds a response's tail until the previous segment is
@@ -182,7 +181,8 @@ async fn serve_each<S>(
     front: Option<Arc<dyn crate::front::ServeFront>>,
     drained: CancellationToken,
     grace: Duration,
-) where
+) -> std::io::Result<()>
+where
     S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
@@ -195,10 +195,8 @@ async fn serve_each<S>(
             // Plain HTTP with a fast path: its workers accept; what they
             // hand over is hyper's, here.
             let front = front.expect("a plain listener here has a front");
-            let mut handed = match crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone()) {
-                Ok(rx) => rx,
-                Err(e) => return tracing::error!(error = %e, "cannot start the fast-path workers; not serving"),
-            };
+            let mut handed = crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone())
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the fast-path workers: {e}")))?;
             loop {
                 let (read_ahead, tcp, peer) = tokio::select! {
                     h = handed.recv() => match h {
@@ -235,6 +233,7 @@ async fn serve_each<S>(
         _ = async { tokio::join!(graceful.shutdown(), tracker.wait()) } => {}
         _ = tokio::time::sleep(grace) => tracing::warn!("grace period of {grace:?} over; dropping remaining connections"),
     }
+    Ok(())
 }
 
 /// Serves one connection with hyper (HTTP/2 or HTTP/1.1, upgrades allowed),

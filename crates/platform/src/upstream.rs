@@ -75,8 +75,9 @@ pub struct Upstreams {
 
 /// Idle connections per `Upstreams` and address. Looked up twice per
 /// request (out and back) with keys the process made itself, so a fast
-/// hash instead of the default SipHash (which, by callgrind, cost more than
-/// the rest of the lookup).
+/// hash instead of the default SipHash, whose flooding resistance buys
+/// nothing here (by callgrind it saved ~1,300 of ~24,000 instructions per
+/// proxied request).
 type IdleLists = HashMap<u64, HashMap<Arc<str>, IdleList, foldhash::fast::FixedState>, foldhash::fast::FixedState>;
 
 /// The idle connections to one address, newest last, with the address as
@@ -251,7 +252,7 @@ struct Line {
     name: (u32, u32),
     value: (u32, u32),
     /// Where the line ends, past its CRLF, when it can be relayed as it
-    /// arrived (`name:`, blanks, `value`, CRLF — not a bare LF); else 0.
+    /// arrived (`name:`, blanks, `value`, CRLF: no trailing blanks, no bare LF); else 0.
     end: u32,
 }
 
@@ -277,9 +278,9 @@ impl AnswerHead {
     }
 
     /// Writes the header lines a proxy passes on, of those `keep` wants,
-    /// to `out`. Lines that follow each other as they arrived go in one
-    /// copy: by callgrind, writing each line as four small copies cost more
-    /// than deciding which lines go.
+    /// to `out`. A line that stands as it arrived is copied as it is, and
+    /// lines that follow each other so in one copy, instead of four small
+    /// copies per line; only a line that ends in blanks or a bare LF is rewritten.
     pub fn write_relayed(&self, out: &mut Vec<u8>, mut keep: impl FnMut(&[u8]) -> bool) {
         let hop = self.hop_by_hop();
         let mut run: Option<(usize, usize)> = None;
