@@ -128,6 +128,14 @@ mod tests {
         assert_eq!(trace_id(&child), trace_id(&root));
         assert_ne!(child, root);
         assert_ne!(trace_id(&child_of("garbage")), trace_id(&root));
+        // W3C: lowercase hex; a parent's uppercase trace id is kept, lowercased.
+        let shape = |tp: &str| tp.split('-').map(str::len).collect::<Vec<_>>() == [2, 32, 16, 2];
+        assert!(shape(&root) && root.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        let upper = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01";
+        let child = child_of(upper);
+        assert!(shape(&child), "{child}");
+        assert_eq!(trace_id(&child), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert!(child.ends_with("-01") && !child.contains("00f067aa0ba902b7"), "{child}");
         let inside = scope(Some(&root), async { current() }).await.unwrap();
         assert_eq!(trace_id(&inside), trace_id(&root));
         assert!(current().is_none());
