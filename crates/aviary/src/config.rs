@@ -3,8 +3,8 @@
 //! validated before any port is bound; an error names the setting, its
 //! source and what would be accepted.
 
-use platform::pool::{Policy, PoolSettings};
 use platform::telemetry::LogFormat;
+use pool::{Policy, PoolSettings};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -471,7 +471,7 @@ impl Config {
         for (name, list) in
             [("users", &self.peers.users), ("posts", &self.peers.posts), ("timelines", &self.peers.timelines)]
         {
-            platform::pool::parse_targets(list).map_err(|e| bad(format!("peers.{name}: {e}")))?;
+            pool::parse_targets(list).map_err(|e| bad(format!("peers.{name}: {e}")))?;
         }
         Ok(())
     }

@@ -27,21 +27,21 @@ use gateway::proxy::{PassThrough, PassThroughFront, ProxyRoute};
 use gateway::{Gateway, GatewaySettings};
 use model::IdGenerator;
 use platform::ops::ReadyCheck;
-use platform::rpc::RpcClient;
 use platform::server::{Draining, Shutdown};
-use posts::{CachedPosts, PostsApi, PostsRecords, PostsService, RemotePosts};
+use posts::{CachedPosts, PostsApi, PostsRecords, PostsService};
 use prometheus_client::registry::Registry;
+use rpc::RpcClient;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Db, OutboxRelay};
 use targets::{Component, Targets};
-use timelines::{RemoteTimelines, TimelinesApi, TimelinesHandler, TimelinesService};
+use timelines::{TimelinesApi, TimelinesHandler, TimelinesService};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneSyncService;
-use users::{CachedUsers, RemoteUsers, UsersApi, UsersService};
+use users::{CachedUsers, UsersApi, UsersService};
 
 /// A built, bound, not yet serving Aviary process.
 pub struct App {
@@ -200,7 +200,7 @@ impl App {
             local_users = Some(api.clone());
             Some(api)
         } else if !config.peers.users.is_empty() {
-            Some(Arc::new(RemoteUsers(client("users", &config.peers.users)?)))
+            Some(rpc::Api::remote(client("users", &config.peers.users)?))
         } else {
             None
         };
@@ -222,7 +222,7 @@ impl App {
             local_posts = Some(api.clone());
             Some(api)
         } else if !config.peers.posts.is_empty() {
-            Some(Arc::new(RemotePosts(client("posts", &config.peers.posts)?)))
+            Some(rpc::Api::remote(client("posts", &config.peers.posts)?))
         } else {
             None
         };
@@ -270,7 +270,7 @@ impl App {
             local_timelines = Some(api.clone());
             Some(api)
         } else if !config.peers.timelines.is_empty() {
-            Some(Arc::new(RemoteTimelines(client("timelines", &config.peers.timelines)?)))
+            Some(rpc::Api::remote(client("timelines", &config.peers.timelines)?))
         } else {
             None
         };
@@ -315,13 +315,13 @@ impl App {
             // Internal routes only where no public API is served: a
             // process that runs the gateway never exposes `/internal/…`.
             if let Some(api) = local_users {
-                router = router.merge(users::internal_router(api));
+                router = router.merge(rpc::router(api));
             }
             if let Some(api) = local_posts {
-                router = router.merge(posts::internal_router(api));
+                router = router.merge(rpc::router(api));
             }
             if let Some(api) = local_timelines {
-                router = router.merge(timelines::internal_router(api));
+                router = router.merge(rpc::router(api));
             }
             router = router.fallback(platform::error::fallback_not_found);
         }

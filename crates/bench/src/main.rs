@@ -169,7 +169,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// HTTP/JSON (platform::rpc) versus gRPC (tonic) for one internal call.
+    /// HTTP/JSON (the rpc crate) versus gRPC (tonic) for one internal call.
     Transport {
         /// Calls per transport and round.
         #[arg(long, default_value_t = 20_000)]

@@ -1,7 +1,7 @@
 //! HTTP/JSON versus gRPC for the same internal call; see the crate docs.
 
 use model::Id;
-use platform::rpc::RpcClient;
+use rpc::RpcClient;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use users::AccountRecord;
@@ -52,15 +52,40 @@ impl pb::users_server::Users for GrpcUsers {
     }
 }
 
-/// The product's server side: the same dispatch shape as `users::internal_router`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BenchError(String);
+
+impl rpc::ComponentError for BenchError {
+    fn kind(&self) -> rpc::ErrorKind {
+        rpc::ErrorKind::Unexpected
+    }
+    fn from_wire(_: rpc::ErrorKind, detail: String) -> Self {
+        BenchError(detail)
+    }
+}
+
+/// The measured call, declared as every component API is: the client and
+/// the dispatcher below are the product's generated ones, on the wire
+/// exactly as `users.accounts`.
+#[rpc::component_api(component = "users", remote = RemoteBenchUsers)]
+pub trait BenchUsersApi: Send + Sync + 'static {
+    #[read]
+    async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>, BenchError>;
+}
+
+struct HttpUsers;
+
+#[async_trait::async_trait]
+impl BenchUsersApi for HttpUsers {
+    async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>, BenchError> {
+        Ok(accounts_for(&ids.iter().map(|i| i.get()).collect::<Vec<_>>()))
+    }
+}
+
 fn http_router() -> axum::Router {
-    axum::Router::new().route(
-        "/internal/users/{method}",
-        axum::routing::post(|body: bytes::Bytes| async move {
-            platform::rpc_call!(body, |e: platform::rpc::WireError| e, (ids: Vec<Id>) =>
-                async { Ok::<_, platform::rpc::WireError>(accounts_for(&ids.iter().map(|i| i.get()).collect::<Vec<_>>())) })
-        }),
-    )
+    let api: Arc<dyn BenchUsersApi> = Arc::new(HttpUsers);
+    rpc::router(api)
 }
 
 struct Stats {
@@ -126,7 +151,9 @@ pub async fn run(calls: usize, concurrency: usize, accounts: usize) -> anyhow::R
     );
     let ids: Vec<Id> = (1..=accounts as i64).map(|i| Id::from_i64(384_000_000_000_000_000 + i)).collect();
 
-    let http = RpcClient::new("users", &[http_addr.to_string()], Default::default()).map_err(anyhow::Error::msg)?;
+    let http: Arc<dyn BenchUsersApi> = rpc::Api::remote(
+        RpcClient::new("users", &[http_addr.to_string()], Default::default()).map_err(anyhow::Error::msg)?,
+    );
     let grpc = pb::users_client::UsersClient::connect(format!("http://{grpc_addr}")).await?;
     println!("{calls} calls of users.accounts({accounts} ids), {concurrency} in flight, per round:");
     for round in 1..=2 {
@@ -134,7 +161,7 @@ pub async fn run(calls: usize, concurrency: usize, accounts: usize) -> anyhow::R
         let (h, ids_h) = (http.clone(), ids.clone());
         drive("http/json", calls, concurrency, move || {
             let (h, ids) = (h.clone(), ids_h.clone());
-            async move { h.read::<_, Vec<AccountRecord>>("accounts", &(ids,)).await.expect("HTTP call").len() }
+            async move { h.accounts(&ids).await.expect("HTTP call").len() }
         })
         .await
         .print();

@@ -16,7 +16,7 @@ mod memory;
 mod rabbit;
 
 pub use memory::InProcessBus;
-pub use rabbit::{RabbitBus, RabbitConfig};
+pub use rabbit::{BusSettings, RabbitBus, RabbitConfig};
 
 use async_trait::async_trait;
 use model::Envelope;

@@ -80,7 +80,7 @@ impl Bus for InProcessBus {
             while let Some((envelope, ack)) = rx.recv().await {
                 let mut attempt = 1;
                 loop {
-                    match platform::trace::scope(envelope.traceparent.as_deref(), handler.handle(&envelope)).await {
+                    match trace::scope(envelope.traceparent.as_deref(), handler.handle(&envelope)).await {
                         Ok(()) => break,
                         Err(e) if attempt >= Self::DELIVERY_LIMIT => {
                             tracing::error!(consumer, event_id = %envelope.id, kind = envelope.kind(),

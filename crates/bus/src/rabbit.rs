@@ -39,6 +39,52 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// `[bus]`: the event bus, in process (all-in-one) or RabbitMQ.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// `amqp://user:password@host:5672/vhost`. Empty: the in-process bus.
+    pub amqp_url: Option<String>,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub prefetch: u16,
+    /// Events one process handles at once per consumer.
+    pub handler_concurrency: usize,
+    pub delivery_limit: u32,
+    pub retry_delay_ms: u64,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        let d = RabbitConfig::new("");
+        BusSettings {
+            amqp_url: None,
+            exchange: d.exchange,
+            queue_prefix: d.queue_prefix,
+            prefetch: d.prefetch,
+            handler_concurrency: d.handler_concurrency,
+            delivery_limit: d.delivery_limit,
+            retry_delay_ms: d.retry_delay.as_millis() as u64,
+        }
+    }
+}
+
+impl BusSettings {
+    /// The broker's settings, when a broker is configured.
+    pub fn rabbit(&self) -> Option<RabbitConfig> {
+        let url = self.amqp_url.as_ref().filter(|u| !u.is_empty())?;
+        Some(RabbitConfig {
+            url: url.clone(),
+            exchange: self.exchange.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            prefetch: self.prefetch,
+            handler_concurrency: self.handler_concurrency,
+            delivery_limit: self.delivery_limit,
+            retry_delay: Duration::from_millis(self.retry_delay_ms),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RabbitConfig {
     pub url: String,
@@ -408,9 +454,7 @@ async fn handle_delivery(
 ) -> Result<(), BusError> {
     let attempt = attempt_of(&delivery.properties);
     let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
-        Ok(env) => {
-            platform::trace::scope(env.traceparent.as_deref(), handler.handle(&env)).await.map_err(|e| format!("{e:#}"))
-        }
+        Ok(env) => trace::scope(env.traceparent.as_deref(), handler.handle(&env)).await.map_err(|e| format!("{e:#}")),
         Err(e) => Err(format!("unreadable event: {e}")),
     };
     if let Err(reason) = outcome {

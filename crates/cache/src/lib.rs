@@ -37,6 +37,36 @@ pub use shared::{MemorySharedState, RedisSharedState, SharedState};
 use async_trait::async_trait;
 use model::{Id, Page};
 
+/// `[cache]`: the timeline cache and shared state, in memory (all-in-one)
+/// or Redis.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// One URL for a single node; any number of a Cluster's nodes with
+    /// `cluster = true`. Empty: the in-process cache.
+    pub redis_urls: Vec<String>,
+    pub cluster: bool,
+    /// Prepended to every key, to share a Redis between deployments.
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+    /// How long a cached post, account or author counter is kept after it
+    /// was last written (readers fill it, its owner rewrites it on every
+    /// change). 0 turns the record cache off: every read goes to the owner.
+    pub record_ttl_secs: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            redis_urls: vec![],
+            cluster: false,
+            key_prefix: "aviary:".into(),
+            timeout_ms: 2000,
+            record_ttl_secs: 600,
+        }
+    }
+}
+
 /// One timeline entry. The author is kept so that an unfollow can remove an
 /// author's posts without asking `posts` which ones they were.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

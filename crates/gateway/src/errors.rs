@@ -1,36 +1,22 @@
 //! How component errors become HTTP answers: the one place that decides
-//! status codes for the gateway.
+//! status codes for the gateway. Every component's error carries a kind
+//! from the shared vocabulary (`rpc::ErrorKind`), so one mapping serves
+//! them all, in-process and across the wire alike.
 
+use http::StatusCode;
 use platform::ApiError;
+use rpc::{ComponentError, ErrorKind};
 
-pub fn from_users(e: users::UsersError) -> ApiError {
-    use users::UsersError::*;
-    match e {
-        Validation(m) => ApiError::validation(m),
-        NotFound => ApiError::not_found(),
-        Forbidden(m) => ApiError::forbidden(m),
-        InvalidClient => ApiError::new(http::StatusCode::UNAUTHORIZED, "Client authentication failed"),
-        InvalidGrant(m) => ApiError::bad_request(m),
-        Conflict(what) => ApiError::validation(format!("{what} has already been taken")),
-        Unavailable(m) => ApiError::unavailable(m),
-        Unexpected(e) => ApiError::internal(e),
-    }
-}
-
-pub fn from_posts(e: posts::PostsError) -> ApiError {
-    use posts::PostsError::*;
-    match e {
-        Validation(m) => ApiError::validation(m),
-        NotFound => ApiError::not_found(),
-        Unavailable(m) => ApiError::unavailable(m),
-        Unexpected(e) => ApiError::internal(e),
-    }
-}
-
-pub fn from_timelines(e: timelines::TimelinesError) -> ApiError {
-    match e {
-        timelines::TimelinesError::Unavailable(m) => ApiError::unavailable(m),
-        timelines::TimelinesError::Unexpected(e) => ApiError::internal(e),
+/// A component's error as the client sees it.
+pub fn to_api<E: ComponentError>(e: E) -> ApiError {
+    match e.kind() {
+        ErrorKind::Validation | ErrorKind::Conflict => ApiError::validation(e),
+        ErrorKind::BadRequest => ApiError::bad_request(e.to_string()),
+        ErrorKind::Unauthorized => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+        ErrorKind::Forbidden => ApiError::forbidden(e.to_string()),
+        ErrorKind::NotFound => ApiError::not_found(),
+        ErrorKind::Unavailable => ApiError::unavailable(e),
+        ErrorKind::Unexpected => ApiError::internal(e),
     }
 }
 
@@ -39,18 +25,8 @@ pub trait OrApi<T> {
     fn or_api(self) -> Result<T, ApiError>;
 }
 
-impl<T> OrApi<T> for Result<T, users::UsersError> {
+impl<T, E: ComponentError> OrApi<T> for Result<T, E> {
     fn or_api(self) -> Result<T, ApiError> {
-        self.map_err(from_users)
-    }
-}
-impl<T> OrApi<T> for Result<T, posts::PostsError> {
-    fn or_api(self) -> Result<T, ApiError> {
-        self.map_err(from_posts)
-    }
-}
-impl<T> OrApi<T> for Result<T, timelines::TimelinesError> {
-    fn or_api(self) -> Result<T, ApiError> {
-        self.map_err(from_timelines)
+        self.map_err(to_api)
     }
 }

@@ -26,9 +26,9 @@ use hyper_util::rt::TokioIo;
 use platform::ApiError;
 use platform::front::{Answer, Incoming};
 use platform::metrics::{HttpMetrics, RouteSeries};
-use platform::pool::{AttemptError, ExecuteError, Pool, PoolSettings};
 use platform::server::{DRAINING_HEADER, Draining, REQUEST_ID};
 use platform::upstream::{HopByHop, SendError, Upgraded, Upstreams};
+use pool::{AttemptError, ExecuteError, Pool, PoolSettings};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::convert::Infallible;
@@ -78,7 +78,7 @@ impl ProxyRouteConfig {
         if let Some(own) = OWN_PREFIXES.iter().find(|o| p.starts_with(*o) || o.starts_with(p.as_str())) {
             return Err(format!("proxy prefix {p:?} overlaps {own}, which the gateway serves itself"));
         }
-        platform::pool::parse_targets(&self.upstream).map_err(|e| format!("proxy {p}: {e}"))?;
+        pool::parse_targets(&self.upstream).map_err(|e| format!("proxy {p}: {e}"))?;
         if self.upstream.is_empty() {
             return Err(format!("proxy {p}: no upstream"));
         }
@@ -461,8 +461,8 @@ async fn pass(
         None => platform::server::new_request_id(),
     };
     let traceparent = match req.header("traceparent").and_then(|v| std::str::from_utf8(v).ok()) {
-        Some(parent) => platform::trace::child_of(parent),
-        None => platform::trace::new_trace(),
+        Some(parent) => trace::child_of(parent),
+        None => trace::new_trace(),
     };
     let mut answer = match gw.in_flight.clone().try_acquire_owned() {
         Err(_) => Answer::Made(edge::shed()),

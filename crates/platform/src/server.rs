@@ -2,7 +2,6 @@
 //! shutdown signal.
 
 use crate::error::ApiError;
-pub use crate::pool::DRAINING_HEADER;
 use axum::Router;
 use axum::ServiceExt;
 use axum::body::Body;
@@ -10,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+pub use pool::DRAINING_HEADER;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// answers 500 in the error envelope instead of dropping the connection.
 pub fn standard_layers(router: Router) -> Router {
     router
-        .layer(axum::middleware::from_fn(crate::trace::propagate))
+        .layer(axum::middleware::from_fn(propagate_trace))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::internal(anyhow::anyhow!("handler panicked")))
         }))
@@ -61,7 +61,7 @@ impl MakeRequestId for RandomRequestId {
 
 /// A new request id (UUID v4).
 pub fn new_request_id() -> HeaderValue {
-    let id = uuid::Builder::from_random_bytes(crate::trace::random_id()).into_uuid();
+    let id = uuid::Builder::from_random_bytes(trace::random_id()).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes()).expect("a UUID is a valid header value")
 }
@@ -309,4 +309,11 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => tracing::info!("SIGINT received; shutting down"),
         _ = term => tracing::info!("SIGTERM received; shutting down"),
     }
+}
+
+/// Middleware: every request runs inside the trace context its caller sent,
+/// or a new one.
+pub async fn propagate_trace(req: Request<Body>, next: Next) -> Response {
+    let incoming = req.headers().get(trace::HEADER).and_then(|v| v.to_str().ok()).map(String::from);
+    trace::scope(incoming.as_deref(), next.run(req)).await
 }

@@ -1,7 +1,7 @@
 //! The typed interface other components use to reach `posts`.
 
-use async_trait::async_trait;
 use model::{Id, Page, PostText, Visibility};
+use rpc::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,17 +83,49 @@ pub enum PostsError {
 
 pub type Result<T> = std::result::Result<T, PostsError>;
 
-#[async_trait]
+impl rpc::ComponentError for PostsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PostsError::Validation(_) => ErrorKind::Validation,
+            PostsError::NotFound => ErrorKind::NotFound,
+            PostsError::Unavailable(_) => ErrorKind::Unavailable,
+            PostsError::Unexpected(_) => ErrorKind::Unexpected,
+        }
+    }
+    fn detail(&self) -> String {
+        match self {
+            PostsError::Unavailable(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+    fn from_wire(kind: ErrorKind, detail: String) -> Self {
+        match kind {
+            ErrorKind::Validation => PostsError::Validation(detail),
+            ErrorKind::NotFound => PostsError::NotFound,
+            ErrorKind::Unavailable => PostsError::Unavailable(detail),
+            _ => PostsError::Unexpected(anyhow::anyhow!("posts: {detail}")),
+        }
+    }
+}
+
+/// What `posts` answers. Declared once: the remote client, the internal
+/// dispatcher and [`ForwardPosts`] are generated from it.
+#[rpc::component_api(component = "posts", remote = RemotePosts, forward = ForwardPosts)]
 pub trait PostsApi: Send + Sync + 'static {
+    #[write]
     async fn create(&self, post: NewPost) -> Result<PostRecord>;
+    #[read]
     async fn get(&self, id: Id) -> Result<Option<PostRecord>>;
     /// The posts that exist among `ids`, newest first.
+    #[read]
     async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>>;
     /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
+    #[write]
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;
     /// An author's posts, newest first; private ones only when
     /// `include_private`; replies to others left out when `exclude_replies`
     /// (self-replies, i.e. threads, stay, as in Mastodon).
+    #[read]
     async fn by_author(
         &self,
         author: Id,
@@ -103,6 +135,7 @@ pub trait PostsApi: Send + Sync + 'static {
     ) -> Result<Vec<PostRecord>>;
     /// The ids of the posts `by_author` returns, newest first: for readers
     /// that hold the records themselves ([`crate::CachedPosts`]).
+    #[read]
     async fn by_author_ids(
         &self,
         author: Id,
@@ -111,16 +144,23 @@ pub trait PostsApi: Send + Sync + 'static {
         page: &Page,
     ) -> Result<Vec<Id>>;
     /// Public posts, newest first.
+    #[read]
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>>;
     /// (ancestors oldest first, descendants in id order) of a post.
+    #[read]
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)>;
     /// The newest posts (any visibility) by any of `authors` below `max_id`.
+    #[read]
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
     /// The oldest posts (any visibility) by any of `authors` above
     /// `min_id`, oldest first: home pages read upwards past the cache.
+    #[read]
     async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>>;
     /// The newest posts by any of `authors` that reply to `account`.
+    #[read]
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>>;
+    #[read]
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>>;
+    #[read]
     async fn post_count(&self) -> Result<u64>;
 }

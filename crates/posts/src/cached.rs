@@ -52,7 +52,7 @@ impl PostsRecords {
 }
 
 /// [`PostsApi`] reading posts and author counters through the cache; every
-/// other call goes to `inner` unchanged.
+/// other call goes to `inner` unchanged ([`ForwardPosts`]).
 pub struct CachedPosts {
     inner: Arc<dyn PostsApi>,
     records: PostsRecords,
@@ -65,21 +65,18 @@ impl CachedPosts {
 }
 
 #[async_trait]
-impl PostsApi for CachedPosts {
-    async fn create(&self, post: NewPost) -> Result<PostRecord> {
-        self.inner.create(post).await
+impl ForwardPosts for CachedPosts {
+    fn forward_to(&self) -> &dyn PostsApi {
+        &*self.inner
     }
     async fn get(&self, id: Id) -> Result<Option<PostRecord>> {
-        Ok(self.get_many(&[id]).await?.pop())
+        Ok(ForwardPosts::get_many(self, &[id]).await?.pop())
     }
     async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>> {
         let inner = &self.inner;
         Ok(newest_first(
             self.records.posts.read_through(ids, |missing| async move { inner.get_many(&missing).await }).await?,
         ))
-    }
-    async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
-        self.inner.delete(id, requester).await
     }
     async fn by_author(
         &self,
@@ -96,7 +93,7 @@ impl PostsApi for CachedPosts {
         // one is never read again. Later pages (cursors) always query.
         let first_page = page.max_id.is_none() && page.since_id.is_none() && page.min_id.is_none();
         let ids = if first_page {
-            let stats = self.author_stats(&[author]).await?;
+            let stats = ForwardPosts::author_stats(self, &[author]).await?;
             let (count, last) = stats.first().map_or((0, None), |s| (s.statuses_count, s.last_status_at_ms));
             let version = format!(
                 "{}:{}{}:{}:{count}:{}",
@@ -114,31 +111,7 @@ impl PostsApi for CachedPosts {
         } else {
             self.inner.by_author_ids(author, include_private, exclude_replies, page).await?
         };
-        self.get_many(&ids).await
-    }
-    async fn by_author_ids(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<Id>> {
-        self.inner.by_author_ids(author, include_private, exclude_replies, page).await
-    }
-    async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
-        self.inner.public(page).await
-    }
-    async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)> {
-        self.inner.context(id).await
-    }
-    async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
-        self.inner.recent_by_authors(authors, max_id, limit).await
-    }
-    async fn earliest_by_authors(&self, authors: &[Id], min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
-        self.inner.earliest_by_authors(authors, min_id, limit).await
-    }
-    async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>> {
-        self.inner.replies_to(account, authors, limit).await
+        ForwardPosts::get_many(self, &ids).await
     }
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
         let inner = &self.inner;
@@ -156,8 +129,5 @@ impl PostsApi for CachedPosts {
                 Ok(stats)
             })
             .await
-    }
-    async fn post_count(&self) -> Result<u64> {
-        self.inner.post_count().await
     }
 }

@@ -11,12 +11,10 @@
 mod api;
 mod cached;
 mod import;
-mod remote;
 mod service;
 
 pub use api::*;
 pub use cached::{CachedPosts, PostsRecords};
-pub use remote::{RemotePosts, internal_router};
 
 use model::IdGenerator;
 use std::sync::Arc;

@@ -63,6 +63,59 @@ pub enum DbConfig {
     Postgres { url: String, read_url: Option<String>, max_connections: u32 },
 }
 
+/// `[database]`: where components keep their data. Without a URL each
+/// component uses its own SQLite file under the process's `data_dir`; with
+/// a PostgreSQL URL each component uses its own schema (named after it)
+/// in that database.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    /// A streaming replica for reads that tolerate lag (public and account
+    /// timelines, follower lists, counts).
+    pub read_url: Option<String>,
+    /// Pool size per component and process.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: None, read_url: None, max_connections: 10 }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(u) = &self.url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return Err(
+                "database.url must be a postgres:// URL (leave it unset for SQLite files under data_dir)".into()
+            );
+        }
+        if self.read_url.is_some() && self.url.is_none() {
+            return Err("database.read_url needs database.url: a replica of which primary?".into());
+        }
+        if self.max_connections == 0 {
+            return Err("database.max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The store every component opens: its own SQLite file under
+    /// `data_dir`, or its own schema in the configured PostgreSQL database.
+    pub fn db_config(&self, data_dir: &std::path::Path) -> DbConfig {
+        match &self.url {
+            Some(url) => DbConfig::Postgres {
+                url: url.clone(),
+                read_url: self.read_url.clone(),
+                max_connections: self.max_connections,
+            },
+            None => DbConfig::Sqlite { dir: data_dir.to_path_buf() },
+        }
+    }
+}
+
 /// A component's migrations for each engine.
 pub struct Migrations {
     pub sqlite: &'static Migrator,

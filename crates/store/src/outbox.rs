@@ -47,7 +47,7 @@ impl Outbox {
     /// Writes `envelope`, stamped with the current trace context (the
     /// request's), so its consumers continue the same trace.
     pub async fn enqueue(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-        let json = match (&envelope.traceparent, platform::trace::current()) {
+        let json = match (&envelope.traceparent, trace::current()) {
             (None, Some(tp)) => serde_json::to_string(&Envelope { traceparent: Some(tp), ..envelope.clone() }),
             _ => serde_json::to_string(envelope),
         }

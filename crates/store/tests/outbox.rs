@@ -121,15 +121,15 @@ async fn several_postgres_relays_publish_every_row_exactly_once() {
 async fn events_carry_the_trace_context_of_the_request_that_wrote_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&DbConfig::Sqlite { dir: dir.path().into() }, "outbox_test", &MIGRATIONS).await.unwrap();
-    let root = platform::trace::new_trace();
-    platform::trace::scope(Some(&root), enqueue(&db, &[follow(1)])).await;
+    let root = trace::new_trace();
+    trace::scope(Some(&root), enqueue(&db, &[follow(1)])).await;
     let bus = InProcessBus::new();
     let rec = Arc::new(bus::contract::Recorder::default());
     bus.subscribe(Subscription::new("t", &["follow.created"]), rec.clone()).await.unwrap();
     let relay = OutboxRelay { component: "t", db, bus: Arc::new(bus), outbox: Outbox::new() };
     assert_eq!(relay.drain_once().await.unwrap(), 1);
     let seen = rec.seen.lock().unwrap()[0].traceparent.clone().expect("stamped");
-    assert_eq!(platform::trace::trace_id(&seen), platform::trace::trace_id(&root));
+    assert_eq!(trace::trace_id(&seen), trace::trace_id(&root));
 }
 
 /// Several instances of a component starting at once on a fresh database

@@ -28,10 +28,8 @@
 #![forbid(unsafe_code)]
 
 mod handler;
-mod remote;
 
 pub use handler::TimelinesHandler;
-pub use remote::{RemoteTimelines, internal_router};
 
 use async_trait::async_trait;
 use cache::{Entry, SharedState, TimelineCache};
@@ -73,11 +71,82 @@ impl From<posts::PostsError> for TimelinesError {
 
 pub type Result<T> = std::result::Result<T, TimelinesError>;
 
-#[async_trait]
+impl rpc::ComponentError for TimelinesError {
+    fn kind(&self) -> rpc::ErrorKind {
+        match self {
+            TimelinesError::Unavailable(_) => rpc::ErrorKind::Unavailable,
+            TimelinesError::Unexpected(_) => rpc::ErrorKind::Unexpected,
+        }
+    }
+    fn detail(&self) -> String {
+        match self {
+            TimelinesError::Unavailable(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+    fn from_wire(kind: rpc::ErrorKind, detail: String) -> Self {
+        match kind {
+            rpc::ErrorKind::Unavailable => TimelinesError::Unavailable(detail),
+            _ => TimelinesError::Unexpected(anyhow::anyhow!("timelines: {detail}")),
+        }
+    }
+}
+
+/// What `timelines` answers. Declared once: the remote client and the
+/// internal dispatcher are generated from it.
+#[rpc::component_api(component = "timelines", remote = RemoteTimelines)]
 pub trait TimelinesApi: Send + Sync + 'static {
     /// `account`'s home timeline page, newest first: post ids with their
-    /// authors, so the caller can fetch posts and authors at once.
+    /// authors, so the caller can fetch posts and authors at once. Keyed by
+    /// the account, so a consistent-hash pool keeps an account's reads on
+    /// one instance.
+    #[read(key = account)]
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>>;
+}
+
+/// `[timelines]`: how home timelines are cached and fanned out.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimelinesSettings {
+    /// Entries kept per cached home timeline.
+    pub cap: usize,
+    /// A home timeline not read for this many days leaves the cache and
+    /// gets no more fan-out; the account's next read rebuilds it.
+    pub inactive_after_days: u32,
+    /// Accounts with more followers than this are not fanned out:
+    /// their followers' home reads pull their posts instead. They go back
+    /// to fan-out below 90 % of it.
+    pub celebrity_threshold: u64,
+}
+
+impl Default for TimelinesSettings {
+    fn default() -> Self {
+        TimelinesSettings {
+            cap: TimelinesService::DEFAULT_CAP,
+            inactive_after_days: 7,
+            celebrity_threshold: TimelinesService::DEFAULT_CELEBRITY_THRESHOLD,
+        }
+    }
+}
+
+impl TimelinesSettings {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(1..=3650).contains(&self.inactive_after_days) {
+            return Err("timelines.inactive_after_days must be between 1 and 3650".into());
+        }
+        if self.celebrity_threshold == 0 {
+            return Err("timelines.celebrity_threshold must be at least 1".into());
+        }
+        if !(1..=100_000).contains(&self.cap) {
+            return Err("timelines.cap must be between 1 and 100000".into());
+        }
+        Ok(())
+    }
+
+    /// How long an unread timeline stays cached.
+    pub fn idle_expiry(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.inactive_after_days) * 24 * 3600)
+    }
 }
 
 #[derive(Clone)]

@@ -1,7 +1,7 @@
 //! The typed interface other components use to reach `users`.
 
-use async_trait::async_trait;
 use model::{Email, Id, Page, Password, Scopes, Username};
+use rpc::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub enum UsersError {
     NotFound,
     #[error("{0}")]
     Forbidden(String),
-    #[error("client authentication failed")]
+    #[error("Client authentication failed")]
     InvalidClient,
     #[error("{0}")]
     InvalidGrant(String),
@@ -96,41 +96,102 @@ pub enum UsersError {
 
 pub type Result<T> = std::result::Result<T, UsersError>;
 
-#[async_trait]
+impl rpc::ComponentError for UsersError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            UsersError::Validation(_) => ErrorKind::Validation,
+            UsersError::NotFound => ErrorKind::NotFound,
+            UsersError::Forbidden(_) => ErrorKind::Forbidden,
+            UsersError::InvalidClient => ErrorKind::Unauthorized,
+            UsersError::InvalidGrant(_) => ErrorKind::BadRequest,
+            UsersError::Conflict(_) => ErrorKind::Conflict,
+            UsersError::Unavailable(_) => ErrorKind::Unavailable,
+            UsersError::Unexpected(_) => ErrorKind::Unexpected,
+        }
+    }
+    fn detail(&self) -> String {
+        match self {
+            UsersError::Validation(m)
+            | UsersError::Forbidden(m)
+            | UsersError::InvalidGrant(m)
+            | UsersError::Conflict(m)
+            | UsersError::Unavailable(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+    fn from_wire(kind: ErrorKind, detail: String) -> Self {
+        match kind {
+            ErrorKind::Validation => UsersError::Validation(detail),
+            ErrorKind::NotFound => UsersError::NotFound,
+            ErrorKind::Forbidden => UsersError::Forbidden(detail),
+            ErrorKind::Unauthorized => UsersError::InvalidClient,
+            ErrorKind::BadRequest => UsersError::InvalidGrant(detail),
+            ErrorKind::Conflict => UsersError::Conflict(detail),
+            ErrorKind::Unavailable => UsersError::Unavailable(detail),
+            ErrorKind::Unexpected => UsersError::Unexpected(anyhow::anyhow!("users: {detail}")),
+        }
+    }
+}
+
+/// What `users` answers. Declared once: the remote client, the internal
+/// dispatcher and [`ForwardUsers`] are generated from it.
+#[rpc::component_api(component = "users", remote = RemoteUsers, forward = ForwardUsers)]
 pub trait UsersApi: Send + Sync + 'static {
     // OAuth applications and tokens.
+    #[write]
     async fn create_app(&self, app: NewApp) -> Result<(AppRecord, String)>;
     /// The app whose `client_id` and `client_secret` both match.
+    #[read]
     async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<AppRecord>;
+    #[read]
     async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord>;
+    #[write]
     async fn issue_token(&self, app_id: Id, account_id: Option<Id>, scopes: Scopes) -> Result<IssuedToken>;
     /// `None` when the token is unknown or revoked.
+    #[read]
     async fn authenticate(&self, token: &str) -> Result<Option<AuthInfo>>;
+    #[write]
     async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()>;
+    #[write]
     async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String>;
     /// Consumes a code (single use, 10 minutes) and returns its account and scopes.
+    #[write]
     async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)>;
 
     // Accounts.
+    #[write]
     async fn sign_up(&self, sign_up: SignUp) -> Result<AccountRecord>;
     /// Checks a password for a login given as e-mail or username.
+    #[read]
     async fn check_password(&self, login: &str, password: &str) -> Result<Option<Id>>;
     /// The accounts that exist among `ids`, in no particular order.
+    #[read]
     async fn accounts(&self, ids: &[Id]) -> Result<Vec<AccountRecord>>;
+    #[read]
     async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>>;
+    #[write]
     async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>)
     -> Result<AccountRecord>;
+    #[read]
     async fn account_count(&self) -> Result<u64>;
 
     // Follows.
+    #[write]
     async fn follow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
+    #[write]
     async fn unfollow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
+    #[read]
     async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>>;
+    #[read]
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    #[read]
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
     /// Every follower, for fan-out.
+    #[read]
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>>;
     /// Every followed account, for timeline rebuilds.
+    #[read]
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>>;
+    #[read]
     async fn is_following(&self, follower: Id, followee: Id) -> Result<bool>;
 }

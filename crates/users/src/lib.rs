@@ -2,9 +2,9 @@
 //! tokens, and the follow graph.
 //!
 //! Other components reach it only through [`UsersApi`]. [`UsersService`] is
-//! the in-process implementation over the component's own database; a
-//! remote implementation over `/internal/users/…` will implement the same
-//! trait for split mode. State changes that others care about
+//! the in-process implementation over the component's own database;
+//! [`RemoteUsers`], generated from the same declaration, reaches it over
+//! `/internal/users/…` in split mode. State changes that others care about
 //! (`account.created`, `follow.created`, `follow.removed`) are written to the
 //! outbox in the same transaction as the change.
 #![forbid(unsafe_code)]
@@ -12,14 +12,12 @@
 mod api;
 mod cached;
 mod import;
-mod remote;
 mod secrets;
 mod service;
 
 pub use api::*;
 pub use cached::{CachedUsers, account_records};
 pub use import::Imported;
-pub use remote::{RemoteUsers, internal_router};
 
 use model::IdGenerator;
 use std::sync::Arc;

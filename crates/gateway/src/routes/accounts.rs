@@ -51,7 +51,7 @@ pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> R
             return Err(ApiError::validation(&msg)
                 .with_details(json!({ field: [{ "error": "ERR_TAKEN", "description": msg }] })));
         }
-        Err(e) => return Err(crate::errors::from_users(e)),
+        Err(e) => return Err(crate::errors::to_api(e)),
     };
     let issued = gw.users.issue_token(auth.0.app.id, Some(account.id), auth.0.scopes.clone()).await.or_api()?;
     Ok(Json(Token {

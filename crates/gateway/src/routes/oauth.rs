@@ -120,7 +120,7 @@ pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params
     let app = match gw.users.authenticate_client(&client_id, &secret).await {
         Ok(app) => app,
         Err(UsersError::InvalidClient) => return Err(invalid_client().into()),
-        Err(e) => return Err(crate::errors::from_users(e).into()),
+        Err(e) => return Err(crate::errors::to_api(e).into()),
     };
     let (account, scopes) = match params.text("grant_type") {
         Some("client_credentials") => (None, requested_scopes(params, &app)?),
@@ -143,7 +143,7 @@ pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params
                         "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
                     ).into());
                 }
-                Err(e) => return Err(crate::errors::from_users(e).into()),
+                Err(e) => return Err(crate::errors::to_api(e).into()),
             }
         }
         Some("authorization_code") => {
@@ -154,7 +154,7 @@ pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params
                 Err(UsersError::InvalidGrant(m)) => {
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &m).into());
                 }
-                Err(e) => return Err(crate::errors::from_users(e).into()),
+                Err(e) => return Err(crate::errors::to_api(e).into()),
             }
         }
         Some(_) | None => {

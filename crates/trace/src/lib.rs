@@ -2,15 +2,15 @@
 //! internal calls and onto the events it causes, so one trace id ties a
 //! post's HTTP request to its fan-out in another process.
 //!
-//! The current value lives in a task-local: [`propagate`] (a middleware)
-//! sets it for each incoming request — a child of the caller's
-//! `traceparent`, or a new trace — `rpc` forwards it on internal calls, the
-//! outbox stamps it on events, and consumers restore it around handlers
-//! with [`scope`].
+//! The current value lives in a task-local: the server's middleware
+//! (`platform::server`) sets it for each incoming request with [`scope`] —
+//! a child of the caller's `traceparent`, or a new trace — `rpc` forwards
+//! it on internal calls, the outbox stamps it on events, and consumers
+//! restore it around handlers with [`scope`]. This crate has no HTTP
+//! dependency, so the store and the bus carry trace context without the
+//! HTTP stack.
+#![forbid(unsafe_code)]
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use std::future::Future;
 
 pub const HEADER: &str = "traceparent";
@@ -107,13 +107,6 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
 pub async fn scope<F: Future>(traceparent: Option<&str>, f: F) -> F::Output {
     let tp = traceparent.map(child_of).unwrap_or_else(new_trace);
     TRACEPARENT.scope(tp, f).await
-}
-
-/// Middleware: every request runs inside the trace context its caller sent,
-/// or a new one.
-pub async fn propagate(req: Request, next: Next) -> Response {
-    let incoming = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(String::from);
-    scope(incoming.as_deref(), next.run(req)).await
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use platform::pool::{Breaker, Policy, Pool, PoolSettings};
-use platform::rpc::{CallError, RpcClient, WireError};
+use pool::{Breaker, Policy, Pool, PoolSettings};
+use rpc::{CallError, CallKind, ErrorKind, Method, RpcClient, WireError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,12 +73,13 @@ async fn answer(State((name, b)): State<BackendState>, Path(_method): Path<Strin
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let mut resp = if b.failing.load(Ordering::SeqCst) {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(WireError::new("unavailable", "database down"))).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(WireError::new(ErrorKind::Unavailable, "database down")))
+            .into_response()
     } else {
         axum::Json(name).into_response()
     };
     if b.draining.load(Ordering::SeqCst) {
-        resp.headers_mut().insert(platform::pool::DRAINING_HEADER, "1".parse().unwrap());
+        resp.headers_mut().insert(pool::DRAINING_HEADER, "1".parse().unwrap());
     }
     resp
 }
@@ -103,7 +104,7 @@ fn client(backends: &[&TestBackend], s: PoolSettings) -> RpcClient {
 }
 
 async fn read(c: &RpcClient) -> Result<String, CallError> {
-    c.read("who", &()).await
+    c.call(&Method { name: "who", kind: CallKind::Read }, None, &()).await
 }
 
 #[tokio::test]
@@ -259,7 +260,7 @@ async fn retries_stay_within_the_budget_and_writes_are_not_repeated() {
 
     let before = a.hits() + b.hits() + c.hits();
     for _ in 0..20 {
-        let r: Result<String, CallError> = rpc.write("change", &()).await;
+        let r: Result<String, CallError> = rpc.call(&Method { name: "change", kind: CallKind::Write }, None, &()).await;
         assert!(r.is_err());
     }
     assert_eq!(a.hits() + b.hits() + c.hits() - before, 20, "a write that arrived was sent again");
