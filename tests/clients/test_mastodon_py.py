@@ -46,6 +46,16 @@ def test_instance_and_credentials(trio):
     assert alice.account_lookup(me.acct).id == me.id
 
 
+def test_preferences(trio):
+    alice, _, _ = trio
+    prefs = alice.preferences()
+    assert prefs["posting:default:visibility"] == "public"
+    assert prefs["posting:default:sensitive"] is False
+    assert prefs["posting:default:language"] is None
+    assert prefs["reading:expand:media"] == "default"
+    assert prefs["reading:expand:spoilers"] is False
+
+
 def test_follow_post_page_delete_unfollow(trio):
     alice, bob, carol = trio
     a, b, c = (m.account_verify_credentials() for m in trio)

@@ -2,36 +2,26 @@
 //! `AVIARY_*` environment variables < command-line flags. Everything is
 //! validated before any port is bound; an error names the setting, its
 //! source and what would be accepted.
+//!
+//! Each section's type, defaults and checks live in the crate that uses it
+//! (`[database]` in `store`, `[cache]` in `cache`, `[bus]` in `bus`,
+//! `[timelines]` in `timelines`, `[instance]`, `[http]`, `[rate_limits]`
+//! and `[[proxy]]` in `gateway`); this module only assembles them.
+//!
+//! Every setting has an environment variable by one rule: `AVIARY_` and
+//! its path in upper case, sections joined by a double underscore
+//! (`cache.redis_urls` → `AVIARY_CACHE__REDIS_URLS`, `peers.users` →
+//! `AVIARY_PEERS__USERS`; a top-level `worker_id` → `AVIARY_WORKER_ID`).
+//! Lists are comma-separated, an empty value unsets an optional setting.
+//! The older names ([`ALIASES`], `AVIARY_PEERS_<NAME>`) still work and are
+//! reported once at start-up with their new name.
 
 use platform::telemetry::LogFormat;
 use pool::{Policy, PoolSettings};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-pub const ENV_LISTEN: &str = "AVIARY_LISTEN";
-pub const ENV_DATA: &str = "AVIARY_DATA";
-pub const ENV_LOG_FORMAT: &str = "AVIARY_LOG_FORMAT";
-pub const ENV_WORKER_ID: &str = "AVIARY_WORKER_ID";
-pub const ENV_PUBLIC_URL: &str = "AVIARY_PUBLIC_URL";
-pub const ENV_TITLE: &str = "AVIARY_TITLE";
-pub const ENV_REGISTRATIONS_OPEN: &str = "AVIARY_REGISTRATIONS_OPEN";
-pub const ENV_MAX_CHARACTERS: &str = "AVIARY_MAX_CHARACTERS";
-pub const ENV_TIMELINE_CAP: &str = "AVIARY_TIMELINE_CAP";
-pub const ENV_BODY_LIMIT: &str = "AVIARY_BODY_LIMIT_BYTES";
-pub const ENV_DATABASE_URL: &str = "AVIARY_DATABASE_URL";
-pub const ENV_DATABASE_READ_URL: &str = "AVIARY_DATABASE_READ_URL";
-pub const ENV_REDIS_URLS: &str = "AVIARY_REDIS_URLS";
-pub const ENV_REDIS_CLUSTER: &str = "AVIARY_REDIS_CLUSTER";
-pub const ENV_REDIS_PREFIX: &str = "AVIARY_REDIS_PREFIX";
-pub const ENV_RECORD_TTL: &str = "AVIARY_RECORD_TTL_SECS";
-pub const ENV_AMQP_URL: &str = "AVIARY_AMQP_URL";
-pub const ENV_AMQP_EXCHANGE: &str = "AVIARY_AMQP_EXCHANGE";
-pub const ENV_AMQP_QUEUE_PREFIX: &str = "AVIARY_AMQP_QUEUE_PREFIX";
-pub const ENV_PEERS_USERS: &str = "AVIARY_PEERS_USERS";
-pub const ENV_PEERS_POSTS: &str = "AVIARY_PEERS_POSTS";
-pub const ENV_PEERS_TIMELINES: &str = "AVIARY_PEERS_TIMELINES";
-pub const ENV_RATE_LIMITS_ENABLED: &str = "AVIARY_RATE_LIMITS_ENABLED";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,184 +39,20 @@ pub struct Config {
     /// checks, a response header) that this instance is going away, so
     /// their pools route around it before it stops accepting.
     pub shutdown_drain_ms: u64,
-    pub instance: InstanceConfig,
-    pub timelines: TimelinesConfig,
-    pub http: HttpConfig,
-    pub database: DatabaseConfig,
-    pub cache: CacheConfig,
-    pub bus: BusConfig,
+    pub instance: gateway::InstanceSettings,
+    pub timelines: timelines::TimelinesSettings,
+    pub http: gateway::HttpSettings,
+    pub database: store::DatabaseSettings,
+    pub cache: cache::CacheSettings,
+    pub bus: bus::BusSettings,
     pub peers: PeersConfig,
     pub rate_limits: gateway::limits::RateLimitSettings,
     /// Pass-through routes (`[[proxy]]`): a path prefix forwarded to an
     /// upstream pool, WebSocket upgrades included.
     pub proxy: Vec<gateway::proxy::ProxyRouteConfig>,
-}
-
-/// The timeline cache: in memory (all-in-one), or Redis.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheConfig {
-    /// One URL for a single node; any number of a Cluster's nodes with
-    /// `cluster = true`. Empty: the in-process cache.
-    pub redis_urls: Vec<String>,
-    pub cluster: bool,
-    /// Prepended to every key, to share a Redis between deployments.
-    pub key_prefix: String,
-    pub timeout_ms: u64,
-    /// How long a cached post, account or author counter is kept after it
-    /// was last written (readers fill it, its owner rewrites it on every
-    /// change). 0 turns the record cache off: every read goes to the owner.
-    pub record_ttl_secs: u64,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        CacheConfig {
-            redis_urls: vec![],
-            cluster: false,
-            key_prefix: "aviary:".into(),
-            timeout_ms: 2000,
-            record_ttl_secs: 600,
-        }
-    }
-}
-
-/// The event bus: in process (all-in-one), or RabbitMQ.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BusConfig {
-    /// `amqp://user:password@host:5672/vhost`. Empty: the in-process bus.
-    pub amqp_url: Option<String>,
-    pub exchange: String,
-    pub queue_prefix: String,
-    pub prefetch: u16,
-    /// Events one process handles at once per consumer.
-    pub handler_concurrency: usize,
-    pub delivery_limit: u32,
-    pub retry_delay_ms: u64,
-}
-
-impl Default for BusConfig {
-    fn default() -> Self {
-        let d = bus::RabbitConfig::new("");
-        BusConfig {
-            amqp_url: None,
-            exchange: d.exchange,
-            queue_prefix: d.queue_prefix,
-            prefetch: d.prefetch,
-            handler_concurrency: d.handler_concurrency,
-            delivery_limit: d.delivery_limit,
-            retry_delay_ms: d.retry_delay.as_millis() as u64,
-        }
-    }
-}
-
-/// Where other components' instances are, for the ones this process does
-/// not run: `host:port` addresses or DNS names.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PeersConfig {
-    pub users: Vec<String>,
-    pub posts: Vec<String>,
-    pub timelines: Vec<String>,
-    /// Balancing, health checks, timeouts and retries for every component's pool.
-    pub pool: PoolSettings,
-    /// A balancing policy per component, overriding `pool.policy`.
-    pub policy: PolicyOverrides,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct PolicyOverrides {
-    pub users: Option<Policy>,
-    pub posts: Option<Policy>,
-    pub timelines: Option<Policy>,
-}
-
-impl PeersConfig {
-    /// The pool settings for calls to `component`.
-    pub fn pool_for(&self, component: &str) -> PoolSettings {
-        let over = match component {
-            "users" => self.policy.users,
-            "posts" => self.policy.posts,
-            "timelines" => self.policy.timelines,
-            _ => None,
-        };
-        PoolSettings { policy: over.unwrap_or(self.pool.policy), ..self.pool.clone() }
-    }
-}
-
-/// Where components keep their data. Without a URL each component uses its
-/// own SQLite file under `data_dir`; with a PostgreSQL URL each component
-/// uses its own schema (named after it) in that database.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseConfig {
-    pub url: Option<String>,
-    /// A streaming replica for reads that tolerate lag (public and account
-    /// timelines, follower lists, counts).
-    pub read_url: Option<String>,
-    /// Pool size per component and process.
-    pub max_connections: u32,
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig { url: None, read_url: None, max_connections: 10 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InstanceConfig {
-    /// Base URL clients use, e.g. `https://social.example`. Taken from each
-    /// request's Host header when unset.
-    pub public_url: Option<String>,
-    pub title: String,
-    pub description: String,
-    pub contact_email: String,
-    pub registrations_open: bool,
-    pub max_characters: usize,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TimelinesConfig {
-    /// Entries kept per cached home timeline.
-    pub cap: usize,
-    /// A home timeline not read for this many days leaves the cache and
-    /// gets no more fan-out; the account's next read rebuilds it.
-    pub inactive_after_days: u32,
-    /// Accounts with more followers than this are not fanned out:
-    /// their followers' home reads pull their posts instead. They go back
-    /// to fan-out below 90 % of it.
-    pub celebrity_threshold: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    pub body_limit_bytes: usize,
-    /// How long the gateway reuses a token check (0 disables the cache).
-    pub auth_cache_ttl_ms: u64,
-    /// Time budget of a public request; past it the gateway answers 504.
-    pub request_timeout_ms: u64,
-    /// Per-route budgets by route pattern, e.g. `"/api/v1/timelines/home" = 3000`.
-    pub route_timeouts_ms: std::collections::HashMap<String, u64>,
-    /// Public requests a gateway process handles at once; beyond it,
-    /// requests are answered 503 with Retry-After rather than queued.
-    pub max_in_flight: usize,
-    /// How long a response waits for a part it can do without (authors'
-    /// post counters) before it is served without it (`X-Aviary-Degraded`).
-    pub optional_part_timeout_ms: u64,
-    /// Addresses of the front (nginx, HAProxy) whose `X-Forwarded-For` is
-    /// believed for per-IP rate limits.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// PEM certificate chain and private key: the gateway then serves
-    /// HTTPS (HTTP/2 and HTTP/1.1 by ALPN). Component processes always
-    /// serve plain HTTP on the private network.
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    /// Older environment names that were used, to report once logging runs.
+    #[serde(skip)]
+    pub notices: Vec<String>,
 }
 
 impl Default for Config {
@@ -238,59 +64,120 @@ impl Default for Config {
             worker_id: 0,
             shutdown_grace_secs: 10,
             shutdown_drain_ms: 2_000,
-            instance: InstanceConfig::default(),
-            timelines: TimelinesConfig::default(),
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            cache: CacheConfig::default(),
-            bus: BusConfig::default(),
+            instance: Default::default(),
+            timelines: Default::default(),
+            http: Default::default(),
+            database: Default::default(),
+            cache: Default::default(),
+            bus: Default::default(),
             peers: PeersConfig::default(),
             rate_limits: Default::default(),
             proxy: Vec::new(),
+            notices: Vec::new(),
         }
     }
 }
 
-impl Default for InstanceConfig {
-    fn default() -> Self {
-        let g = gateway::GatewaySettings::default();
-        InstanceConfig {
-            public_url: g.public_url,
-            title: g.title,
-            description: g.description,
-            contact_email: g.contact_email,
-            registrations_open: g.registrations_open,
-            max_characters: g.max_characters,
+/// Where other components' instances are, for the ones this process does
+/// not run: `[peers.<component>]`, one entry per registered component.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PeersConfig {
+    /// Balancing, health checks, timeouts and retries for every component's pool.
+    pub pool: PoolSettings,
+    /// A balancing policy per component, overriding `pool.policy` (the
+    /// older form of `[peers.<component>] policy = …`).
+    pub policy: BTreeMap<String, Policy>,
+    /// The instances of each component, by its name.
+    #[serde(flatten)]
+    pub components: BTreeMap<String, Peer>,
+}
+
+/// One component's instances: `users = ["host:port", …]`, the same as one
+/// comma-separated string (the environment's form), or a table with a
+/// policy of its own.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Peer {
+    List(Vec<String>),
+    Text(String),
+    Table {
+        addresses: Vec<String>,
+        #[serde(default)]
+        policy: Option<Policy>,
+    },
+}
+
+impl Peer {
+    pub fn addresses(&self) -> Vec<String> {
+        match self {
+            Peer::List(l) | Peer::Table { addresses: l, .. } => l.clone(),
+            Peer::Text(t) => t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         }
     }
 }
 
-impl Default for TimelinesConfig {
-    fn default() -> Self {
-        TimelinesConfig {
-            cap: timelines::TimelinesService::DEFAULT_CAP,
-            inactive_after_days: 7,
-            celebrity_threshold: timelines::TimelinesService::DEFAULT_CELEBRITY_THRESHOLD,
+impl PeersConfig {
+    /// The instances listed for `component` (none when not listed).
+    pub fn addresses(&self, component: &str) -> Vec<String> {
+        self.components.get(component).map(Peer::addresses).unwrap_or_default()
+    }
+
+    /// Sets `component`'s instances.
+    pub fn set(&mut self, component: &str, addresses: Vec<String>) {
+        self.components.insert(component.to_string(), Peer::List(addresses));
+    }
+
+    /// The pool settings for calls to `component`.
+    pub fn pool_for(&self, component: &str) -> PoolSettings {
+        let own = match self.components.get(component) {
+            Some(Peer::Table { policy, .. }) => *policy,
+            _ => None,
+        };
+        let policy = own.or_else(|| self.policy.get(component).copied()).unwrap_or(self.pool.policy);
+        PoolSettings { policy, ..self.pool.clone() }
+    }
+
+    /// The component names the section mentions (checked against the
+    /// registry when the process is built).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().chain(self.policy.keys()).map(String::as_str)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.pool.validate().map_err(|e| format!("peers.pool: {e}"))?;
+        for (name, peer) in &self.components {
+            pool::parse_targets(&peer.addresses()).map_err(|e| format!("peers.{name}: {e}"))?;
         }
+        Ok(())
     }
 }
 
-impl Default for HttpConfig {
-    fn default() -> Self {
-        let g = gateway::GatewaySettings::default();
-        HttpConfig {
-            body_limit_bytes: g.body_limit,
-            auth_cache_ttl_ms: g.auth_cache_ttl.as_millis() as u64,
-            request_timeout_ms: g.request_timeout.as_millis() as u64,
-            route_timeouts_ms: g.route_timeouts,
-            max_in_flight: g.max_in_flight,
-            optional_part_timeout_ms: g.optional_timeout.as_millis() as u64,
-            trusted_proxies: g.trusted_proxies,
-            tls_cert: None,
-            tls_key: None,
-        }
-    }
+/// The environment variable of a setting's path (`["cache", "redis_urls"]`).
+pub fn env_name(path: &[&str]) -> String {
+    format!("AVIARY_{}", path.join("__").to_uppercase())
 }
+
+/// Environment names of earlier releases and the settings they set.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("AVIARY_DATA", "data_dir"),
+    ("AVIARY_PUBLIC_URL", "instance.public_url"),
+    ("AVIARY_TITLE", "instance.title"),
+    ("AVIARY_REGISTRATIONS_OPEN", "instance.registrations_open"),
+    ("AVIARY_MAX_CHARACTERS", "instance.max_characters"),
+    ("AVIARY_TIMELINE_CAP", "timelines.cap"),
+    ("AVIARY_BODY_LIMIT_BYTES", "http.body_limit_bytes"),
+    ("AVIARY_DATABASE_URL", "database.url"),
+    ("AVIARY_DATABASE_READ_URL", "database.read_url"),
+    ("AVIARY_REDIS_URLS", "cache.redis_urls"),
+    ("AVIARY_REDIS_CLUSTER", "cache.cluster"),
+    ("AVIARY_REDIS_PREFIX", "cache.key_prefix"),
+    ("AVIARY_RECORD_TTL_SECS", "cache.record_ttl_secs"),
+    ("AVIARY_AMQP_URL", "bus.amqp_url"),
+    ("AVIARY_AMQP_EXCHANGE", "bus.exchange"),
+    ("AVIARY_AMQP_QUEUE_PREFIX", "bus.queue_prefix"),
+    ("AVIARY_RATE_LIMITS_ENABLED", "rate_limits.enabled"),
+];
 
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -307,112 +194,170 @@ fn bad(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-fn parse_env<T: std::str::FromStr>(
-    env: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    what: &str,
-) -> Result<Option<T>, ConfigError> {
-    match env(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| bad(format!("{name}={v:?} is not {what}"))),
+/// The value at `path` in `table`, if any.
+fn lookup<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (last, parents) = path.split_last()?;
+    let mut t = table;
+    for p in parents {
+        t = t.get(p)?.as_table()?;
     }
+    t.get(last)
+}
+
+/// An environment value as the setting's type: the default's type when
+/// the setting has one, else what the text looks like.
+fn typed(raw: &str, like: Option<&toml::Value>) -> Result<toml::Value, String> {
+    use toml::Value as V;
+    let raw = raw.trim();
+    let inline = || {
+        toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .ok_or_else(|| format!("{raw:?} is not a TOML value"))
+    };
+    Ok(match like {
+        Some(V::String(_)) => V::String(raw.to_string()),
+        Some(V::Integer(_)) => V::Integer(raw.parse().map_err(|_| format!("{raw:?} is not an integer"))?),
+        Some(V::Float(_)) => V::Float(raw.parse().map_err(|_| format!("{raw:?} is not a number"))?),
+        Some(V::Boolean(_)) => V::Boolean(raw.parse().map_err(|_| format!("{raw:?} is not true or false"))?),
+        Some(V::Array(_)) if raw.starts_with('[') => inline()?,
+        Some(V::Array(_)) => {
+            V::Array(raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| V::String(s.into())).collect())
+        }
+        Some(V::Table(_)) => inline()?,
+        _ => match raw {
+            "true" | "false" => V::Boolean(raw == "true"),
+            _ => raw.parse::<i64>().map(V::Integer).unwrap_or_else(|_| V::String(raw.to_string())),
+        },
+    })
+}
+
+/// `over` laid over `base`: tables merged key by key, anything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Sets (or, for an empty value, removes) `path` in `table`.
+fn set(table: &mut toml::Table, path: &[String], value: Option<toml::Value>) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("a setting has a path");
+    let mut t = table;
+    for p in parents {
+        let entry = t.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| format!("{p} is not a section"))?;
+    }
+    match value {
+        Some(v) => t.insert(last.clone(), v),
+        None => t.remove(last),
+    };
+    Ok(())
 }
 
 impl Config {
     /// The store every component opens: its own SQLite file, or its own
     /// schema in the configured PostgreSQL database.
     pub fn db_config(&self) -> store::DbConfig {
-        match &self.database.url {
-            Some(url) => store::DbConfig::Postgres {
-                url: url.clone(),
-                read_url: self.database.read_url.clone(),
-                max_connections: self.database.max_connections,
-            },
-            None => store::DbConfig::Sqlite { dir: self.data_dir.clone() },
+        self.database.db_config(&self.data_dir)
+    }
+
+    /// The gateway's sections.
+    pub fn gateway(&self) -> gateway::GatewaySettings {
+        gateway::GatewaySettings {
+            instance: self.instance.clone(),
+            http: self.http.clone(),
+            rate_limits: self.rate_limits.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 
-    /// Builds the configuration from a file (if given) and an environment
-    /// lookup (the process environment in production; a map in tests).
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut c = match file {
-            None => Config::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| bad(format!("cannot read config file {}: {e}", path.display())))?;
-                toml::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?
+    /// Builds the configuration from a file (if given) and the environment
+    /// (the process's in production; a list in tests).
+    pub fn load<K, V>(file: Option<&Path>, env: impl IntoIterator<Item = (K, V)>) -> Result<Config, ConfigError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let schema = toml::Table::try_from(Config::default()).expect("the defaults serialise");
+        // The file over the defaults, so that a variable setting one field
+        // of a table the file leaves out keeps the table's other defaults.
+        let mut base = schema.clone();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("cannot read config file {}: {e}", path.display())))?;
+            let from_file: toml::Table = toml::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            merge(&mut base, from_file);
+        }
+        let env: Vec<(String, String)> =
+            env.into_iter().map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string())).collect();
+
+        // (variable, path) of every override that applies; new names after
+        // their aliases so that they win.
+        let mut overrides: Vec<(String, Vec<String>, &str)> = Vec::new();
+        let mut notices = Vec::new();
+        // `AVIARY_PEERS_<NAME>`, the older form of `AVIARY_PEERS__<NAME>`.
+        let peer_aliases: Vec<(String, String)> = env
+            .iter()
+            .filter_map(|(k, _)| {
+                let name = k.strip_prefix("AVIARY_PEERS_").filter(|n| !n.is_empty() && !n.starts_with('_'))?;
+                Some((k.clone(), format!("peers.{}", name.to_lowercase())))
+            })
+            .collect();
+        for (old, path) in ALIASES.iter().map(|(a, p)| (a.to_string(), p.to_string())).chain(peer_aliases) {
+            if let Some((_, v)) = env.iter().find(|(k, _)| *k == old) {
+                let segments: Vec<String> = path.split('.').map(String::from).collect();
+                let new = env_name(&segments.iter().map(String::as_str).collect::<Vec<_>>());
+                notices.push(format!("{old} is an older name of {new} (setting {path}); it still works"));
+                overrides.push((old, segments, v));
             }
+        }
+        for (k, v) in &env {
+            let Some(rest) = k.strip_prefix("AVIARY_") else { continue };
+            let segments: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            // A top-level name is a setting only if the file format has it
+            // (other AVIARY_ variables belong to the command line or tests).
+            let setting = segments.len() > 1 || schema.contains_key(&segments[0]);
+            if setting && segments.iter().all(|s| !s.is_empty()) {
+                overrides.push((k.clone(), segments, v));
+            }
+        }
+        let mut values = Vec::with_capacity(overrides.len());
+        for (var, path, raw) in &overrides {
+            let value = if raw.trim().is_empty() {
+                None
+            } else {
+                Some(typed(raw, lookup(&schema, path)).map_err(|e| bad(format!("{var}: {e}")))?)
+            };
+            values.push((var.as_str(), path.as_slice(), raw, value));
+        }
+        let apply = |skip: Option<usize>| -> Result<Config, String> {
+            let mut table = base.clone();
+            for (i, (var, path, _, value)) in values.iter().enumerate() {
+                if Some(i) != skip {
+                    set(&mut table, path, value.clone()).map_err(|e| format!("{var}: {e}"))?;
+                }
+            }
+            table.try_into().map_err(|e: toml::de::Error| e.message().trim_end().to_string())
         };
-        if let Some(v) = parse_env(&env, ENV_LISTEN, "an address like 127.0.0.1:8080")? {
-            c.listen = v;
-        }
-        if let Some(v) = env(ENV_DATA) {
-            c.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = env(ENV_LOG_FORMAT) {
-            c.log_format = v.parse().map_err(|e| bad(format!("{ENV_LOG_FORMAT}: {e}")))?;
-        }
-        if let Some(v) = parse_env(&env, ENV_WORKER_ID, "an integer from 0 to 1023")? {
-            c.worker_id = v;
-        }
-        if let Some(v) = env(ENV_PUBLIC_URL) {
-            c.instance.public_url = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = env(ENV_TITLE) {
-            c.instance.title = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_REGISTRATIONS_OPEN, "true or false")? {
-            c.instance.registrations_open = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_MAX_CHARACTERS, "a positive integer")? {
-            c.instance.max_characters = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_TIMELINE_CAP, "a positive integer")? {
-            c.timelines.cap = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_BODY_LIMIT, "a number of bytes")? {
-            c.http.body_limit_bytes = v;
-        }
-        if let Some(v) = env(ENV_DATABASE_URL) {
-            c.database.url = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = env(ENV_DATABASE_READ_URL) {
-            c.database.read_url = Some(v).filter(|s| !s.is_empty());
-        }
-        let list = |v: String| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-        if let Some(v) = env(ENV_REDIS_URLS) {
-            c.cache.redis_urls = list(v);
-        }
-        if let Some(v) = parse_env(&env, ENV_REDIS_CLUSTER, "true or false")? {
-            c.cache.cluster = v;
-        }
-        if let Some(v) = env(ENV_REDIS_PREFIX) {
-            c.cache.key_prefix = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_RECORD_TTL, "a number of seconds (0: no record cache)")? {
-            c.cache.record_ttl_secs = v;
-        }
-        if let Some(v) = env(ENV_AMQP_URL) {
-            c.bus.amqp_url = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = env(ENV_AMQP_EXCHANGE) {
-            c.bus.exchange = v;
-        }
-        if let Some(v) = env(ENV_AMQP_QUEUE_PREFIX) {
-            c.bus.queue_prefix = v;
-        }
-        if let Some(v) = parse_env(&env, ENV_RATE_LIMITS_ENABLED, "true or false")? {
-            c.rate_limits.enabled = v;
-        }
-        if let Some(v) = env(ENV_PEERS_USERS) {
-            c.peers.users = list(v);
-        }
-        if let Some(v) = env(ENV_PEERS_POSTS) {
-            c.peers.posts = list(v);
-        }
-        if let Some(v) = env(ENV_PEERS_TIMELINES) {
-            c.peers.timelines = list(v);
-        }
+        let mut c = apply(None).map_err(|msg| {
+            // Name the variable whose value is wrong: the one without which
+            // the rest reads.
+            let blamed: Vec<String> = (0..values.len())
+                .filter(|&i| apply(Some(i)).is_ok())
+                .map(|i| format!("{}={:?}", values[i].0, values[i].2))
+                .collect();
+            match (blamed.is_empty(), file) {
+                (false, _) => bad(format!("{msg} (from the environment: {})", blamed.join(", "))),
+                (true, Some(f)) => bad(format!("{msg} (in {} or the AVIARY_ variables)", f.display())),
+                (true, None) => bad(msg),
+            }
+        })?;
+        c.notices = notices;
         Ok(c)
     }
 
@@ -420,71 +365,40 @@ impl Config {
         if self.worker_id > model::id::MAX_WORKER {
             return Err(bad(format!("worker_id {} is above the maximum of {}", self.worker_id, model::id::MAX_WORKER)));
         }
-        if !(1..=model::PostText::ABSOLUTE_MAX).contains(&self.instance.max_characters) {
-            return Err(bad("instance.max_characters must be between 1 and 100000"));
-        }
-        if !(1..=3650).contains(&self.timelines.inactive_after_days) {
-            return Err(bad("timelines.inactive_after_days must be between 1 and 3650"));
-        }
-        if self.timelines.celebrity_threshold == 0 {
-            return Err(bad("timelines.celebrity_threshold must be at least 1"));
-        }
-        if !(1..=100_000).contains(&self.timelines.cap) {
-            return Err(bad("timelines.cap must be between 1 and 100000"));
-        }
-        if self.http.body_limit_bytes < 1024 {
-            return Err(bad("http.body_limit_bytes must be at least 1024"));
-        }
-        if let Some(u) = &self.instance.public_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return Err(bad(format!("instance.public_url {u:?} must start with http:// or https://")));
-        }
-        if let Some(u) = &self.database.url
-            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
-        {
-            return Err(bad("database.url must be a postgres:// URL (leave it unset for SQLite files under data_dir)"));
-        }
-        if self.database.read_url.is_some() && self.database.url.is_none() {
-            return Err(bad("database.read_url needs database.url: a replica of which primary?"));
-        }
-        if self.database.max_connections == 0 {
-            return Err(bad("database.max_connections must be at least 1"));
-        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir must not be empty"));
         }
-        self.peers.pool.validate().map_err(|e| bad(format!("peers.pool: {e}")))?;
-        self.rate_limits.validate().map_err(bad)?;
-        for p in &self.proxy {
-            p.validate().map_err(bad)?;
-        }
-        if self.http.request_timeout_ms == 0 || self.http.route_timeouts_ms.values().any(|&t| t == 0) {
-            return Err(bad("http.request_timeout_ms and http.route_timeouts_ms must be positive"));
-        }
-        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            return Err(bad("http.tls_cert and http.tls_key go together: set both or neither"));
-        }
-        if self.http.max_in_flight == 0 {
-            return Err(bad("http.max_in_flight must be at least 1"));
-        }
-        for (name, list) in
-            [("users", &self.peers.users), ("posts", &self.peers.posts), ("timelines", &self.peers.timelines)]
-        {
-            pool::parse_targets(list).map_err(|e| bad(format!("peers.{name}: {e}")))?;
-        }
+        self.timelines.validate().map_err(bad)?;
+        self.database.validate().map_err(bad)?;
+        self.gateway().validate().map_err(bad)?;
+        self.peers.validate().map_err(bad)?;
         Ok(())
+    }
+
+    /// Every setting's path, as the environment rule names them, from the
+    /// defaults (optional settings without a default are not listed).
+    pub fn setting_paths() -> Vec<String> {
+        fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+            for (k, v) in t {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                match v {
+                    toml::Value::Table(inner) if !inner.is_empty() => walk(&path, inner, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &toml::Table::try_from(Config::default()).expect("the defaults serialise"), &mut out);
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| m.get(k).cloned()
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -493,7 +407,7 @@ mod tests {
         let file = dir.path().join("a.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[instance]\ntitle = \"From file\"\nmax_characters = 600\n")
             .unwrap();
-        let c = Config::load(Some(&file), env(&[(ENV_TITLE, "From env")])).unwrap();
+        let c = Config::load(Some(&file), env(&[("AVIARY_INSTANCE__TITLE", "From env")])).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.instance.title, "From env");
         assert_eq!(c.instance.max_characters, 600);
@@ -502,15 +416,87 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_has_an_environment_name_by_one_rule() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("AVIARY_CACHE__REDIS_URLS", "redis://a:6379, redis://b:6379"),
+                ("AVIARY_CACHE__RECORD_TTL_SECS", "0"),
+                ("AVIARY_PEERS__POOL__MAX_ATTEMPTS", "5"),
+                ("AVIARY_PEERS__POOL__POLICY", "round-robin"),
+                ("AVIARY_PEERS__USERS", "127.0.0.1:1,127.0.0.1:2"),
+                ("AVIARY_DATABASE__URL", "postgres://db/aviary"),
+                ("AVIARY_HTTP__TRUSTED_PROXIES", "10.0.0.1"),
+                ("AVIARY_RATE_LIMITS__SIGN_UP__REQUESTS", "7"),
+                ("AVIARY_WORKER_ID", "12"),
+                // Not settings: left alone.
+                ("AVIARY_TARGET", "users"),
+                ("AVIARY_TEST_MODE", "split"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.cache.redis_urls, ["redis://a:6379", "redis://b:6379"]);
+        assert_eq!(c.cache.record_ttl_secs, 0);
+        assert_eq!(c.peers.pool.max_attempts, 5);
+        assert_eq!(c.peers.pool_for("users").policy, Policy::RoundRobin);
+        assert_eq!(c.peers.addresses("users"), ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(c.database.url.as_deref(), Some("postgres://db/aviary"));
+        assert_eq!(c.http.trusted_proxies, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(c.rate_limits.sign_up.requests, 7);
+        assert_eq!(c.worker_id, 12);
+        assert!(c.notices.is_empty());
+        c.validate().unwrap();
+        // An empty value unsets an optional setting.
+        let c = Config::load(None, env(&[("AVIARY_DATABASE__URL", "")])).unwrap();
+        assert_eq!(c.database.url, None);
+    }
+
+    #[test]
+    fn older_names_still_work_are_reported_and_lose_to_the_new_ones() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("AVIARY_RATE_LIMITS_ENABLED", "false"),
+                ("AVIARY_DATABASE_URL", "postgres://old/aviary"),
+                ("AVIARY_PEERS_POSTS", "127.0.0.1:7"),
+                ("AVIARY_REDIS_URLS", "redis://x:6379"),
+                ("AVIARY_DATA", "/tmp/aviary"),
+                ("AVIARY_TITLE", "Old"),
+                ("AVIARY_INSTANCE__TITLE", "New"),
+            ]),
+        )
+        .unwrap();
+        assert!(!c.rate_limits.enabled);
+        assert_eq!(c.database.url.as_deref(), Some("postgres://old/aviary"));
+        assert_eq!(c.peers.addresses("posts"), ["127.0.0.1:7"]);
+        assert_eq!(c.cache.redis_urls, ["redis://x:6379"]);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/aviary"));
+        assert_eq!(c.instance.title, "New");
+        assert!(
+            c.notices
+                .iter()
+                .any(|n| n.contains("AVIARY_RATE_LIMITS_ENABLED") && n.contains("AVIARY_RATE_LIMITS__ENABLED")),
+            "{:?}",
+            c.notices
+        );
+        assert!(c.notices.iter().any(|n| n.contains("AVIARY_PEERS__POSTS")), "{:?}", c.notices);
+    }
+
+    #[test]
     fn bad_values_are_reported_with_their_source() {
-        let e = Config::load(None, env(&[(ENV_LISTEN, "nowhere")])).unwrap_err();
+        let e = Config::load(None, env(&[("AVIARY_LISTEN", "nowhere")])).unwrap_err();
         assert!(e.to_string().contains("AVIARY_LISTEN"), "{e}");
+        let e = Config::load(None, env(&[("AVIARY_TIMELINES__CAP", "many")])).unwrap_err();
+        assert!(e.to_string().contains("AVIARY_TIMELINES__CAP"), "{e}");
+        let e = Config::load(None, env(&[("AVIARY_TIMELINES__CAPP", "5")])).unwrap_err();
+        assert!(e.to_string().contains("capp") && e.to_string().contains("AVIARY_TIMELINES__CAPP"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("b.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let e = Config::load(Some(&file), env(&[])).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
-        let c = Config::load(None, env(&[(ENV_WORKER_ID, "2000")])).unwrap();
+        let c = Config::load(None, env(&[("AVIARY_WORKER_ID", "2000")])).unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("worker_id"));
     }
 
@@ -518,18 +504,33 @@ mod tests {
     fn the_shipped_example_configs_load_and_validate() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
         for name in ["aviary.example.toml", "aviary.split.toml"] {
-            let c = Config::load(Some(&root.join(name)), |_| None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let c = Config::load(Some(&root.join(name)), env(&[])).unwrap_or_else(|e| panic!("{name}: {e}"));
             c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         }
-        let split = Config::load(Some(&root.join("aviary.split.toml")), |_| None).unwrap();
+        let split = Config::load(Some(&root.join("aviary.split.toml")), env(&[])).unwrap();
         assert_eq!(split.peers.pool_for("timelines").policy, Policy::ConsistentHash);
         assert_eq!(split.peers.pool_for("posts").policy, Policy::LeastOutstanding);
     }
 
     #[test]
-    fn bad_pool_settings_and_targets_are_named() {
+    fn the_example_config_lists_every_setting_and_its_environment_name() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/aviary.example.toml"))
+                .unwrap();
+        let mut missing = Vec::new();
+        for path in Config::setting_paths() {
+            let segments: Vec<&str> = path.split('.').collect();
+            if !text.contains(&env_name(&segments)) {
+                missing.push(env_name(&segments));
+            }
+        }
+        assert!(missing.is_empty(), "deploy/aviary.example.toml does not list {missing:?}");
+    }
+
+    #[test]
+    fn bad_pool_settings_and_peers_are_named() {
         let mut c = Config::default();
-        c.peers.posts = vec!["posts".into()];
+        c.peers.set("posts", vec!["posts".into()]);
         assert!(c.validate().unwrap_err().to_string().contains("peers.posts"));
         let mut c = Config::default();
         c.peers.pool.max_attempts = 0;

@@ -30,14 +30,21 @@ struct Cli {
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
     /// Components to run: `all` (default; every component in this process)
-    /// or a comma-separated list of gateway, users, posts, timelines
+    /// or a comma-separated list of them (`--components` lists them)
     /// [env AVIARY_TARGET].
     #[arg(long, env = "AVIARY_TARGET", default_value = "all", value_name = "LIST")]
     target: String,
+    /// Print the components, one per line in start order, each followed by
+    /// the components it calls, and exit (scripts/split-up reads it).
+    #[arg(long)]
+    components: bool,
 }
 
 fn load(cli: &Cli) -> Result<(Config, Targets), String> {
-    let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    // Variables that are not valid UTF-8 cannot be settings; skipping them
+    // here leaves the rest to the configuration's own checks.
+    let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let mut config = Config::load(cli.config.as_deref(), env).map_err(|e| e.to_string())?;
     if let Some(l) = &cli.listen {
         config.listen = l
             .parse()
@@ -57,6 +64,12 @@ fn load(cli: &Cli) -> Result<(Config, Targets), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.components {
+        for r in aviary::registry::COMPONENTS {
+            println!("{} {}", r.component.name(), r.component.uses().join(" "));
+        }
+        return ExitCode::SUCCESS;
+    }
     let (config, targets) = match load(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -65,6 +78,9 @@ async fn main() -> ExitCode {
         }
     };
     platform::telemetry::init(config.log_format);
+    for notice in &config.notices {
+        tracing::warn!("{notice}");
+    }
     let app = match App::build(&config, &targets).await {
         Ok(app) => app,
         Err(e) => {

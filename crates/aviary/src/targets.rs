@@ -1,44 +1,27 @@
-//! Which components a process runs (`--target`).
+//! Which components a process runs (`--target`), by their registered names.
 
+use crate::registry;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Component {
-    Gateway,
-    Users,
-    Posts,
-    Timelines,
-}
-
-impl Component {
-    pub const ALL: [Component; 4] = [Component::Gateway, Component::Users, Component::Posts, Component::Timelines];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Component::Gateway => "gateway",
-            Component::Users => "users",
-            Component::Posts => "posts",
-            Component::Timelines => "timelines",
-        }
-    }
-}
-
-/// The set of components to run; `all` is every one, in one process, which
-/// is also the only mode that may use the embedded stores.
+/// The set of components to run; `all` is every registered one, in one
+/// process, which is also the only mode that may use the embedded stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Targets(BTreeSet<Component>);
+pub struct Targets(BTreeSet<&'static str>);
 
 impl Targets {
     pub fn all() -> Self {
-        Targets(Component::ALL.into_iter().collect())
+        Targets(registry::names().collect())
     }
     pub fn is_all(&self) -> bool {
-        self.0.len() == Component::ALL.len()
+        registry::names().all(|n| self.0.contains(n))
     }
-    pub fn has(&self, c: Component) -> bool {
-        self.0.contains(&c)
+    pub fn has(&self, component: &str) -> bool {
+        self.0.contains(component)
+    }
+    pub fn names(&self) -> &BTreeSet<&'static str> {
+        &self.0
     }
 }
 
@@ -50,12 +33,11 @@ impl FromStr for Targets {
             if part == "all" {
                 return Ok(Targets::all());
             }
-            let c = Component::ALL.into_iter().find(|c| c.name() == part).ok_or_else(|| {
-                format!(
-                    "unknown target {part:?}: use all, or a comma-separated list of gateway, users, posts, timelines"
-                )
+            let name = registry::names().find(|n| *n == part).ok_or_else(|| {
+                let known: Vec<&str> = registry::names().collect();
+                format!("unknown target {part:?}: use all, or a comma-separated list of {}", known.join(", "))
             })?;
-            set.insert(c);
+            set.insert(name);
         }
         if set.is_empty() {
             return Err("--target is empty: use all, or a list such as users,posts".into());
@@ -69,7 +51,8 @@ impl fmt::Display for Targets {
         if self.is_all() {
             return f.write_str("all");
         }
-        let names: Vec<&str> = self.0.iter().map(|c| c.name()).collect();
+        // In start order, as the registry lists them.
+        let names: Vec<&str> = registry::names().filter(|n| self.0.contains(n)).collect();
         f.write_str(&names.join(","))
     }
 }
@@ -82,10 +65,11 @@ mod tests {
     fn targets_parse_lists_and_all() {
         assert!("all".parse::<Targets>().unwrap().is_all());
         assert!("gateway,users,posts,timelines".parse::<Targets>().unwrap().is_all());
-        let t: Targets = "users, posts".parse().unwrap();
-        assert!(t.has(Component::Users) && t.has(Component::Posts) && !t.has(Component::Gateway));
+        let t: Targets = "posts, users".parse().unwrap();
+        assert!(t.has("users") && t.has("posts") && !t.has("gateway"));
         assert_eq!(t.to_string(), "users,posts");
-        assert!("users,media".parse::<Targets>().unwrap_err().contains("media"));
+        let e = "users,nonesuch".parse::<Targets>().unwrap_err();
+        assert!(e.contains("nonesuch") && e.contains("timelines"), "{e}");
         assert!("".parse::<Targets>().is_err());
     }
 }

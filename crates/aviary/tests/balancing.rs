@@ -115,15 +115,15 @@ async fn a_killed_posts_instance_fails_no_read_and_rejoins_after_restart() {
 
     let load = steady_reads(&api, &token, &pages);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = served(&sys.posts[1]).await;
+    let before = served(&sys.instances("posts")[1]).await;
     assert!(before > 0, "instance 1 took no traffic before the kill");
-    let addr = sys.kill_posts(1).await;
+    let addr = sys.kill("posts", 1).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    sys.restart_posts_on(1, &addr).await;
+    sys.restart_on("posts", 1, &addr).await;
     let restarted = Instant::now();
     let rejoined = loop {
-        if served(&sys.posts[1]).await > 0 {
+        if served(&sys.instances("posts")[1]).await > 0 {
             break restarted.elapsed();
         }
         assert!(restarted.elapsed() < Duration::from_secs(10), "the restarted instance got no traffic in 10 s");
@@ -144,13 +144,13 @@ async fn a_hung_posts_instance_fails_no_read_and_holds_none_past_the_route_timeo
 
     let load = steady_reads(&api, &token, &pages);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    sys.posts[2].signal("STOP").await;
+    sys.instances("posts")[2].signal("STOP").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    sys.posts[2].signal("CONT").await;
+    sys.instances("posts")[2].signal("CONT").await;
     let resumed = Instant::now();
-    let at_resume = served(&sys.posts[2]).await;
+    let at_resume = served(&sys.instances("posts")[2]).await;
     let rejoined = loop {
-        if served(&sys.posts[2]).await > at_resume + 1 {
+        if served(&sys.instances("posts")[2]).await > at_resume + 1 {
             break resumed.elapsed();
         }
         assert!(resumed.elapsed() < Duration::from_secs(10), "the resumed instance got no traffic in 10 s");

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use cache::{MemorySharedState, MemoryTimelineCache};
 use gateway::limits::{Clock, RateLimitSettings, RateLimiter};
-use gateway::{Gateway, GatewaySettings};
+use gateway::{Gateway, GatewaySettings, HttpSettings};
 use model::{Id, IdGenerator, Page};
 use posts::{AuthorStats, NewPost, PostRecord, PostRef, PostsApi, PostsError, PostsService};
 use std::sync::Arc;
@@ -109,7 +109,10 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
         posts,
         timelines,
         shared: shared.clone(),
-        settings: Arc::new(GatewaySettings { optional_timeout: Duration::from_millis(200), ..Default::default() }),
+        settings: Arc::new(GatewaySettings {
+            http: HttpSettings { optional_part_timeout_ms: 200, ..Default::default() },
+            ..Default::default()
+        }),
         limits: Arc::new(RateLimiter::new(RateLimitSettings::default(), shared, Clock::System)),
         proxies: vec![],
         in_flight: Arc::new(tokio::sync::Semaphore::new(1024)),

@@ -74,10 +74,10 @@ async fn kill_9_of_a_timelines_instance_mid_fan_out_loses_and_duplicates_nothing
     let sys_ref = tokio::sync::Mutex::new(&mut sys);
     let ids = burst(&api, &author, 500, async |k| {
         if k == 100 {
-            sys_ref.lock().await.kill_timelines(0).await;
+            sys_ref.lock().await.kill("timelines", 0).await;
         }
         if k == 250 {
-            sys_ref.lock().await.restart_timelines(0).await;
+            sys_ref.lock().await.restart("timelines", 0).await;
         }
     })
     .await;
@@ -156,7 +156,7 @@ async fn postgres_connection_loss_fails_fast_with_503_and_recovers_by_itself() {
         assert!(r.headers().contains_key("retry-after"));
         assert!(took < Duration::from_secs(5), "{path} took {took:?}: it must fail fast, not hang");
     }
-    let ready = api.get(&format!("{}/readyz", sys.users[0].base), None).await;
+    let ready = api.get(&format!("{}/readyz", sys.instances("users")[0].base), None).await;
     assert_eq!(ready.status(), 503, "users reports its database as down");
 
     proxy.restore();

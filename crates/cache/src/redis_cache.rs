@@ -57,6 +57,12 @@ impl ConnectionLike for RedisConnection {
 }
 
 impl RedisConnection {
+    /// `PING`, for readiness checks.
+    pub async fn ping(&self) -> std::result::Result<(), String> {
+        let mut conn = self.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// Connects to one node (`urls.len() == 1` and not `cluster`) or to a
     /// Cluster through any of its nodes. Commands time out after `timeout`
     /// so a hung Redis turns into an error, not a stuck request.

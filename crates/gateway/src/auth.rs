@@ -61,7 +61,7 @@ pub(crate) async fn resolve(gw: &Gateway, token: &str) -> Result<AuthInfo, ApiEr
     }
     let info = gw.users.authenticate(token).await.or_api()?.ok_or_else(ApiError::unauthorized)?;
     if let Ok(bytes) = serde_json::to_vec(&info)
-        && let Err(e) = gw.shared.set(&key, &bytes, gw.settings.auth_cache_ttl).await
+        && let Err(e) = gw.shared.set(&key, &bytes, gw.settings.http.auth_cache_ttl()).await
     {
         tracing::warn!(error = %e, "token cache unavailable; checking tokens in users");
     }

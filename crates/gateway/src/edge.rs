@@ -136,7 +136,7 @@ pub(crate) async fn admit(
     };
     let mut shown: Option<Verdict> = None;
     if gw.limits.settings.enabled {
-        let ip = client_ip(peer, &asking.forwarded_for, &gw.settings.trusted_proxies);
+        let ip = client_ip(peer, &asking.forwarded_for, &gw.settings.http.trusted_proxies);
         let ip_key = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
         let s = &gw.limits.settings;
         let mut checks: Vec<(&str, String, Limit)> = Vec::with_capacity(2);
@@ -198,7 +198,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     // The token was checked once; the extractors use the result.
     req.extensions_mut().insert(verified);
 
-    let budget = gw.settings.route_timeout(&route);
+    let budget = gw.settings.http.route_timeout(&route);
     let mut resp = match tokio::time::timeout(budget, crate::render::collect_degraded(next.run(req))).await {
         Ok((mut resp, degraded)) => {
             if !degraded.is_empty()

@@ -28,7 +28,7 @@ pub struct BaseUrl(pub String);
 impl FromRequestParts<Gateway> for BaseUrl {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, ApiError> {
-        if let Some(u) = &gw.settings.public_url {
+        if let Some(u) = &gw.settings.instance.public_url {
             return Ok(BaseUrl(u.trim_end_matches('/').to_string()));
         }
         let host = parts

@@ -54,28 +54,15 @@ pub struct ProxyRouteConfig {
     pub pool: PoolSettings,
 }
 
-/// Prefixes the gateway serves itself; a pass-through route may not take them.
-const OWN_PREFIXES: &[&str] = &[
-    "/api/v1/apps",
-    "/api/v1/accounts",
-    "/api/v1/statuses",
-    "/api/v1/timelines",
-    "/api/v1/instance",
-    "/api/v2/instance",
-    "/oauth",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/internal",
-];
-
 impl ProxyRouteConfig {
     pub fn validate(&self) -> Result<(), String> {
         let p = &self.prefix;
         if !p.starts_with('/') || p.len() < 2 || p.ends_with('/') || p.contains('{') || p.contains('*') {
             return Err(format!("proxy prefix {p:?} must look like /some/path (no trailing slash or wildcards)"));
         }
-        if let Some(own) = OWN_PREFIXES.iter().find(|o| p.starts_with(*o) || o.starts_with(p.as_str())) {
+        if let Some(own) =
+            crate::routes::own_prefixes().into_iter().find(|o| p.starts_with(*o) || o.starts_with(p.as_str()))
+        {
             return Err(format!("proxy prefix {p:?} overlaps {own}, which the gateway serves itself"));
         }
         pool::parse_targets(&self.upstream).map_err(|e| format!("proxy {p}: {e}"))?;
@@ -433,7 +420,7 @@ impl platform::front::Front for PassThroughFront {
     }
 
     fn body_limit(&self) -> usize {
-        self.gw.settings.body_limit
+        self.gw.settings.http.body_limit_bytes
     }
 
     fn call(self: &Arc<Self>, req: Incoming, peer: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
@@ -469,7 +456,7 @@ async fn pass(
         Ok(_permit) => match edge::admit(gw, &req.asking(), peer, &route.pattern).await {
             Err(refused) => Answer::Made(refused),
             Ok(Admitted { shown, .. }) => {
-                let budget = gw.settings.route_timeout(&route.pattern);
+                let budget = gw.settings.http.route_timeout(&route.pattern);
                 let added = Added {
                     request_id: request_id.as_bytes(),
                     traceparent: traceparent.as_bytes(),

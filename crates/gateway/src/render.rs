@@ -99,7 +99,7 @@ pub async fn accounts(gw: &Gateway, base: &str, ids: &[Id]) -> Result<HashMap<Id
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let budget = gw.settings.optional_timeout;
+    let budget = gw.settings.http.optional_timeout();
     let (records, stats) =
         tokio::join!(gw.users.accounts(ids), tokio::time::timeout(budget, gw.posts.author_stats(ids)));
     let records = records.or_api()?;

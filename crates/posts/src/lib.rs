@@ -10,11 +10,13 @@
 
 mod api;
 mod cached;
+mod component;
 mod import;
 mod service;
 
 pub use api::*;
 pub use cached::{CachedPosts, PostsRecords};
+pub use component::{COMPONENT, PostsComponent};
 
 use model::IdGenerator;
 use std::sync::Arc;

@@ -140,6 +140,11 @@ impl Db {
         &self.read_pool
     }
 
+    /// `SELECT 1` on the primary, for readiness checks.
+    pub async fn ping(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// Picks the statement for this engine.
     pub fn sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
         match self.dialect {

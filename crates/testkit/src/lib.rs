@@ -58,7 +58,7 @@ impl System {
     pub fn base(&self) -> String {
         match self {
             System::AllInOne(s) => s.base.clone(),
-            System::Split(s) => s.gateways[0].base.clone(),
+            System::Split(s) => s.instances("gateway")[0].base.clone(),
         }
     }
 

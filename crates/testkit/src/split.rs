@@ -7,7 +7,9 @@ use crate::engines::LocalRedis;
 use crate::process::ProcessServer;
 use crate::proxy::TcpProxy;
 use crate::{Api, TestStore};
-use aviary::config::Config;
+use aviary::config::{Config, env_name};
+use aviary::registry;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
@@ -29,19 +31,22 @@ pub struct SplitOptions {
 struct Spec {
     target: &'static str,
     worker: u16,
-    peers: Vec<(&'static str, String)>,
+    peers: Vec<(String, String)>,
+}
+
+/// One component's running instances and how each was started.
+#[derive(Default)]
+pub struct Instances {
+    pub servers: Vec<ProcessServer>,
+    specs: Vec<Spec>,
 }
 
 pub struct SplitSystem {
-    pub gateways: Vec<ProcessServer>,
-    pub users: Vec<ProcessServer>,
-    pub posts: Vec<ProcessServer>,
-    pub timelines: Vec<ProcessServer>,
+    /// Every registered component's instances, by name.
+    components: BTreeMap<&'static str, Instances>,
     pub redis: Option<LocalRedis>,
     pub postgres_proxy: Option<TcpProxy>,
     pub rabbitmq_proxy: Option<TcpProxy>,
-    timeline_specs: Vec<Spec>,
-    post_specs: Vec<Spec>,
     binary: PathBuf,
     config_file: PathBuf,
     store: TestStore,
@@ -65,13 +70,19 @@ fn spawn_on(
     listen: &str,
 ) -> impl std::future::Future<Output = ProcessServer> + use<> {
     let mut cmd = Command::new(binary);
-    cmd.args(["--target", spec.target, "--config"]).arg(config_file).env("AVIARY_WORKER_ID", spec.worker.to_string());
+    cmd.args(["--target", spec.target, "--config"]).arg(config_file);
+    // Nothing inherited from the caller's environment may steer it.
+    for (k, _) in std::env::vars_os() {
+        if let Some(k) = k.to_str()
+            && k.starts_with("AVIARY_")
+            && !k.starts_with("AVIARY_TEST_")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AVIARY_WORKER_ID", spec.worker.to_string());
     for (k, v) in &spec.peers {
         cmd.env(k, v);
-    }
-    // Nothing inherited from the caller's environment may steer it.
-    for k in ["AVIARY_DATABASE_URL", "AVIARY_REDIS_URLS", "AVIARY_AMQP_URL", "AVIARY_TARGET"] {
-        cmd.env_remove(k);
     }
     let listen = listen.to_string();
     async move { ProcessServer::spawn_on(cmd, &listen).await }
@@ -117,46 +128,33 @@ impl SplitSystem {
         let file = dir.path().join("aviary.toml");
         std::fs::write(&file, toml::to_string(&config).expect("the config serialises")).expect("config written");
 
+        // Every registered component, in registry order (a component after
+        // the ones it calls), each told where its callees' instances are.
         let mut worker = 0u16;
-        let mut spec = |target: &'static str, peers: Vec<(&'static str, String)>| {
-            worker += 1;
-            Spec { target, worker, peers }
-        };
-        let mut users = Vec::new();
-        let mut posts = Vec::new();
-        let mut post_specs = Vec::new();
-        for _ in 0..INSTANCES {
-            users.push(spawn(binary, &file, &spec("users", vec![])).await);
-        }
-        for _ in 0..options.posts_instances.unwrap_or(INSTANCES) {
-            let s = spec("posts", vec![]);
-            posts.push(spawn(binary, &file, &s).await);
-            post_specs.push(s);
-        }
-        let stores = vec![("AVIARY_PEERS_USERS", addrs(&users)), ("AVIARY_PEERS_POSTS", addrs(&posts))];
-        let mut timelines = Vec::new();
-        let mut timeline_specs = Vec::new();
-        for _ in 0..INSTANCES {
-            let s = spec("timelines", stores.clone());
-            timelines.push(spawn(binary, &file, &s).await);
-            timeline_specs.push(s);
-        }
-        let mut all = stores.clone();
-        all.push(("AVIARY_PEERS_TIMELINES", addrs(&timelines)));
-        let mut gateways = Vec::new();
-        for _ in 0..INSTANCES {
-            gateways.push(spawn(binary, &file, &spec("gateway", all.clone())).await);
+        let mut components: BTreeMap<&'static str, Instances> = BTreeMap::new();
+        for r in registry::COMPONENTS {
+            let name = r.component.name();
+            let peers: Vec<(String, String)> = r
+                .component
+                .uses()
+                .iter()
+                .map(|used| (env_name(&["peers", used]), addrs(&components[used].servers)))
+                .collect();
+            let count = if name == "posts" { options.posts_instances.unwrap_or(INSTANCES) } else { INSTANCES };
+            let mut instances = Instances::default();
+            for _ in 0..count {
+                worker += 1;
+                let spec = Spec { target: name, worker, peers: peers.clone() };
+                instances.servers.push(spawn(binary, &file, &spec).await);
+                instances.specs.push(spec);
+            }
+            components.insert(name, instances);
         }
         SplitSystem {
-            gateways,
-            users,
-            posts,
-            timelines,
+            components,
             redis,
             postgres_proxy,
             rabbitmq_proxy,
-            timeline_specs,
-            post_specs,
             binary: binary.to_path_buf(),
             config_file: file,
             store,
@@ -167,29 +165,32 @@ impl SplitSystem {
         }
     }
 
-    /// `kill -9` of timelines instance `i`.
-    pub async fn kill_timelines(&mut self, i: usize) {
-        let dead = std::mem::replace(&mut self.timelines[i], ProcessServer::placeholder());
-        dead.kill().await;
+    /// `component`'s instances.
+    pub fn instances(&self, component: &str) -> &[ProcessServer] {
+        &self.components[component].servers
     }
 
-    /// Starts timelines instance `i` again, as it was (same worker id).
-    pub async fn restart_timelines(&mut self, i: usize) {
-        self.timelines[i] = spawn(&self.binary, &self.config_file, &self.timeline_specs[i]).await;
-    }
-
-    /// `kill -9` of posts instance `i`; its address is kept for the restart.
-    pub async fn kill_posts(&mut self, i: usize) -> String {
-        let addr = self.posts[i].addr().to_string();
-        let dead = std::mem::replace(&mut self.posts[i], ProcessServer::placeholder());
+    /// `kill -9` of `component`'s instance `i`; its address is kept for
+    /// [`SplitSystem::restart_on`].
+    pub async fn kill(&mut self, component: &str, i: usize) -> String {
+        let servers = &mut self.components.get_mut(component).expect("a registered component").servers;
+        let addr = servers[i].addr().to_string();
+        let dead = std::mem::replace(&mut servers[i], ProcessServer::placeholder());
         dead.kill().await;
         addr
     }
 
-    /// Starts posts instance `i` again on `addr`, where its callers' pools
-    /// expect it.
-    pub async fn restart_posts_on(&mut self, i: usize, addr: &str) {
-        self.posts[i] = spawn_on(&self.binary, &self.config_file, &self.post_specs[i], addr).await;
+    /// Starts `component`'s instance `i` again, as it was (same worker id
+    /// and peers), on a new port.
+    pub async fn restart(&mut self, component: &str, i: usize) {
+        self.restart_on(component, i, "127.0.0.1:0").await;
+    }
+
+    /// Starts `component`'s instance `i` again on `addr`, where its
+    /// callers' pools expect it.
+    pub async fn restart_on(&mut self, component: &str, i: usize, addr: &str) {
+        let instances = self.components.get_mut(component).expect("a registered component");
+        instances.servers[i] = spawn_on(&self.binary, &self.config_file, &instances.specs[i], addr).await;
     }
 
     pub fn store(&self) -> &TestStore {
@@ -198,17 +199,18 @@ impl SplitSystem {
 
     /// A client that spreads its requests over every gateway.
     pub fn api(&self) -> Api {
-        Api::over(self.gateways.iter().map(|g| g.base.clone()).collect())
+        Api::over(self.instances("gateway").iter().map(|g| g.base.clone()).collect())
     }
 
     /// Stops every process and removes the broker and cache state (the
     /// database goes with the store).
     pub async fn stop(mut self) {
-        for p in self.gateways.drain(..).chain(self.timelines.drain(..)).chain(self.posts.drain(..)) {
-            p.kill().await;
-        }
-        for p in self.users.drain(..) {
-            p.kill().await;
+        // Callers first (reverse registry order), so none logs its
+        // callees' disappearance.
+        for r in registry::COMPONENTS.iter().rev() {
+            for p in self.components.remove(r.component.name()).map(|i| i.servers).unwrap_or_default() {
+                p.kill().await;
+            }
         }
         cleanup(&self.config, &self.direct_amqp).await;
         self.cleaned = true;
@@ -242,8 +244,11 @@ async fn cleanup(config: &Config, direct_amqp: &str) {
             queue_prefix: config.bus.queue_prefix.clone(),
             ..bus::RabbitConfig::new(url)
         };
+        let consumers: Vec<String> =
+            registry::COMPONENTS.iter().flat_map(|r| r.component.subscriptions()).map(|s| s.consumer).collect();
+        let consumers: Vec<&str> = consumers.iter().map(String::as_str).collect();
         if let Ok(b) = bus::RabbitBus::connect(rabbit).await {
-            let _ = b.delete_topology(&["timelines"]).await;
+            let _ = b.delete_topology(&consumers).await;
         }
     }
     if let Ok(client) = redis::Client::open("redis://127.0.0.1:6379")

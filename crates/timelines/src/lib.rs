@@ -27,8 +27,10 @@
 //! replied to. Self-replies (threads) reach every follower.
 #![forbid(unsafe_code)]
 
+mod component;
 mod handler;
 
+pub use component::{COMPONENT, TimelinesComponent};
 pub use handler::TimelinesHandler;
 
 use async_trait::async_trait;

@@ -74,6 +74,18 @@ pub struct RelationshipRecord {
     pub followed_by: bool,
 }
 
+/// An account's preferences, as `GET /api/v1/preferences` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// Visibility a new post gets when it names none.
+    pub posting_visibility: model::Visibility,
+    pub posting_sensitive: bool,
+    pub posting_language: Option<String>,
+    /// `default`, `show_all` or `hide_all`.
+    pub expand_media: String,
+    pub expand_spoilers: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
     #[error("{0}")]
@@ -174,6 +186,9 @@ pub trait UsersApi: Send + Sync + 'static {
     -> Result<AccountRecord>;
     #[read]
     async fn account_count(&self) -> Result<u64>;
+    /// `account`'s preferences; `NotFound` when there is no such account.
+    #[read]
+    async fn preferences(&self, account: Id) -> Result<Preferences>;
 
     // Follows.
     #[write]

@@ -11,12 +11,14 @@
 
 mod api;
 mod cached;
+mod component;
 mod import;
 mod secrets;
 mod service;
 
 pub use api::*;
 pub use cached::{CachedUsers, account_records};
+pub use component::{COMPONENT, UsersComponent};
 pub use import::Imported;
 
 use model::IdGenerator;

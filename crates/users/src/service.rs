@@ -4,7 +4,7 @@ use crate::secrets::{blocking, digest, hash_password, random_secret, verify_pass
 use crate::{unexpected, *};
 use async_trait::async_trait;
 use model::time_fmt::now_millis;
-use model::{Envelope, Event, Id, Page, PageDirection, Scopes};
+use model::{Envelope, Event, Id, Page, PageDirection, Scopes, Visibility};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use store::id_list;
@@ -397,6 +397,20 @@ impl UsersApi for UsersService {
             records.store(std::slice::from_ref(&account)).await;
         }
         Ok(account)
+    }
+
+    async fn preferences(&self, account: Id) -> Result<Preferences> {
+        let account = self.account_by(account).await?;
+        // Mastodon's defaults for an account that has not set its own: a
+        // locked account posts to its followers only.
+        let posting_visibility = if account.locked { Visibility::Private } else { Visibility::Public };
+        Ok(Preferences {
+            posting_visibility,
+            posting_sensitive: false,
+            posting_language: None,
+            expand_media: "default".into(),
+            expand_spoilers: false,
+        })
     }
 
     async fn account_count(&self) -> Result<u64> {

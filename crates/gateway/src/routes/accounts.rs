@@ -1,6 +1,7 @@
 //! `/api/v1/accounts/…`: sign-up, profile, lookup, follows and an
 //! account's statuses.
 
+use super::Routes;
 use super::path_id;
 use crate::Gateway;
 use crate::auth::{Auth, MaybeAuth};
@@ -11,15 +12,32 @@ use crate::render;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
+use axum::routing::{get, patch, post};
 use model::entity::{Account, Relationship, Status, Token};
 use model::{Email, Id, Password, Username};
 use platform::ApiError;
 use serde_json::json;
 use users::{FollowEdge, SignUp, UsersError};
 
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/api/v1/accounts", post(sign_up))
+        .route("/api/v1/accounts/verify_credentials", get(verify_credentials))
+        .route("/api/v1/accounts/update_credentials", patch(update_credentials))
+        .route("/api/v1/accounts/lookup", get(lookup))
+        .route("/api/v1/accounts/relationships", get(relationships))
+        .route("/api/v1/accounts/{id}", get(show))
+        .route("/api/v1/accounts/{id}/statuses", get(statuses))
+        .route("/api/v1/accounts/{id}/follow", post(follow))
+        .route("/api/v1/accounts/{id}/unfollow", post(unfollow))
+        .route("/api/v1/accounts/{id}/followers", get(followers))
+        .route("/api/v1/accounts/{id}/following", get(following))
+}
+
 pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Token>, ApiError> {
     auth.app("write:accounts")?;
-    if !gw.settings.registrations_open {
+    if !gw.settings.instance.registrations_open {
         return Err(ApiError::forbidden("Registrations are closed on this server"));
     }
     // Collect every field error at once, in Mastodon's `details` shape.

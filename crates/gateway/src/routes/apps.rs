@@ -1,15 +1,24 @@
 //! `POST /api/v1/apps`, `GET /api/v1/apps/verify_credentials`.
 
+use super::Routes;
 use crate::Gateway;
 use crate::auth::Auth;
 use crate::errors::OrApi;
 use crate::params::Params;
 use axum::Json;
 use axum::extract::State;
+use axum::routing::{get, post};
 use model::Scopes;
 use model::entity::Application;
 use platform::ApiError;
 use users::{AppRecord, NewApp};
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/api/v1/apps", post(create))
+        .route("/api/v1/apps/verify_credentials", get(verify_credentials))
+}
 
 pub fn entity(app: &AppRecord, secret: Option<String>) -> Application {
     Application {

@@ -1,6 +1,7 @@
 //! `/api/v1/instance` and `/api/v2/instance`: what clients read first to
 //! learn the server's version, limits and registration state.
 
+use super::Routes;
 use crate::errors::OrApi;
 use crate::paging::BaseUrl;
 use crate::{Gateway, MASTODON_API_VERSION};
@@ -8,8 +9,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use platform::ApiError;
 use serde_json::{Value, json};
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/api/v1/instance", get(v1))
+        .route("/api/v2/instance", get(v2))
+        .route("/avatars/original/missing.png", get(placeholder_image))
+        .route("/headers/original/missing.png", get(placeholder_image))
+}
 
 fn version() -> String {
     format!("{MASTODON_API_VERSION} (compatible; Aviary {})", env!("CARGO_PKG_VERSION"))
@@ -17,7 +28,7 @@ fn version() -> String {
 
 fn statuses_config(gw: &Gateway) -> Value {
     json!({
-        "max_characters": gw.settings.max_characters,
+        "max_characters": gw.settings.instance.max_characters,
         "max_media_attachments": 0,
         "characters_reserved_per_url": model::PostText::URL_WEIGHT,
     })
@@ -29,7 +40,7 @@ fn host(base: &str) -> String {
 
 pub async fn v1(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Json<Value>, ApiError> {
     let (users, posts) = tokio::join!(gw.users.account_count(), gw.posts.post_count());
-    let s = &gw.settings;
+    let s = &gw.settings.instance;
     Ok(Json(json!({
         "uri": host(&base),
         "title": s.title,
@@ -57,7 +68,7 @@ pub async fn v1(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Jso
 }
 
 pub async fn v2(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Json<Value>, ApiError> {
-    let s = &gw.settings;
+    let s = &gw.settings.instance;
     let users = gw.users.account_count().await.or_api()?;
     Ok(Json(json!({
         "domain": host(&base),

@@ -2,6 +2,7 @@
 //! consent page, the client-credentials and password grants, revocation.
 //! Token endpoint errors use the OAuth shape (`error` + `error_description`).
 
+use super::Routes;
 use crate::Gateway;
 use crate::errors::OrApi;
 use crate::params::Params;
@@ -10,11 +11,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use model::Scopes;
 use model::entity::Token;
 use platform::ApiError;
 use serde_json::json;
 use users::{AppRecord, UsersError};
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/oauth/authorize", get(authorize_page).post(authorize))
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+}
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 

@@ -1,5 +1,6 @@
 //! `/api/v1/statuses/…`: post, read, delete, thread context.
 
+use super::Routes;
 use super::path_id;
 use crate::Gateway;
 use crate::auth::{Auth, MaybeAuth};
@@ -10,10 +11,19 @@ use crate::render;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use model::entity::{Context, Status};
 use model::{Id, PostText, Visibility};
 use platform::ApiError;
 use posts::{NewPost, PostRecord};
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/api/v1/statuses", post(create))
+        .route("/api/v1/statuses/{id}", get(show).delete(delete))
+        .route("/api/v1/statuses/{id}/context", get(context))
+}
 
 const MAX_IDEMPOTENCY_KEY: usize = 256;
 
@@ -40,7 +50,7 @@ pub async fn create(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let max = gw.settings.max_characters;
+    let max = gw.settings.instance.max_characters;
     let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
     let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
     // The content warning counts towards the limit, as in Mastodon.

@@ -1,5 +1,6 @@
 //! `/api/v1/timelines/home` and `/api/v1/timelines/public`.
 
+use super::Routes;
 use crate::Gateway;
 use crate::auth::{Auth, MaybeAuth};
 use crate::errors::OrApi;
@@ -9,10 +10,16 @@ use crate::render;
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
+use axum::routing::get;
 use model::Id;
 use model::entity::Status;
 use platform::ApiError;
 use std::collections::HashSet;
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default().route("/api/v1/timelines/home", get(home)).route("/api/v1/timelines/public", get(public))
+}
 
 /// Entries (post and author ids) from `timelines`, then the posts and the
 /// authors concurrently. Posts deleted since they were fanned out simply

@@ -1,0 +1,151 @@
+//! The gateway's configuration sections, as they appear in the file:
+//! `[instance]`, `[http]`, `[rate_limits]` and `[[proxy]]`, with their
+//! defaults and checks.
+
+use crate::limits::RateLimitSettings;
+use crate::proxy::ProxyRouteConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the gateway is configured with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GatewaySettings {
+    pub instance: InstanceSettings,
+    pub http: HttpSettings,
+    pub rate_limits: RateLimitSettings,
+    /// Pass-through routes: a path prefix forwarded to an upstream pool.
+    pub proxy: Vec<ProxyRouteConfig>,
+}
+
+impl GatewaySettings {
+    pub fn validate(&self) -> Result<(), String> {
+        self.instance.validate()?;
+        self.http.validate()?;
+        self.rate_limits.validate()?;
+        for p in &self.proxy {
+            p.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// `[instance]`: what the server tells clients about itself.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceSettings {
+    /// Base URL clients use, e.g. `https://social.example`. Taken from each
+    /// request's Host header when unset.
+    pub public_url: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub contact_email: String,
+    pub registrations_open: bool,
+    pub max_characters: usize,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        InstanceSettings {
+            public_url: None,
+            title: "Aviary".into(),
+            description: "A microblogging server speaking the Mastodon client API.".into(),
+            contact_email: String::new(),
+            registrations_open: true,
+            max_characters: model::PostText::MAX_CHARS,
+        }
+    }
+}
+
+impl InstanceSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=model::PostText::ABSOLUTE_MAX).contains(&self.max_characters) {
+            return Err("instance.max_characters must be between 1 and 100000".into());
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!("instance.public_url {u:?} must start with http:// or https://"));
+        }
+        Ok(())
+    }
+}
+
+/// `[http]`: the public listener's limits, budgets and TLS.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long the gateway reuses a token check (0 disables the cache). A
+    /// token revoked through `/oauth/revoke` stops working at once on every
+    /// gateway; one revoked any other way stops within this time.
+    pub auth_cache_ttl_ms: u64,
+    /// Time budget of a public request; past it the gateway answers 504.
+    pub request_timeout_ms: u64,
+    /// Per-route budgets by route pattern, e.g. `"/api/v1/timelines/home" = 3000`.
+    pub route_timeouts_ms: HashMap<String, u64>,
+    /// Public requests a gateway process handles at once; beyond it,
+    /// requests are answered 503 with Retry-After rather than queued.
+    pub max_in_flight: usize,
+    /// How long a response waits for a part it can do without (authors'
+    /// post counters) before it is served without it (`X-Aviary-Degraded`).
+    pub optional_part_timeout_ms: u64,
+    /// Addresses of the front (nginx, HAProxy) whose `X-Forwarded-For` is
+    /// believed for per-IP rate limits.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// PEM certificate chain and private key: the gateway then serves
+    /// HTTPS (HTTP/2 and HTTP/1.1 by ALPN). Component processes always
+    /// serve plain HTTP on the private network.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit_bytes: 1024 * 1024,
+            auth_cache_ttl_ms: 10_000,
+            request_timeout_ms: 10_000,
+            route_timeouts_ms: HashMap::new(),
+            max_in_flight: 1024,
+            optional_part_timeout_ms: 300,
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.body_limit_bytes < 1024 {
+            return Err("http.body_limit_bytes must be at least 1024".into());
+        }
+        if self.request_timeout_ms == 0 || self.route_timeouts_ms.values().any(|&t| t == 0) {
+            return Err("http.request_timeout_ms and http.route_timeouts_ms must be positive".into());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("http.tls_cert and http.tls_key go together: set both or neither".into());
+        }
+        if self.max_in_flight == 0 {
+            return Err("http.max_in_flight must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The time budget of requests to `route` (a route pattern).
+    pub fn route_timeout(&self, route: &str) -> Duration {
+        Duration::from_millis(self.route_timeouts_ms.get(route).copied().unwrap_or(self.request_timeout_ms))
+    }
+
+    pub fn auth_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.auth_cache_ttl_ms)
+    }
+
+    pub fn optional_timeout(&self) -> Duration {
+        Duration::from_millis(self.optional_part_timeout_ms)
+    }
+}

@@ -1,0 +1,59 @@
+//! `posts` as a unit of wiring (see the `component` crate).
+
+use crate::{CachedPosts, PostsApi, PostsRecords, PostsService};
+use anyhow::Context as _;
+use component::{Component, Needs, SharedUse, Wiring};
+use std::any::Any;
+use std::sync::Arc;
+
+pub struct PostsComponent;
+
+/// The descriptor the binary's registry lists.
+pub static COMPONENT: PostsComponent = PostsComponent;
+
+impl PostsComponent {
+    /// What readers in this process call: through the record cache where
+    /// every writer of posts and counters reaches it.
+    fn readers(w: &Wiring, api: Arc<dyn PostsApi>) -> Arc<dyn PostsApi> {
+        if w.caches_records(PostsService::COMPONENT) {
+            let records = PostsRecords::new(w.shared.clone(), w.record_ttl).with_metrics(w.record_metrics.clone());
+            Arc::new(CachedPosts::new(api, records))
+        } else {
+            api
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for PostsComponent {
+    fn name(&self) -> &'static str {
+        PostsService::COMPONENT
+    }
+
+    fn needs(&self) -> Needs {
+        Needs { database: true, bus: true, redis: false, shared: SharedUse::ForRecords }
+    }
+
+    fn migrations(&self) -> Option<&'static store::Migrations> {
+        Some(&crate::MIGRATIONS)
+    }
+
+    async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
+        let mut svc = PostsService::open(&w.db, w.ids.clone()).await.context("starting posts")?;
+        if w.caches_records(PostsService::COMPONENT) {
+            svc = svc.with_records(PostsRecords::new(w.shared.clone(), w.record_ttl));
+        }
+        w.check_database("posts database", svc.db());
+        w.relay(PostsService::COMPONENT, svc.db(), svc.outbox());
+        let served: Arc<dyn PostsApi> = Arc::new(svc);
+        let readers = Self::readers(w, served.clone());
+        w.publish(served, readers);
+        Ok(())
+    }
+
+    fn connect(&self, w: &mut Wiring, client: rpc::RpcClient) {
+        let remote: Arc<dyn PostsApi> = rpc::Api::remote(client);
+        let readers = Self::readers(w, remote);
+        w.publish_remote(readers);
+    }
+}

@@ -1,0 +1,59 @@
+//! `users` as a unit of wiring (see the `component` crate).
+
+use crate::{CachedUsers, UsersApi, UsersService, account_records};
+use anyhow::Context as _;
+use component::{Component, Needs, SharedUse, Wiring};
+use std::any::Any;
+use std::sync::Arc;
+
+pub struct UsersComponent;
+
+/// The descriptor the binary's registry lists.
+pub static COMPONENT: UsersComponent = UsersComponent;
+
+impl UsersComponent {
+    /// What readers in this process call: through the record cache where
+    /// every writer of accounts reaches it.
+    fn readers(w: &Wiring, api: Arc<dyn UsersApi>) -> Arc<dyn UsersApi> {
+        if w.caches_records(UsersService::COMPONENT) {
+            let records = account_records(w.shared.clone(), w.record_ttl).with_metrics(w.record_metrics.clone());
+            Arc::new(CachedUsers::new(api, records))
+        } else {
+            api
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for UsersComponent {
+    fn name(&self) -> &'static str {
+        UsersService::COMPONENT
+    }
+
+    fn needs(&self) -> Needs {
+        Needs { database: true, bus: true, redis: false, shared: SharedUse::ForRecords }
+    }
+
+    fn migrations(&self) -> Option<&'static store::Migrations> {
+        Some(&crate::MIGRATIONS)
+    }
+
+    async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
+        let mut svc = UsersService::open(&w.db, w.ids.clone()).await.context("starting users")?;
+        if w.caches_records(UsersService::COMPONENT) {
+            svc = svc.with_records(account_records(w.shared.clone(), w.record_ttl));
+        }
+        w.check_database("users database", svc.db());
+        w.relay(UsersService::COMPONENT, svc.db(), svc.outbox());
+        let served: Arc<dyn UsersApi> = Arc::new(svc);
+        let readers = Self::readers(w, served.clone());
+        w.publish(served, readers);
+        Ok(())
+    }
+
+    fn connect(&self, w: &mut Wiring, client: rpc::RpcClient) {
+        let remote: Arc<dyn UsersApi> = rpc::Api::remote(client);
+        let readers = Self::readers(w, remote);
+        w.publish_remote(readers);
+    }
+}
