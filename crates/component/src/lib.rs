@@ -108,7 +108,7 @@ pub type Service =
 /// Wraps the finished router (the process's operational routes and
 /// standard layers added) into the service that answers the port, and the
 /// fast path serving plain HTTP/1.1 connections beside it.
-pub type WrapPublic = Box<dyn FnOnce(Service) -> (Service, Arc<dyn platform::front::ServeFront>) + Send>;
+pub type WrapPublic = Box<dyn FnOnce(Service) -> (Service, Arc<dyn platform::listen::FastPath>) + Send>;
 
 /// What the gateway builds for the public port.
 pub struct Public {

@@ -70,7 +70,7 @@ impl Component for GatewayComponent {
                 // Pass-through prefixes are served in front of the router
                 // (see `proxy`).
                 let front = Arc::new(PassThroughFront::new(gateway, draining, http_metrics, fast_path));
-                let fast: Arc<dyn platform::front::ServeFront> = front.clone();
+                let fast: Arc<dyn platform::listen::FastPath> = proxy::front::Workers::new(front.clone());
                 (tower::util::BoxCloneSyncService::new(PassThrough::new(router, front)), fast)
             }))
         };

@@ -99,7 +99,7 @@ impl SetHeader for HeaderMap {
     }
 }
 
-impl SetHeader for platform::front::Answer {
+impl SetHeader for proxy::front::Answer {
     fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
         self.insert_header(name, value);
     }

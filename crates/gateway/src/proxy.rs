@@ -24,11 +24,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
 use platform::ApiError;
-use platform::front::{Answer, Incoming};
 use platform::metrics::{HttpMetrics, RouteSeries};
 use platform::server::{DRAINING_HEADER, Draining, REQUEST_ID};
-use platform::upstream::{HopByHop, SendError, Upgraded, Upstreams};
 use pool::{AttemptError, ExecuteError, Pool, PoolSettings};
+use proxy::front::{Answer, Incoming};
+use proxy::upstream::{HopByHop, SendError, Upgraded, Upstreams};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::convert::Infallible;
@@ -212,7 +212,7 @@ fn upstream_head(out: &mut Vec<u8>, addr: &str, req: &impl Asked, added: &Added<
         (b"connection", b"upgrade"),
     ];
     let set = set.into_iter().filter(|(n, v)| !v.is_empty() && (upgrade || *n != b"connection"));
-    platform::upstream::request_head(out, addr, req.method(), req.target(), kept.chain(set), body_len);
+    proxy::upstream::request_head(out, addr, req.method(), req.target(), kept.chain(set), body_len);
 }
 
 /// An address as `X-Forwarded-For` has it, without the formatting machinery
@@ -414,7 +414,7 @@ impl PassThroughFront {
     }
 }
 
-impl platform::front::Front for PassThroughFront {
+impl proxy::front::Front for PassThroughFront {
     fn claims(&self, path: &str) -> bool {
         self.gw.proxies.iter().any(|p| under(path, &p.prefix))
     }

@@ -4,12 +4,11 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
-pub mod front;
+pub mod listen;
 pub mod metrics;
 pub mod ops;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
-pub mod upstream;
 
 pub use error::ApiError;

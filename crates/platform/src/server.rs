@@ -105,8 +105,8 @@ pub struct Shutdown {
     /// plain HTTP (HTTP/1.1, and HTTP/2 with prior knowledge) without.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Plain-HTTP/1.1 requests this claims are served on the fast path
-    /// ([`crate::front`]) before the service.
-    pub front: Option<Arc<dyn crate::front::ServeFront>>,
+    /// (`proxy::front`) before the service.
+    pub front: Option<Arc<dyn crate::listen::FastPath>>,
 }
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
@@ -169,7 +169,7 @@ where
 /// The accept loop when connections need more than hyper: TLS (a
 /// handshake per connection in its own task, so a slow client cannot stall
 /// accepting) or the fast path for plain HTTP/1.1, whose per-core workers
-/// ([`crate::front::spawn_workers`]) accept instead. Each connection is
+/// ([`crate::listen::FastPath`]) accept instead. Each connection is
 /// then served by hyper's auto builder (HTTP/2 or HTTP/1.1, upgrades
 /// allowed for WebSocket pass-through), after the fast path when it hands
 /// one over, and tracked so shutdown can wait for it (fast-path
@@ -178,7 +178,7 @@ async fn serve_each<S>(
     listener: TcpListener,
     service: S,
     tls: Option<Arc<rustls::ServerConfig>>,
-    front: Option<Arc<dyn crate::front::ServeFront>>,
+    front: Option<Arc<dyn crate::listen::FastPath>>,
     drained: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()>
@@ -195,7 +195,8 @@ where
             // Plain HTTP with a fast path: its workers accept; what they
             // hand over is hyper's, here.
             let front = front.expect("a plain listener here has a front");
-            let mut handed = crate::front::spawn_workers(listener, front, drained.clone(), tracker.clone())
+            let mut handed = front
+                .spawn(listener, drained.clone(), tracker.clone())
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the fast-path workers: {e}")))?;
             loop {
                 let (read_ahead, tcp, peer) = tokio::select! {
@@ -208,12 +209,12 @@ where
                     _ = drained.cancelled() => break,
                 };
                 let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
-                let rest = crate::front::Rewind::new(read_ahead, tcp);
+                let rest = crate::listen::Rewind::new(read_ahead, tcp);
                 tokio::spawn(hyper_connection(builder.clone(), rest, service.clone(), peer, graceful.watcher()));
             }
         }
         Some(acceptor) => {
-            while let Some((tcp, peer)) = accept(&listener, &drained).await {
+            while let Some((tcp, peer)) = crate::listen::accept(&listener, &drained).await {
                 let (acceptor, builder, service, watcher) =
                     (acceptor.clone(), builder.clone(), service.clone(), graceful.watcher());
                 tokio::spawn(async move {
@@ -259,33 +260,6 @@ async fn hyper_connection<S, I>(
     let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
-    }
-}
-
-/// The next connection, `None` once `stop` is cancelled. A failed accept
-/// (out of file descriptors and the like) backs off and keeps serving.
-/// Small responses must leave at once: without `TCP_NODELAY`, Nagle's
-/// algorithm holds a response's tail until the previous segment is
-/// acknowledged (see `serve`), so every accepted connection gets it.
-pub(crate) async fn accept(
-    listener: &TcpListener,
-    stop: &CancellationToken,
-) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => return None,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    return Some((tcp, peer));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-        }
     }
 }
 

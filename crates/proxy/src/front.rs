@@ -27,21 +27,20 @@
 use crate::upstream::header_line;
 use axum::body::Body;
 use axum::response::IntoResponse;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
+use platform::listen::{FastPath, HandedOver, Rewind};
 use smallvec::SmallVec;
 use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +62,7 @@ pub trait Front: Send + Sync + 'static {
     fn call(self: &Arc<Self>, req: Incoming, peer: SocketAddr) -> impl Future<Output = Answer> + Send + 'static;
 }
 
-/// A [`Front`] as the server holds it: it serves a connection's run of
+/// A [`Front`] as its workers hold it: it serves a connection's run of
 /// claimed requests (see [`serve_connection`]). The one boxed future is per
 /// connection, not per request.
 pub trait ServeFront: Send + Sync + 'static {
@@ -186,7 +185,7 @@ impl Answer {
                     Ok(resp) => resp.map(Body::new),
                     Err(e) => {
                         tracing::warn!(error = %e, "upstream answer not representable");
-                        return crate::ApiError::new(StatusCode::BAD_GATEWAY, "The upstream answer was malformed")
+                        return platform::ApiError::new(StatusCode::BAD_GATEWAY, "The upstream answer was malformed")
                             .into_response();
                     }
                 };
@@ -199,9 +198,26 @@ impl Answer {
     }
 }
 
-/// A connection the fast path hands over for hyper to serve: what was read
-/// of its next request, the socket (out of the worker's reactor) and the peer.
-pub type HandedOver = (Bytes, std::net::TcpStream, SocketAddr);
+/// A [`Front`] as the server starts it: its per-core workers
+/// ([`platform::listen::FastPath`]).
+pub struct Workers(Arc<dyn ServeFront>);
+
+impl Workers {
+    pub fn new(front: Arc<dyn ServeFront>) -> Arc<Workers> {
+        Arc::new(Workers(front))
+    }
+}
+
+impl FastPath for Workers {
+    fn spawn(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        stop: CancellationToken,
+        tracker: tokio_util::task::TaskTracker,
+    ) -> io::Result<tokio::sync::mpsc::UnboundedReceiver<HandedOver>> {
+        spawn_workers(listener, self.0.clone(), stop, tracker)
+    }
+}
 
 /// Serves the fast path as nginx's workers do: one single-threaded runtime
 /// per core, each accepting from `listener` and serving its connections
@@ -214,7 +230,7 @@ pub type HandedOver = (Bytes, std::net::TcpStream, SocketAddr);
 /// returned channel, for hyper on the calling runtime. Connections count in
 /// `tracker`, so shutdown can wait for requests in flight; the workers stop
 /// accepting when `stop` is cancelled.
-pub fn spawn_workers(
+fn spawn_workers(
     listener: tokio::net::TcpListener,
     front: Arc<dyn ServeFront>,
     stop: CancellationToken,
@@ -235,7 +251,7 @@ pub fn spawn_workers(
         };
         std::thread::Builder::new().name(format!("front-{i}")).spawn(move || {
             runtime.block_on(async move {
-                while let Some((tcp, peer)) = crate::server::accept(&listener, &stop).await {
+                while let Some((tcp, peer)) = platform::listen::accept(&listener, &stop).await {
                     let (front, stop, tx) = (front.clone(), stop.clone(), tx.clone());
                     tracker.spawn(async move {
                         let Some(rest) = front.serve(tcp, peer, stop).await else { return };
@@ -254,58 +270,6 @@ pub fn spawn_workers(
         })?;
     }
     Ok(rx)
-}
-
-/// A connection whose first bytes were already read: reads give those
-/// first. What the fast path hands to hyper.
-pub struct Rewind {
-    read_ahead: Bytes,
-    inner: TcpStream,
-}
-
-impl Rewind {
-    /// What was read ahead, and the connection.
-    pub fn into_parts(self) -> (Bytes, TcpStream) {
-        (self.read_ahead, self.inner)
-    }
-
-    pub fn new(read_ahead: Bytes, inner: TcpStream) -> Rewind {
-        Rewind { read_ahead, inner }
-    }
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if !self.read_ahead.is_empty() {
-            let n = self.read_ahead.len().min(buf.remaining());
-            buf.put_slice(&self.read_ahead[..n]);
-            self.read_ahead.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 /// A request the fast path serves: what its head says and where its body
@@ -407,7 +371,7 @@ pub async fn serve_connection<F: Front>(
         let head = loop {
             match inspect(&buf, &*front) {
                 Parsed::Mine(head) if buf.len() >= head.head_len + head.body_len => break head,
-                Parsed::NotMine => return Some(Rewind { read_ahead: buf.freeze(), inner: stream }),
+                Parsed::NotMine => return Some(Rewind::new(buf.freeze(), stream)),
                 Parsed::Mine(_) | Parsed::Partial => {}
             }
             buf.reserve(4 * 1024);
