@@ -8,9 +8,12 @@
 //! be idempotent.
 //!
 //! [`InProcessBus`] is the all-in-one adapter; the RabbitMQ adapter will
-//! implement the same trait and pass the same [`contract`] suite.
+//! implement the same trait and pass the same `contract` suite (feature `contract`).
 #![forbid(unsafe_code)]
 
+/// The contract every adapter passes, for the adapters' tests (feature
+/// `contract`); not part of the production library.
+#[cfg(any(test, feature = "contract"))]
 pub mod contract;
 mod memory;
 mod rabbit;

@@ -23,6 +23,9 @@
 //! in the store, below it.
 #![forbid(unsafe_code)]
 
+/// The contract every adapter passes, for the adapters' tests (feature
+/// `contract`); not part of the production library.
+#[cfg(any(test, feature = "contract"))]
 pub mod contract;
 mod memory;
 pub mod records;
