@@ -8,8 +8,11 @@
 //! `posts` and `users`). It owns no data.
 //!
 //! Layout: `params` (request parsing), `auth` (the token extractor and
-//! scope checks), `render` (records → entities), `paging` (cursors and
-//! `Link` headers), `routes/*` (one file per API group).
+//! scope checks), `visibility` (who may see what), `render` (records →
+//! entities), `paging` (cursors and `Link` headers), `routes/*` (one file
+//! per API group, each owning its routes), `errors` (error kinds →
+//! statuses), `edge` (client address, token, rate limits, budgets),
+//! `proxy` (pass-through routes), `component` (the descriptor).
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -24,6 +27,7 @@ pub mod proxy;
 mod render;
 mod routes;
 mod settings;
+mod visibility;
 
 pub use component::{COMPONENT, GatewayComponent};
 pub use settings::{GatewaySettings, HttpSettings, InstanceSettings};

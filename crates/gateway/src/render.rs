@@ -12,9 +12,9 @@
 use crate::Gateway;
 use crate::errors::OrApi;
 use crate::html::{escape, render_text};
+use model::Id;
 use model::entity::{Account, Source, Status, StatusApplication};
 use model::time_fmt::{date_only, rfc3339_millis};
-use model::{Id, Visibility};
 use platform::ApiError;
 use posts::{AuthorStats, PostRecord};
 use std::cell::RefCell;
@@ -181,36 +181,6 @@ pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<S
 pub fn with_source(mut s: Status, p: &PostRecord) -> Status {
     s.text = Some(p.text.clone());
     s
-}
-
-/// Keeps the posts `viewer` may see: public and unlisted to anyone, private
-/// to the author and their followers. One relationship lookup per page.
-pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -> Result<Vec<PostRecord>, ApiError> {
-    let private_authors: Vec<Id> = posts
-        .iter()
-        .filter(|p| p.visibility == Visibility::Private && Some(p.author_id) != viewer)
-        .map(|p| p.author_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let followed: HashSet<Id> = match (viewer, private_authors.is_empty()) {
-        (Some(v), false) => gw
-            .users
-            .relationships(v, &private_authors)
-            .await
-            .or_api()?
-            .into_iter()
-            .filter(|r| r.following)
-            .map(|r| r.id)
-            .collect(),
-        _ => HashSet::new(),
-    };
-    Ok(posts
-        .into_iter()
-        .filter(|p| {
-            p.visibility != Visibility::Private || Some(p.author_id) == viewer || followed.contains(&p.author_id)
-        })
-        .collect())
 }
 
 pub fn escape_html(s: &str) -> String {

@@ -171,11 +171,7 @@ pub async fn statuses(
     {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
-    let include_private = match viewer {
-        Some(v) if v == author => true,
-        Some(v) => gw.users.is_following(v, author).await.or_api()?,
-        None => false,
-    };
+    let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
     let exclude_replies = params.bool("exclude_replies")?.unwrap_or(false);
     let posts = gw.posts.by_author(author, include_private, exclude_replies, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();

@@ -39,7 +39,7 @@ fn valid_language(l: &str) -> bool {
 /// private post exists.
 async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
     let post = gw.posts.get(id).await.or_api()?.ok_or_else(ApiError::not_found)?;
-    render::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
+    crate::visibility::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
 }
 
 pub async fn create(
@@ -145,8 +145,8 @@ pub async fn context(
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     let (ancestors, descendants) = gw.posts.context(post.id).await.or_api()?;
-    let ancestors = render::visible(&gw, viewer, ancestors).await?;
-    let descendants = render::visible(&gw, viewer, descendants).await?;
+    let ancestors = crate::visibility::visible(&gw, viewer, ancestors).await?;
+    let descendants = crate::visibility::visible(&gw, viewer, descendants).await?;
     let (a, d) = tokio::join!(render::statuses(&gw, &base, &ancestors), render::statuses(&gw, &base, &descendants));
     Ok(Json(Context { ancestors: a?, descendants: d? }))
 }
