@@ -135,7 +135,8 @@ fn a_prefix_that_shadows_the_api_is_refused() {
     for prefix in ["/api/v1/statuses", "/api", "/oauth/x", "nope", "/trailing/"] {
         let r: gateway::proxy::ProxyRouteConfig =
             serde_json::from_value(serde_json::json!({"prefix": prefix, "upstream": ["127.0.0.1:1"]})).unwrap();
-        assert!(r.validate().is_err(), "{prefix} accepted");
+        let settings = gateway::GatewaySettings { proxy: vec![r], ..Default::default() };
+        assert!(settings.validate().is_err(), "{prefix} accepted");
     }
 }
 

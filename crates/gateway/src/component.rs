@@ -2,8 +2,8 @@
 //! every other component and serves the public port.
 
 use crate::limits::{Clock, RateLimiter};
-use crate::proxy::{PassThrough, PassThroughFront, ProxyRoute};
 use crate::{Gateway, GatewaySettings};
+use ::proxy::{PassThrough, PassThroughFront, ProxyRoute};
 use component::{Component, Needs, Public, SharedUse, Wiring};
 use posts::PostsApi;
 use std::any::Any;
@@ -33,10 +33,11 @@ impl Component for GatewayComponent {
 
     async fn start(&self, w: &mut Wiring, settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
         let s: GatewaySettings = component::settings(self.name(), settings)?;
+        let taken = crate::routes::own_prefixes();
         let proxies = s
             .proxy
             .iter()
-            .map(|p| ProxyRoute::new(p, s.http.body_limit_bytes).map(Arc::new))
+            .map(|p| ProxyRoute::new(p, &taken, s.http.body_limit_bytes).map(Arc::new))
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow::anyhow!("proxy: {e}"))?;
         let tls = match (&s.http.tls_cert, &s.http.tls_key) {
@@ -69,7 +70,9 @@ impl Component for GatewayComponent {
             Some(Box::new(move |router| {
                 // Pass-through prefixes are served in front of the router
                 // (see `proxy`).
-                let front = Arc::new(PassThroughFront::new(gateway, draining, http_metrics, fast_path));
+                let (routes, body_limit) = (gateway.proxies.clone(), gateway.settings.http.body_limit_bytes);
+                let front =
+                    Arc::new(PassThroughFront::new(gateway, routes, body_limit, draining, http_metrics, fast_path));
                 let fast: Arc<dyn platform::listen::FastPath> = proxy::front::Workers::new(front.clone());
                 (tower::util::BoxCloneSyncService::new(PassThrough::new(router, front)), fast)
             }))

@@ -56,8 +56,9 @@ pub struct Gateway {
     pub settings: Arc<GatewaySettings>,
     /// Counted in `shared`, so the limits hold across gateway instances.
     pub limits: Arc<RateLimiter>,
-    /// Pass-through routes to upstream pools (served by [`proxy::PassThrough`]).
-    pub proxies: Vec<Arc<proxy::ProxyRoute>>,
+    /// Pass-through routes to upstream pools (served by `proxy::PassThrough`
+    /// with this gateway as its hooks).
+    pub proxies: Vec<Arc<::proxy::ProxyRoute>>,
     /// Public requests in flight, shared by the router's limit and the
     /// pass-through path: `settings.http.max_in_flight` permits.
     pub in_flight: Arc<tokio::sync::Semaphore>,

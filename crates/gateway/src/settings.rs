@@ -25,8 +25,9 @@ impl GatewaySettings {
         self.instance.validate()?;
         self.http.validate()?;
         self.rate_limits.validate()?;
+        let taken = crate::routes::own_prefixes();
         for p in &self.proxy {
-            p.validate()?;
+            p.validate(&taken)?;
         }
         Ok(())
     }

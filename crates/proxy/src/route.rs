@@ -1,0 +1,70 @@
+//! A pass-through route: its configuration (`[[proxy]]`), and the route
+//! as forwarding uses it (its upstream pool and kept connections).
+
+use crate::upstream::Upstreams;
+use platform::metrics::RouteSeries;
+use pool::{Pool, PoolSettings};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One pass-through route in the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyRouteConfig {
+    /// Path prefix, e.g. `/api/v1/streaming`; the path is forwarded whole.
+    pub prefix: String,
+    /// `host:port` of the upstream instances (as for component pools).
+    pub upstream: Vec<String>,
+    /// Balancing and health for this upstream (defaults as for components).
+    #[serde(default)]
+    pub pool: PoolSettings,
+}
+
+impl ProxyRouteConfig {
+    /// Checks the route; `taken` are the path prefixes the application
+    /// serves itself, which a pass-through route may not overlap.
+    pub fn validate(&self, taken: &[&str]) -> Result<(), String> {
+        let p = &self.prefix;
+        if !p.starts_with('/') || p.len() < 2 || p.ends_with('/') || p.contains('{') || p.contains('*') {
+            return Err(format!("proxy prefix {p:?} must look like /some/path (no trailing slash or wildcards)"));
+        }
+        if let Some(own) = taken.iter().find(|o| p.starts_with(**o) || o.starts_with(p.as_str())) {
+            return Err(format!("proxy prefix {p:?} overlaps {own}, which the gateway serves itself"));
+        }
+        pool::parse_targets(&self.upstream).map_err(|e| format!("proxy {p}: {e}"))?;
+        if self.upstream.is_empty() {
+            return Err(format!("proxy {p}: no upstream"));
+        }
+        self.pool.validate().map_err(|e| format!("proxy {p}: {e}"))
+    }
+}
+
+pub struct ProxyRoute {
+    pub prefix: String,
+    /// How the route is named in metrics and `http.route_timeouts_ms`.
+    pub pattern: String,
+    pub(crate) pool: Pool,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) body_limit: usize,
+    /// Its metric series, found at its first request.
+    pub(crate) series: std::sync::OnceLock<RouteSeries>,
+}
+
+impl ProxyRoute {
+    pub fn new(config: &ProxyRouteConfig, taken: &[&str], body_limit: usize) -> Result<ProxyRoute, String> {
+        config.validate(taken)?;
+        Ok(ProxyRoute {
+            prefix: config.prefix.clone(),
+            pattern: format!("{}/{{*rest}}", config.prefix),
+            pool: Pool::new(&format!("proxy {}", config.prefix), &config.upstream, config.pool.clone())?,
+            upstreams: Upstreams::new(Duration::from_secs(1)),
+            body_limit,
+            series: std::sync::OnceLock::new(),
+        })
+    }
+}
+
+/// Whether `path` is `prefix` or below it (at a segment boundary).
+pub(crate) fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
