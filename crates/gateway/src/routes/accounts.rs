@@ -35,33 +35,82 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/accounts/{id}/following", get(following))
 }
 
+/// `POST /api/v1/accounts`'s parameters, every field checked at once and
+/// reported in Mastodon's `details` shape.
+struct SignUpForm(SignUp);
+
+impl SignUpForm {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        // Collect every field error at once, in Mastodon's `details` shape.
+        let mut details = serde_json::Map::new();
+        let mut fail = |field: &str, code: &str, msg: String| {
+            details.insert(field.to_string(), json!([{ "error": code, "description": msg }]));
+        };
+        let username = Username::parse(params.get("username").unwrap_or(""))
+            .map_err(|e| fail("username", "ERR_INVALID", e.0))
+            .ok();
+        let email = Email::parse(params.get("email").unwrap_or("")).map_err(|e| fail("email", "ERR_INVALID", e.0)).ok();
+        let password = Password::parse(params.get("password").unwrap_or(""))
+            .map_err(|e| fail("password", "ERR_INVALID", e.0))
+            .ok();
+        if params.bool("agreement").ok().flatten() != Some(true) {
+            fail("agreement", "ERR_ACCEPTED", "Agreement must be accepted".into());
+        }
+        let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+            let summary: Vec<String> =
+                details.values().filter_map(|v| v[0]["description"].as_str().map(String::from)).collect();
+            return Err(ApiError::validation(summary.join(", ")).with_details(details.into()));
+        };
+        if !details.is_empty() {
+            return Err(ApiError::validation("Agreement must be accepted").with_details(details.into()));
+        }
+        Ok(SignUpForm(SignUp { username, email, password }))
+    }
+}
+
+/// `PATCH /api/v1/accounts/update_credentials`'s fields this server applies
+/// (their limits are `users`').
+struct ProfileForm {
+    display_name: Option<String>,
+    note: Option<String>,
+}
+
+impl ProfileForm {
+    fn parse(params: &Params) -> Self {
+        ProfileForm {
+            display_name: params.get("display_name").map(String::from),
+            note: params.get("note").or_else(|| params.get("source[note]")).map(String::from),
+        }
+    }
+}
+
+/// `GET /api/v1/accounts/:id/statuses`'s filters.
+struct StatusesQuery {
+    /// Filters for what Aviary does not have yet (pins, media, hashtags):
+    /// their true answer is empty.
+    empty: bool,
+    exclude_replies: bool,
+}
+
+impl StatusesQuery {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        let empty = params.bool("pinned")? == Some(true)
+            || params.bool("only_media")? == Some(true)
+            || params.text("tagged").is_some();
+        if empty {
+            return Ok(StatusesQuery { empty, exclude_replies: false });
+        }
+        Ok(StatusesQuery { empty, exclude_replies: params.bool("exclude_replies")?.unwrap_or(false) })
+    }
+}
+
 pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Token>, ApiError> {
     auth.app("write:accounts")?;
     if !gw.settings.instance.registrations_open {
         return Err(ApiError::forbidden("Registrations are closed on this server"));
     }
-    // Collect every field error at once, in Mastodon's `details` shape.
-    let mut details = serde_json::Map::new();
-    let mut fail = |field: &str, code: &str, msg: String| {
-        details.insert(field.to_string(), json!([{ "error": code, "description": msg }]));
-    };
-    let username =
-        Username::parse(params.get("username").unwrap_or("")).map_err(|e| fail("username", "ERR_INVALID", e.0)).ok();
-    let email = Email::parse(params.get("email").unwrap_or("")).map_err(|e| fail("email", "ERR_INVALID", e.0)).ok();
-    let password =
-        Password::parse(params.get("password").unwrap_or("")).map_err(|e| fail("password", "ERR_INVALID", e.0)).ok();
-    if params.bool("agreement").ok().flatten() != Some(true) {
-        fail("agreement", "ERR_ACCEPTED", "Agreement must be accepted".into());
-    }
-    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        let summary: Vec<String> =
-            details.values().filter_map(|v| v[0]["description"].as_str().map(String::from)).collect();
-        return Err(ApiError::validation(summary.join(", ")).with_details(details.into()));
-    };
-    if !details.is_empty() {
-        return Err(ApiError::validation("Agreement must be accepted").with_details(details.into()));
-    }
-    let account = match gw.users.sign_up(SignUp { username, email, password }).await {
+    let form = SignUpForm::parse(&params)?;
+    let account = match gw.users.sign_up(form.0).await {
         Ok(a) => a,
         Err(UsersError::Conflict(what)) => {
             let field = what.to_lowercase();
@@ -103,9 +152,8 @@ pub async fn update_credentials(
     params: Params,
 ) -> Result<Json<Account>, ApiError> {
     let me = auth.user("write:accounts")?;
-    let note = params.get("note").or_else(|| params.get("source[note]")).map(String::from);
-    let display_name = params.get("display_name").map(String::from);
-    gw.users.update_profile(me, display_name, note).await.or_api()?;
+    let form = ProfileForm::parse(&params);
+    gw.users.update_profile(me, form.display_name, form.note).await.or_api()?;
     Ok(Json(own_account(&gw, &base, me).await?))
 }
 
@@ -164,16 +212,12 @@ pub async fn statuses(
     if gw.users.accounts(&[author]).await.or_api()?.is_empty() {
         return Err(ApiError::not_found());
     }
-    // Features Aviary does not have yet yield their true, empty answer.
-    if params.bool("pinned")? == Some(true)
-        || params.bool("only_media")? == Some(true)
-        || params.text("tagged").is_some()
-    {
+    let query = StatusesQuery::parse(&params)?;
+    if query.empty {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
-    let exclude_replies = params.bool("exclude_replies")?.unwrap_or(false);
-    let posts = gw.posts.by_author(author, include_private, exclude_replies, &page).await.or_api()?;
+    let posts = gw.posts.by_author(author, include_private, query.exclude_replies, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
     let body = render::statuses(&gw, &base, &posts).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))

@@ -42,6 +42,64 @@ async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord
     crate::visibility::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
 }
 
+/// `POST /api/v1/statuses`'s parameters, as typed values.
+struct NewStatusForm {
+    text: PostText,
+    spoiler_text: String,
+    sensitive: bool,
+    visibility: Visibility,
+    language: Option<String>,
+    in_reply_to_id: Option<Id>,
+}
+
+impl NewStatusForm {
+    /// `max`: the instance's character limit.
+    fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
+        let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
+        let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
+        // The content warning counts towards the limit, as in Mastodon.
+        if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
+            return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
+        }
+        let visibility = match params.text("visibility") {
+            None => Visibility::Public,
+            Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
+        };
+        let language = match params.text("language") {
+            None => None,
+            Some(l) if valid_language(l) => Some(l.to_string()),
+            Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
+        };
+        if !params.all("media_ids").iter().all(|m| m.is_empty()) {
+            return Err(ApiError::validation("Media attachments are not supported by this server yet"));
+        }
+        if params.text("poll[expires_in]").is_some() || !params.all("poll[options]").is_empty() {
+            return Err(ApiError::validation("Polls are not supported by this server yet"));
+        }
+        if params.text("scheduled_at").is_some() {
+            return Err(ApiError::validation("Scheduled statuses are not supported by this server yet"));
+        }
+        Ok(NewStatusForm {
+            text,
+            spoiler_text,
+            sensitive: params.bool("sensitive")?.unwrap_or(false),
+            visibility,
+            language,
+            in_reply_to_id: params.id("in_reply_to_id")?,
+        })
+    }
+}
+
+/// The `Idempotency-Key` header, when given: visible ASCII, 1 to 256 characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+    if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::bad_request("Idempotency-Key must be 1 to 256 characters"));
+    }
+    Ok(Some(k.to_string()))
+}
+
 pub async fn create(
     State(gw): State<Gateway>,
     auth: Auth,
@@ -50,55 +108,21 @@ pub async fn create(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let max = gw.settings.instance.max_characters;
-    let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
-    let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
-    // The content warning counts towards the limit, as in Mastodon.
-    if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
-        return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
-    }
-    let visibility = match params.text("visibility") {
-        None => Visibility::Public,
-        Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
-    };
-    let language = match params.text("language") {
-        None => None,
-        Some(l) if valid_language(l) => Some(l.to_string()),
-        Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
-    };
-    if !params.all("media_ids").iter().all(|m| m.is_empty()) {
-        return Err(ApiError::validation("Media attachments are not supported by this server yet"));
-    }
-    if params.text("poll[expires_in]").is_some() || !params.all("poll[options]").is_empty() {
-        return Err(ApiError::validation("Polls are not supported by this server yet"));
-    }
-    if params.text("scheduled_at").is_some() {
-        return Err(ApiError::validation("Scheduled statuses are not supported by this server yet"));
-    }
-    let in_reply_to_id = params.id("in_reply_to_id")?;
-    if let Some(parent) = in_reply_to_id {
+    let form = NewStatusForm::parse(&params, gw.settings.instance.max_characters)?;
+    if let Some(parent) = form.in_reply_to_id {
         readable(&gw, Some(me), parent).await?;
     }
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
-            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
-                return Err(ApiError::bad_request("Idempotency-Key must be 1 to 256 characters"));
-            }
-            Some(k.to_string())
-        }
-    };
+    let idempotency_key = idempotency_key(&headers)?;
     let post = gw
         .posts
         .create(NewPost {
             author_id: me,
-            text,
-            spoiler_text,
-            sensitive: params.bool("sensitive")?.unwrap_or(false),
-            visibility,
-            language,
-            in_reply_to_id,
+            text: form.text,
+            spoiler_text: form.spoiler_text,
+            sensitive: form.sensitive,
+            visibility: form.visibility,
+            language: form.language,
+            in_reply_to_id: form.in_reply_to_id,
             app_name: Some(auth.0.app.name.clone()),
             app_website: auth.0.app.website.clone(),
             idempotency_key,

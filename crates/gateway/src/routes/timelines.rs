@@ -42,6 +42,23 @@ pub async fn home(
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
+/// `GET /api/v1/timelines/public`'s filters. Every account is local and no
+/// post has media yet: `remote` and `only_media` select nothing, `local`
+/// everything (still checked, so a malformed one is refused).
+struct PublicQuery {
+    selects_nothing: bool,
+}
+
+impl PublicQuery {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        if params.bool("remote")? == Some(true) || params.bool("only_media")? == Some(true) {
+            return Ok(PublicQuery { selects_nothing: true });
+        }
+        params.bool("local")?;
+        Ok(PublicQuery { selects_nothing: false })
+    }
+}
+
 pub async fn public(
     State(gw): State<Gateway>,
     auth: MaybeAuth,
@@ -51,12 +68,9 @@ pub async fn public(
 ) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
     auth.viewer("read:statuses")?;
     let page = page(&params)?;
-    // Every account is local and no post has media yet: `remote` and
-    // `only_media` select nothing, `local` selects everything.
-    if params.bool("remote")? == Some(true) || params.bool("only_media")? == Some(true) {
+    if PublicQuery::parse(&params)?.selects_nothing {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
-    params.bool("local")?;
     let posts = gw.posts.public(&page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
     let body = render::statuses(&gw, &base, &posts).await?;
