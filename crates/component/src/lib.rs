@@ -120,19 +120,11 @@ pub struct Public {
 
 /// What the binary hands each component, and what it collects from them.
 pub struct Wiring {
-    pub db: DbConfig,
-    pub ids: Arc<IdGenerator>,
-    pub bus: Arc<dyn Bus>,
-    /// Shared between instances: Redis when configured, else memory.
-    pub shared: Arc<dyn SharedState>,
-    pub redis: Option<RedisConnection>,
-    /// Prepended to every Redis key (`cache.key_prefix`).
-    pub key_prefix: String,
+    /// What this process connected to.
+    pub engines: Engines,
     pub registry: Registry,
     pub draining: Draining,
     pub http_metrics: platform::metrics::HttpMetrics,
-    /// How long cached records live; zero turns the record cache off.
-    pub record_ttl: Duration,
     pub record_metrics: RecordMetrics,
     local: BTreeSet<&'static str>,
     apis: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
@@ -144,12 +136,16 @@ pub struct Wiring {
 
 /// The engines and process state a [`Wiring`] starts from.
 pub struct Engines {
+    /// Where components keep their SQL data.
     pub db: DbConfig,
     pub ids: Arc<IdGenerator>,
     pub bus: Arc<dyn Bus>,
+    /// Shared between instances: Redis when configured, else memory.
     pub shared: Arc<dyn SharedState>,
     pub redis: Option<RedisConnection>,
+    /// Prepended to every Redis key (`cache.key_prefix`).
     pub key_prefix: String,
+    /// How long cached records live; zero turns the record cache off.
     pub record_ttl: Duration,
 }
 
@@ -172,16 +168,10 @@ impl Wiring {
         let record_metrics = RecordMetrics::register(&mut registry);
         let http_metrics = platform::metrics::HttpMetrics::register(&mut registry);
         Wiring {
-            db: engines.db,
-            ids: engines.ids,
-            bus: engines.bus,
-            shared: engines.shared,
-            redis: engines.redis,
-            key_prefix: engines.key_prefix,
+            engines,
             registry,
             draining: Draining::default(),
             http_metrics,
-            record_ttl: engines.record_ttl,
             record_metrics,
             local,
             apis: HashMap::new(),
@@ -201,7 +191,7 @@ impl Wiring {
     /// process's memory when the owner runs here (all-in-one). Otherwise
     /// reads go to the owner.
     pub fn caches_records(&self, owner: &str) -> bool {
-        !self.record_ttl.is_zero() && (self.redis.is_some() || self.runs(owner))
+        !self.engines.record_ttl.is_zero() && (self.engines.redis.is_some() || self.runs(owner))
     }
 
     /// Publishes a component run here: `served` answers its internal
@@ -239,7 +229,7 @@ impl Wiring {
 
     /// Readiness follows Redis (for a component whose data lives there).
     pub fn check_redis(&mut self) {
-        if let Some(conn) = self.redis.clone() {
+        if let Some(conn) = self.engines.redis.clone() {
             self.checks.push((
                 "timeline cache (Redis)".to_string(),
                 Arc::new(move || {
@@ -252,7 +242,12 @@ impl Wiring {
 
     /// Publishes what `component` writes to its outbox.
     pub fn relay(&mut self, component: &'static str, db: &Db, outbox: &Outbox) {
-        self.relays.push(OutboxRelay { component, db: db.clone(), bus: self.bus.clone(), outbox: outbox.clone() });
+        self.relays.push(OutboxRelay {
+            component,
+            db: db.clone(),
+            bus: self.engines.bus.clone(),
+            outbox: outbox.clone(),
+        });
     }
 
     /// The gateway's public port.

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use platform::ApiError;
 use smallvec::SmallVec;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 /// The client's address: the peer, or — when the peer is a trusted proxy
 /// (the nginx/HAProxy front) — the nearest untrusted address in
@@ -175,14 +174,6 @@ pub(crate) async fn admit(
     Ok(Admitted { verified, shown })
 }
 
-/// The answer for a request that outlived its route's budget.
-pub(crate) fn too_slow(route: &str, budget: Duration) -> Response {
-    tracing::warn!(route = %route, ?budget, "request exceeded its route timeout");
-    let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The server took too long to answer; try again");
-    e.retry_after = Some(1);
-    e.into_response()
-}
-
 /// Identity, then limits, then the handler under the route's timeout.
 pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
@@ -208,7 +199,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
             }
             resp
         }
-        Err(_) => too_slow(&route, budget),
+        Err(_) => proxy::forward::too_slow(&route, budget),
     };
     if let Some(v) = shown {
         rate_headers(resp.headers_mut(), &v);

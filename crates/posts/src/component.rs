@@ -16,7 +16,8 @@ impl PostsComponent {
     /// every writer of posts and counters reaches it.
     fn readers(w: &Wiring, api: Arc<dyn PostsApi>) -> Arc<dyn PostsApi> {
         if w.caches_records(PostsService::COMPONENT) {
-            let records = PostsRecords::new(w.shared.clone(), w.record_ttl).with_metrics(w.record_metrics.clone());
+            let records = PostsRecords::new(w.engines.shared.clone(), w.engines.record_ttl)
+                .with_metrics(w.record_metrics.clone());
             Arc::new(CachedPosts::new(api, records))
         } else {
             api
@@ -39,9 +40,9 @@ impl Component for PostsComponent {
     }
 
     async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
-        let mut svc = PostsService::open(&w.db, w.ids.clone()).await.context("starting posts")?;
+        let mut svc = PostsService::open(&w.engines.db, w.engines.ids.clone()).await.context("starting posts")?;
         if w.caches_records(PostsService::COMPONENT) {
-            svc = svc.with_records(PostsRecords::new(w.shared.clone(), w.record_ttl));
+            svc = svc.with_records(PostsRecords::new(w.engines.shared.clone(), w.engines.record_ttl));
         }
         w.check_database("posts database", svc.db());
         w.relay(PostsService::COMPONENT, svc.db(), svc.outbox());

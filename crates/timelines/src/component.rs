@@ -34,18 +34,22 @@ impl Component for TimelinesComponent {
 
     async fn start(&self, w: &mut Wiring, settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
         let s: TimelinesSettings = component::settings(self.name(), settings)?;
-        let cache: Arc<dyn TimelineCache> = match &w.redis {
-            Some(conn) => {
-                Arc::new(RedisTimelineCache::with_idle_expiry(conn.clone(), &w.key_prefix, s.cap, s.idle_expiry()))
-            }
+        let cache: Arc<dyn TimelineCache> = match &w.engines.redis {
+            Some(conn) => Arc::new(RedisTimelineCache::with_idle_expiry(
+                conn.clone(),
+                &w.engines.key_prefix,
+                s.cap,
+                s.idle_expiry(),
+            )),
             None => Arc::new(MemoryTimelineCache::with_idle_expiry(s.cap, s.idle_expiry())),
         };
         // Readiness follows Redis here: the timelines live there.
         w.check_redis();
         let svc = TimelinesService::new(cache, w.api::<dyn UsersApi>()?, w.api::<dyn PostsApi>()?, s.cap)
-            .with_celebrities(w.shared.clone(), s.celebrity_threshold);
+            .with_celebrities(w.engines.shared.clone(), s.celebrity_threshold);
         let handler = TimelinesHandler::new(svc.clone()).with_metrics(&mut w.registry);
-        w.bus
+        w.engines
+            .bus
             .subscribe(self.subscriptions().remove(0), Arc::new(handler))
             .await
             .context("subscribing timelines to the bus")?;

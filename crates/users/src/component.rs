@@ -16,7 +16,8 @@ impl UsersComponent {
     /// every writer of accounts reaches it.
     fn readers(w: &Wiring, api: Arc<dyn UsersApi>) -> Arc<dyn UsersApi> {
         if w.caches_records(UsersService::COMPONENT) {
-            let records = account_records(w.shared.clone(), w.record_ttl).with_metrics(w.record_metrics.clone());
+            let records =
+                account_records(w.engines.shared.clone(), w.engines.record_ttl).with_metrics(w.record_metrics.clone());
             Arc::new(CachedUsers::new(api, records))
         } else {
             api
@@ -39,9 +40,9 @@ impl Component for UsersComponent {
     }
 
     async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
-        let mut svc = UsersService::open(&w.db, w.ids.clone()).await.context("starting users")?;
+        let mut svc = UsersService::open(&w.engines.db, w.engines.ids.clone()).await.context("starting users")?;
         if w.caches_records(UsersService::COMPONENT) {
-            svc = svc.with_records(account_records(w.shared.clone(), w.record_ttl));
+            svc = svc.with_records(account_records(w.engines.shared.clone(), w.engines.record_ttl));
         }
         w.check_database("users database", svc.db());
         w.relay(UsersService::COMPONENT, svc.db(), svc.outbox());

@@ -35,19 +35,29 @@ pub fn entity(app: &AppRecord, secret: Option<String>) -> Application {
     }
 }
 
+/// `POST /api/v1/apps`'s parameters as the app to register.
+struct NewAppForm(NewApp);
+
+impl NewAppForm {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        let name = params.required("client_name")?.to_string();
+        // `redirect_uris` is a string (several separated by newlines) or an array.
+        let redirect_uris: Vec<String> = params
+            .all("redirect_uris")
+            .into_iter()
+            .flat_map(|v| {
+                v.split(['\n', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()
+            })
+            .collect();
+        let scopes = Scopes::parse(params.get("scopes").unwrap_or("read")).map_err(ApiError::validation)?;
+        let website = params.text("website").map(String::from);
+        Ok(NewAppForm(NewApp { name, website, redirect_uris, scopes }))
+    }
+}
+
 pub async fn create(State(gw): State<Gateway>, params: Params) -> Result<Json<Application>, ApiError> {
-    let name = params.required("client_name")?.to_string();
-    // `redirect_uris` is a string (several separated by newlines) or an array.
-    let redirect_uris: Vec<String> = params
-        .all("redirect_uris")
-        .into_iter()
-        .flat_map(|v| {
-            v.split(['\n', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()
-        })
-        .collect();
-    let scopes = Scopes::parse(params.get("scopes").unwrap_or("read")).map_err(ApiError::validation)?;
-    let website = params.text("website").map(String::from);
-    let (app, secret) = gw.users.create_app(NewApp { name, website, redirect_uris, scopes }).await.or_api()?;
+    let form = NewAppForm::parse(&params)?;
+    let (app, secret) = gw.users.create_app(form.0).await.or_api()?;
     Ok(Json(entity(&app, Some(secret))))
 }
 
