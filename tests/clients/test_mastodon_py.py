@@ -68,6 +68,18 @@ def test_follow_post_page_delete_unfollow(trio):
     assert {x.id for x in all_pages(alice, alice.account_followers(a.id, limit=1))} == {b.id, c.id}
     assert [x.id for x in bob.account_following(b.id)] == [a.id]
 
+    # Both follows reach alice's notifications (through the bus, so poll).
+    notes = eventually(lambda: [n for n in alice.notifications(types=["follow"]) if n.account.id in (b.id, c.id)]
+                       if len(alice.notifications(types=["follow"])) >= 2 else None)
+    assert notes and {n.account.id for n in notes} == {b.id, c.id}
+    assert all(n.type == "follow" for n in notes)
+    assert alice.notifications(id=notes[0].id).id == notes[0].id
+    assert alice.notifications(exclude_types=["follow"]) == []
+    alice.notifications_dismiss(notes[0].id)
+    assert [n.id for n in alice.notifications()] == [notes[1].id]
+    alice.notifications_clear()
+    assert alice.notifications() == []
+
     posted = []
     for i in range(45):
         vis = ["public", "unlisted", "private"][i % 3]

@@ -25,6 +25,7 @@ pub static COMPONENTS: &[Registered] = &[
     Registered { component: &users::COMPONENT, settings: none },
     Registered { component: &posts::COMPONENT, settings: none },
     Registered { component: &timelines::COMPONENT, settings: |c| Box::new(c.timelines.clone()) },
+    Registered { component: &notifications::COMPONENT, settings: none },
     Registered { component: &gateway::COMPONENT, settings: |c| Box::new(c.gateway()) },
 ];
 

@@ -64,7 +64,8 @@ mod tests {
     #[test]
     fn targets_parse_lists_and_all() {
         assert!("all".parse::<Targets>().unwrap().is_all());
-        assert!("gateway,users,posts,timelines".parse::<Targets>().unwrap().is_all());
+        assert!("gateway,users,posts,timelines,notifications".parse::<Targets>().unwrap().is_all());
+        assert!(!"gateway,users,posts,timelines".parse::<Targets>().unwrap().is_all());
         let t: Targets = "posts, users".parse().unwrap();
         assert!(t.has("users") && t.has("posts") && !t.has("gateway"));
         assert_eq!(t.to_string(), "users,posts");

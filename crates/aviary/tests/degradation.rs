@@ -10,6 +10,7 @@ use cache::{MemorySharedState, MemoryTimelineCache};
 use gateway::limits::{Clock, RateLimitSettings, RateLimiter};
 use gateway::{Gateway, GatewaySettings, HttpSettings};
 use model::{Id, IdGenerator, Page};
+use notifications::NotificationsService;
 use posts::{AuthorStats, NewPost, PostRecord, PostRef, PostsApi, PostsError, PostsService};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -103,11 +104,14 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
     let posts: Arc<dyn PostsApi> = Arc::new(Faulty { inner: real, mode: mode.clone() });
     let cache = Arc::new(MemoryTimelineCache::new(800));
     let timelines = Arc::new(TimelinesService::new(cache, users.clone(), posts.clone(), 800));
+    let notifications =
+        Arc::new(NotificationsService::open(&db, Arc::new(IdGenerator::new(2)), users.clone()).await.unwrap());
     let shared = Arc::new(MemorySharedState::new());
     let gw = Gateway {
         users,
         posts,
         timelines,
+        notifications,
         shared: shared.clone(),
         settings: Arc::new(GatewaySettings {
             http: HttpSettings { optional_part_timeout_ms: 200, ..Default::default() },

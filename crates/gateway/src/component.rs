@@ -23,7 +23,7 @@ impl Component for GatewayComponent {
     }
 
     fn uses(&self) -> &'static [&'static str] {
-        &["users", "posts", "timelines"]
+        &["users", "posts", "timelines", "notifications"]
     }
 
     fn needs(&self) -> Needs {
@@ -50,6 +50,7 @@ impl Component for GatewayComponent {
             users: w.api::<dyn UsersApi>()?,
             posts: w.api::<dyn PostsApi>()?,
             timelines: w.api::<dyn TimelinesApi>()?,
+            notifications: w.api::<dyn notifications::NotificationsApi>()?,
             shared: w.engines.shared.clone(),
             limits: Arc::new(RateLimiter::new(s.rate_limits.clone(), w.engines.shared.clone(), Clock::System)),
             proxies,

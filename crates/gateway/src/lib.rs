@@ -50,6 +50,7 @@ pub struct Gateway {
     pub users: Arc<dyn UsersApi>,
     pub posts: Arc<dyn PostsApi>,
     pub timelines: Arc<dyn TimelinesApi>,
+    pub notifications: Arc<dyn notifications::NotificationsApi>,
     /// Shared between gateway instances (Redis in split mode): cached
     /// token checks.
     pub shared: Arc<dyn SharedState>,

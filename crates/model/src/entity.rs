@@ -37,6 +37,21 @@ pub struct Account {
     pub source: Option<Source>,
 }
 
+/// `content/en/entities/Notification.md`: something that happened to the
+/// account, caused by `account`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub id: Id,
+    pub r#type: &'static str,
+    /// Mastodon 4.3's grouping key; `ungrouped-<id>` for a notification that
+    /// is not grouped with others.
+    pub group_key: String,
+    pub created_at: String,
+    pub account: Account,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
 /// Present only on the caller's own account (`verify_credentials`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {

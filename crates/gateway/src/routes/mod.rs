@@ -6,6 +6,7 @@
 mod accounts;
 mod apps;
 mod instance;
+mod notifications;
 mod oauth;
 mod preferences;
 mod statuses;
@@ -48,6 +49,7 @@ fn all() -> Routes {
         timelines::routes,
         instance::routes,
         preferences::routes,
+        notifications::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

@@ -80,11 +80,12 @@ impl Harness {
             key_prefix: "test:".into(),
             record_ttl: Duration::from_secs(600),
         };
-        let names = ["users", "posts", "timelines", "gateway"].into_iter().collect();
+        let names = ["users", "posts", "timelines", "notifications", "gateway"].into_iter().collect();
         let mut w = Wiring::new(engines, names);
         users::COMPONENT.start(&mut w, &()).await.expect("users starts");
         posts::COMPONENT.start(&mut w, &()).await.expect("posts starts");
         timelines::COMPONENT.start(&mut w, &timelines::TimelinesSettings::default()).await.expect("timelines starts");
+        notifications::COMPONENT.start(&mut w, &()).await.expect("notifications starts");
         let mut settings = GatewaySettings::default();
         settings.rate_limits.enabled = false;
         tweak(&mut settings);

@@ -1,0 +1,119 @@
+//! `/api/v1/notifications`: an account's notifications, one by one, and
+//! dismissing them. Follows are what is recorded so far.
+
+use super::{Routes, path_id};
+use crate::Gateway;
+use crate::auth::Auth;
+use crate::errors::OrApi;
+use crate::paging::{BaseUrl, link_header, page};
+use crate::params::Params;
+use crate::render;
+use ::notifications::{NotificationFilter, NotificationRecord, NotificationType};
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use model::Id;
+use model::entity::Notification;
+use model::time_fmt::rfc3339_millis;
+use platform::ApiError;
+use serde_json::{Value, json};
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .route("/api/v1/notifications", get(list))
+        .route("/api/v1/notifications/clear", post(clear))
+        .route("/api/v1/notifications/{id}", get(show))
+        .route("/api/v1/notifications/{id}/dismiss", post(dismiss))
+}
+
+/// `GET /api/v1/notifications`'s filters. Types this server does not
+/// record are ignored, as Mastodon ignores unknown ones; an `account_id`
+/// that is not an id matches nothing.
+struct ListQuery {
+    filter: NotificationFilter,
+    nothing: bool,
+}
+
+impl ListQuery {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        let names = |key: &str| params.all(key).into_iter().filter_map(NotificationType::parse).collect::<Vec<_>>();
+        let types = (!params.all("types").is_empty()).then(|| names("types"));
+        let (from_account, nothing) = match params.text("account_id") {
+            None => (None, false),
+            Some(raw) => match raw.parse::<Id>() {
+                Ok(id) => (Some(id), false),
+                Err(_) => (None, true),
+            },
+        };
+        Ok(ListQuery {
+            filter: NotificationFilter { types, exclude_types: names("exclude_types"), from_account },
+            nothing,
+        })
+    }
+}
+
+/// Records as entities; those whose account is gone are left out.
+async fn entities(gw: &Gateway, base: &str, records: &[NotificationRecord]) -> Result<Vec<Notification>, ApiError> {
+    let mut from: Vec<Id> = records.iter().map(|n| n.from_account_id).collect();
+    from.sort_unstable();
+    from.dedup();
+    let accounts = render::accounts(gw, base, &from).await?;
+    Ok(records
+        .iter()
+        .filter_map(|n| {
+            let account = accounts.get(&n.from_account_id)?.clone();
+            Some(Notification {
+                id: n.id,
+                r#type: n.kind.as_str(),
+                group_key: format!("ungrouped-{}", n.id),
+                created_at: rfc3339_millis(n.created_at_ms),
+                account,
+                status: None,
+            })
+        })
+        .collect())
+}
+
+pub async fn list(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Notification>>), ApiError> {
+    let me = auth.user("read:notifications")?;
+    let page = page(&params)?;
+    let query = ListQuery::parse(&params)?;
+    if query.nothing {
+        return Ok((HeaderMap::new(), Json(vec![])));
+    }
+    let records = gw.notifications.list(me, &query.filter, &page).await.or_api()?;
+    let ids: Vec<Id> = records.iter().map(|n| n.id).collect();
+    let body = entities(&gw, &base, &records).await?;
+    Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
+}
+
+pub async fn show(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Notification>, ApiError> {
+    let me = auth.user("read:notifications")?;
+    let record = gw.notifications.get(me, path_id(&id)?).await.or_api()?.ok_or_else(ApiError::not_found)?;
+    entities(&gw, &base, &[record]).await?.pop().map(Json).ok_or_else(ApiError::not_found)
+}
+
+pub async fn dismiss(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let me = auth.user("write:notifications")?;
+    gw.notifications.dismiss(me, path_id(&id)?).await.or_api()?;
+    Ok(Json(json!({})))
+}
+
+pub async fn clear(State(gw): State<Gateway>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    let me = auth.user("write:notifications")?;
+    gw.notifications.clear(me).await.or_api()?;
+    Ok(Json(json!({})))
+}

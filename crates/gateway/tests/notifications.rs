@@ -1,0 +1,117 @@
+//! `routes::notifications` at the handler level: follows through the
+//! real bus reach the followed account's notifications.
+
+mod support;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::{Harness, User};
+
+/// The account's notifications once `n` of them are there (the handler
+/// runs after the follow's commit, through the outbox and the bus).
+async fn notifications(h: &Harness, who: &User, n: usize) -> Value {
+    let mut got = Value::Null;
+    for _ in 0..300 {
+        got = h.get("/api/v1/notifications", Some(&who.token)).await.expect(StatusCode::OK);
+        if got.as_array().is_some_and(|a| a.len() >= n) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_follow_notifies_the_followed_account_and_dismiss_and_clear_remove_it() {
+    let h = Harness::new().await;
+    let (alice, bob, carol) = (h.user("alice").await, h.user("bob").await, h.user("carol").await);
+    h.post(&format!("/api/v1/accounts/{}/follow", alice.id), Some(&bob.token), json!({})).await.expect(StatusCode::OK);
+    let list = notifications(&h, &alice, 1).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let n = &list[0];
+    assert_eq!(n["type"], "follow");
+    assert_eq!(n["account"]["id"], bob.id.as_str());
+    let id = n["id"].as_str().unwrap().to_string();
+    assert_eq!(n["group_key"], format!("ungrouped-{id}"));
+    assert!(n.get("status").is_none_or(Value::is_null), "{n}");
+    // The follower hears nothing of their own follow.
+    assert_eq!(h.get("/api/v1/notifications", Some(&bob.token)).await.expect(StatusCode::OK), json!([]));
+
+    let one = h.get(&format!("/api/v1/notifications/{id}"), Some(&alice.token)).await.expect(StatusCode::OK);
+    assert_eq!(one["id"], id.as_str());
+    // Another account's notification is not there for anyone else.
+    h.get(&format!("/api/v1/notifications/{id}"), Some(&carol.token)).await.error(StatusCode::NOT_FOUND);
+    h.post(&format!("/api/v1/notifications/{id}/dismiss"), Some(&carol.token), json!({}))
+        .await
+        .error(StatusCode::NOT_FOUND);
+
+    // Filters: a type not asked for, or excluded, leaves it out.
+    let only_mentions = h.get("/api/v1/notifications?types[]=mention", Some(&alice.token)).await;
+    assert_eq!(only_mentions.expect(StatusCode::OK), json!([]));
+    let without_follows = h.get("/api/v1/notifications?exclude_types[]=follow", Some(&alice.token)).await;
+    assert_eq!(without_follows.expect(StatusCode::OK), json!([]));
+    let from_bob = h.get(&format!("/api/v1/notifications?account_id={}", bob.id), Some(&alice.token)).await;
+    assert_eq!(from_bob.expect(StatusCode::OK).as_array().unwrap().len(), 1);
+
+    h.post(&format!("/api/v1/notifications/{id}/dismiss"), Some(&alice.token), json!({})).await.expect(StatusCode::OK);
+    assert_eq!(h.get("/api/v1/notifications", Some(&alice.token)).await.expect(StatusCode::OK), json!([]));
+
+    h.post(&format!("/api/v1/accounts/{}/follow", alice.id), Some(&carol.token), json!({}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(notifications(&h, &alice, 1).await.as_array().unwrap().len(), 1);
+    h.post("/api/v1/notifications/clear", Some(&alice.token), json!({})).await.expect(StatusCode::OK);
+    assert_eq!(h.get("/api/v1/notifications", Some(&alice.token)).await.expect(StatusCode::OK), json!([]));
+}
+
+#[tokio::test]
+async fn an_unfollow_takes_its_notification_back() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    h.post(&format!("/api/v1/accounts/{}/follow", alice.id), Some(&bob.token), json!({})).await.expect(StatusCode::OK);
+    assert_eq!(notifications(&h, &alice, 1).await.as_array().unwrap().len(), 1);
+    h.post(&format!("/api/v1/accounts/{}/unfollow", alice.id), Some(&bob.token), json!({}))
+        .await
+        .expect(StatusCode::OK);
+    let mut left = Value::Null;
+    for _ in 0..300 {
+        left = h.get("/api/v1/notifications", Some(&alice.token)).await.expect(StatusCode::OK);
+        if left == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, json!([]));
+}
+
+#[tokio::test]
+async fn notifications_need_a_user_token_with_the_scope_and_ids_are_checked() {
+    let h = Harness::new().await;
+    h.get("/api/v1/notifications", None).await.error(StatusCode::UNAUTHORIZED);
+    h.post("/api/v1/notifications/clear", None, json!({})).await.error(StatusCode::UNAUTHORIZED);
+    let (_, app_token) = h.app("read write").await;
+    h.get("/api/v1/notifications", Some(&app_token)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
+    let alice = h.user("alice").await;
+    h.get("/api/v1/notifications/not-an-id", Some(&alice.token)).await.error(StatusCode::NOT_FOUND);
+    h.get("/api/v1/notifications/999999999", Some(&alice.token)).await.error(StatusCode::NOT_FOUND);
+    h.post("/api/v1/notifications/999999999/dismiss", Some(&alice.token), json!({})).await.error(StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get("/api/v1/notifications?account_id=not-an-id", Some(&alice.token)).await.expect(StatusCode::OK),
+        json!([])
+    );
+    h.get("/api/v1/notifications?max_id=nope", Some(&alice.token)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
+    // A token whose scopes do not cover notifications may not read them.
+    let (_, write_only) = h.app("write").await;
+    let signed = h
+        .post(
+            "/api/v1/accounts",
+            Some(&write_only),
+            json!({"username": "bob", "email": "bob@example.org", "password": "correct horse battery",
+                   "agreement": true, "locale": "en"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let token = signed["access_token"].as_str().unwrap();
+    h.get("/api/v1/notifications", Some(token)).await.error(StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,148 @@
+//! [`NotificationsApi`] over the component's own database, and the writes
+//! its event handler makes.
+
+use crate::*;
+use async_trait::async_trait;
+use model::time_fmt::now_millis;
+use model::{Id, Page, PageDirection};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+fn unexpected(e: impl Into<store::StoreError>) -> NotificationsError {
+    match e.into() {
+        store::StoreError::Unavailable(e) => NotificationsError::Unavailable(e.to_string()),
+        other => NotificationsError::Unexpected(anyhow::Error::new(other)),
+    }
+}
+
+fn row(r: &AnyRow) -> NotificationRecord {
+    let kind: String = r.get("type");
+    NotificationRecord {
+        id: Id::from_i64(r.get("id")),
+        account_id: Id::from_i64(r.get("account_id")),
+        kind: NotificationType::parse(&kind).expect("the CHECK constraint admits only known types"),
+        from_account_id: Id::from_i64(r.get("from_account_id")),
+        status_id: r.get::<Option<i64>, _>("status_id").map(Id::from_i64),
+        created_at_ms: r.get("created_at"),
+    }
+}
+
+/// The key that makes a follow's notification unique.
+fn follow_cause(follower: Id, followee: Id) -> String {
+    format!("follow:{}:{}", follower.get(), followee.get())
+}
+
+/// A JSON array of type names, bound as one parameter (see `store::id_list`).
+fn type_list(kinds: &[NotificationType]) -> String {
+    let names: Vec<String> = kinds.iter().map(|k| format!("\"{}\"", k.as_str())).collect();
+    format!("[{}]", names.join(","))
+}
+
+impl NotificationsService {
+    /// Records that `follower` followed `followee`; nothing when it is
+    /// already recorded.
+    pub(crate) async fn record_follow(&self, follower: Id, followee: Id) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO notifications (id, account_id, type, from_account_id, status_id, cause, created_at)
+             VALUES ($1, $2, 'follow', $3, NULL, $4, $5) ON CONFLICT (cause) DO NOTHING",
+        )
+        .bind(self.ids.next().get())
+        .bind(followee.get())
+        .bind(follower.get())
+        .bind(follow_cause(follower, followee))
+        .bind(now_millis())
+        .execute(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(())
+    }
+
+    /// Removes the notification of `follower`'s follow of `followee`.
+    pub(crate) async fn remove_follow(&self, follower: Id, followee: Id) -> Result<()> {
+        sqlx::query("DELETE FROM notifications WHERE cause = $1")
+            .bind(follow_cause(follower, followee))
+            .execute(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NotificationsApi for NotificationsService {
+    async fn list(&self, account: Id, filter: &NotificationFilter, page: &Page) -> Result<Vec<NotificationRecord>> {
+        let kinds = filter.kinds();
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        };
+        let sql = self.db.sql(
+            if order == "DESC" {
+                "SELECT * FROM notifications WHERE account_id = $1
+                 AND type IN (SELECT value FROM json_each($2)) AND ($3 IS NULL OR from_account_id = $3)
+                 AND ($4 IS NULL OR id < $4) AND ($5 IS NULL OR id > $5) ORDER BY id DESC LIMIT $6"
+            } else {
+                "SELECT * FROM notifications WHERE account_id = $1
+                 AND type IN (SELECT value FROM json_each($2)) AND ($3 IS NULL OR from_account_id = $3)
+                 AND ($4 IS NULL OR id < $4) AND ($5 IS NULL OR id > $5) ORDER BY id ASC LIMIT $6"
+            },
+            if order == "DESC" {
+                "SELECT * FROM notifications WHERE account_id = $1
+                 AND type IN (SELECT jsonb_array_elements_text($2::jsonb)) AND ($3::bigint IS NULL OR from_account_id = $3)
+                 AND ($4::bigint IS NULL OR id < $4) AND ($5::bigint IS NULL OR id > $5) ORDER BY id DESC LIMIT $6"
+            } else {
+                "SELECT * FROM notifications WHERE account_id = $1
+                 AND type IN (SELECT jsonb_array_elements_text($2::jsonb)) AND ($3::bigint IS NULL OR from_account_id = $3)
+                 AND ($4::bigint IS NULL OR id < $4) AND ($5::bigint IS NULL OR id > $5) ORDER BY id ASC LIMIT $6"
+            },
+        );
+        let rows = sqlx::query(sql)
+            .bind(account.get())
+            .bind(type_list(&kinds))
+            .bind(filter.from_account.map(Id::get))
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        let mut found: Vec<NotificationRecord> = rows.iter().map(row).collect();
+        found.sort_by_key(|n| std::cmp::Reverse(n.id));
+        Ok(found)
+    }
+
+    async fn get(&self, account: Id, id: Id) -> Result<Option<NotificationRecord>> {
+        let found = sqlx::query("SELECT * FROM notifications WHERE id = $1 AND account_id = $2")
+            .bind(id.get())
+            .bind(account.get())
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(found.as_ref().map(row))
+    }
+
+    async fn dismiss(&self, account: Id, id: Id) -> Result<()> {
+        let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND account_id = $2")
+            .bind(id.get())
+            .bind(account.get())
+            .execute(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        if done.rows_affected() == 0 {
+            return Err(NotificationsError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, account: Id) -> Result<()> {
+        sqlx::query("DELETE FROM notifications WHERE account_id = $1")
+            .bind(account.get())
+            .execute(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+}
