@@ -102,16 +102,6 @@ async fn notifications_need_a_user_token_with_the_scope_and_ids_are_checked() {
     );
     h.get("/api/v1/notifications?max_id=nope", Some(&alice.token)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
     // A token whose scopes do not cover notifications may not read them.
-    let (_, write_only) = h.app("write").await;
-    let signed = h
-        .post(
-            "/api/v1/accounts",
-            Some(&write_only),
-            json!({"username": "bob", "email": "bob@example.org", "password": "correct horse battery",
-                   "agreement": true, "locale": "en"}),
-        )
-        .await
-        .expect(StatusCode::OK);
-    let token = signed["access_token"].as_str().unwrap();
-    h.get("/api/v1/notifications", Some(token)).await.error(StatusCode::FORBIDDEN);
+    let write_only = h.user_with("bob", "write").await;
+    h.get("/api/v1/notifications", Some(&write_only.token)).await.error(StatusCode::FORBIDDEN);
 }

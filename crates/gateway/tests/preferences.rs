@@ -26,15 +26,6 @@ async fn preferences_need_a_user_token_with_read_accounts() {
     let (_, app_token) = h.app("read").await;
     h.get("/api/v1/preferences", Some(&app_token)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
     // A token without a read scope may not read them.
-    let (_, write_only) = h.app("write").await;
-    let u = h
-        .post(
-            "/api/v1/accounts",
-            Some(&write_only),
-            serde_json::json!({"username": "bob", "email": "bob@example.org",
-                               "password": "correct horse battery", "agreement": true, "locale": "en"}),
-        )
-        .await;
-    let token = u.expect(StatusCode::OK)["access_token"].as_str().unwrap().to_string();
-    h.get("/api/v1/preferences", Some(&token)).await.error(StatusCode::FORBIDDEN);
+    let write_only = h.user_with("bob", "write").await;
+    h.get("/api/v1/preferences", Some(&write_only.token)).await.error(StatusCode::FORBIDDEN);
 }
