@@ -71,7 +71,7 @@ pub enum SendError {
 ///
 /// Idle connections are kept per thread: a connection belongs to the
 /// reactor of the runtime that opened it, and the server's fast path runs
-/// one single-threaded runtime per core (`platform::front`), so a
+/// one single-threaded runtime per core (`crate::front`), so a
 /// connection reused on another core would have its wake-ups cross over
 /// from the first. Per thread, no lock is shared either.
 #[derive(Clone)]
