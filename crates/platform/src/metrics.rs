@@ -46,10 +46,19 @@ impl HttpMetrics {
     }
 }
 
+/// The method as a label: one of HTTP's own methods, or `OTHER`. A client
+/// chooses the method it sends, and a label per distinct one would let it
+/// grow `/metrics` without bound (200 made-up methods once took it from
+/// 58 KB to 989 KB).
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    KNOWN.into_iter().find(|k| *k == method).unwrap_or("OTHER")
+}
+
 impl HttpMetrics {
     /// Records one request against its route template.
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: std::time::Duration) {
-        let (method, route) = (method.to_string(), route.to_string());
+        let (method, route) = (method_label(method).to_string(), route.to_string());
         self.latency
             .get_or_create(&LatencyLabels { method: method.clone(), route: route.clone() })
             .observe(elapsed.as_secs_f64());
@@ -76,6 +85,7 @@ pub struct RouteSeries {
 
 impl RouteSeries {
     pub fn record(&self, method: &str, status: u16, elapsed: std::time::Duration) {
+        let method = method_label(method);
         let count = |(_, _, requests, latency): &(String, u16, Counter, Histogram)| {
             latency.observe(elapsed.as_secs_f64());
             requests.inc();
@@ -116,4 +126,28 @@ pub fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, registry).expect("writing to a String cannot fail");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label_and_known_ones_keep_theirs() {
+        let mut registry = Registry::default();
+        let m = HttpMetrics::register(&mut registry);
+        for i in 0..200 {
+            m.record(&format!("X{i}"), "/r", 405, std::time::Duration::from_millis(1));
+        }
+        m.record("GET", "/r", 200, std::time::Duration::from_millis(1));
+        let series = m.route("/p");
+        for i in 0..50 {
+            series.record(&format!("Y{i}"), 200, std::time::Duration::from_millis(1));
+        }
+        let text = encode(&registry);
+        assert!(text.contains(r#"http_requests_total{method="OTHER",route="/r",status="405"} 200"#), "{text}");
+        assert!(text.contains(r#"http_requests_total{method="OTHER",route="/p",status="200"} 50"#), "{text}");
+        assert!(text.contains(r#"http_requests_total{method="GET",route="/r",status="200"} 1"#), "{text}");
+        assert!(!text.contains("X1") && !text.contains("Y1"), "{text}");
+    }
 }

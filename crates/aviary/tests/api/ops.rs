@@ -26,6 +26,23 @@ async fn health_readiness_and_metrics_are_served() {
 }
 
 #[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let s = crate::start().await;
+    let api = testkit::Api::new(&s.base());
+    let before = api.get("/metrics", None).await.text().await.unwrap().len();
+    for i in 0..100 {
+        let method = reqwest::Method::from_bytes(format!("ATTACK{i}").as_bytes()).unwrap();
+        let r = api.request(method, "/api/v1/instance", None).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let text = api.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("ATTACK"), "a client's method became a label");
+    assert!(text.contains(r#"method="OTHER""#), "{text}");
+    // One new series (and its histogram), not one per method.
+    assert!(text.len() < before + 4_000, "/metrics grew from {before} to {} bytes", text.len());
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_echoing_the_clients() {
     let s = crate::start().await;
     let api = s.api();
