@@ -14,11 +14,12 @@ async fn describing_upstream(name: &'static str) -> (SocketAddr, tokio::sync::on
     use axum::extract::Request;
     let app = axum::Router::new().fallback(move |req: Request| async move {
         let xff = req.headers().get("x-forwarded-for").map(|v| v.to_str().unwrap().to_string());
+        let upgrade = req.headers().get("upgrade").map(|v| v.to_str().unwrap().to_string());
         let method = req.method().to_string();
         let uri = req.uri().to_string();
         let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
         axum::Json(serde_json::json!({
-            "upstream": name, "method": method, "uri": uri, "xff": xff,
+            "upstream": name, "method": method, "uri": uri, "xff": xff, "upgrade": upgrade,
             "body": String::from_utf8_lossy(&body),
         }))
     });
@@ -513,4 +514,65 @@ async fn hop_by_hop_headers_stay_on_their_hop_and_the_gateway_sets_ids_trace_and
         assert!(answered("x-internal").is_empty() && answered("keep-alive").is_empty(), "{path}: {answer:?}");
         assert!(answered("connection").iter().all(|v| !v.contains("x-internal")), "{path}: {answer:?}");
     }
+}
+
+/// An attack review found pass-through paths reaching outside their prefix
+/// (`/ext/../internal/…`, encoded dots and slashes, backslashes) and any
+/// `Upgrade` token spliced (`h2c` opened a tunnel to the upstream). Both
+/// are refused, on the fast path and on hyper's.
+#[tokio::test]
+async fn pass_through_paths_stay_under_their_prefix_and_only_websocket_is_spliced() {
+    use tokio::io::AsyncWriteExt;
+    let (a, _a) = describing_upstream("a").await;
+    let server = TestServer::start_with(|c| {
+        let mut r: gateway::proxy::ProxyRouteConfig =
+            serde_json::from_value(serde_json::json!({"prefix": "/ext", "upstream": [a.to_string()]})).unwrap();
+        r.pool.health_path = "/".into();
+        c.proxy = vec![r];
+    })
+    .await;
+    let ask = |request: String| async move {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let (status, _, body) = read_answer(&mut tcp, &mut buf).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    for target in [
+        "/ext/../internal/users/authenticate",
+        "/ext/%2e%2e/internal/users/authenticate",
+        "/ext/.%2E/internal/users/authenticate",
+        "/ext/..%5cinternal/users/authenticate",
+        "/ext/a%2f..%2f..%2finternal/users/authenticate",
+        "/ext/./x",
+    ] {
+        for body in ["", "hello"] {
+            // Without a body on the fast path, with one through hyper (chunked).
+            let request = if body.is_empty() {
+                format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            } else {
+                format!(
+                    "POST {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\n{body}\r\n0\r\n\r\n"
+                )
+            };
+            let (status, answer) = ask(request).await;
+            assert!((400..500).contains(&status), "{target}: {status} {answer}");
+            assert!(!answer.contains("\"upstream\""), "{target} reached the upstream: {answer}");
+        }
+    }
+    // A clean path still goes through.
+    let (status, answer) = ask("GET /ext/ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".into()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"upstream\":\"a\""), "{answer}");
+    // An upgrade to anything but WebSocket is forwarded as a plain request:
+    // no 101, no tunnel, the `Upgrade` not passed on.
+    let (status, answer) =
+        ask("GET /ext/h2 HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\n\
+         http2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            .into())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let seen: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(seen["uri"], "/ext/h2");
+    assert!(seen["upgrade"].is_null(), "{answer}");
 }

@@ -84,7 +84,10 @@ where
             Some(route) => {
                 let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
                 let mut req = req;
-                let upgrade = req.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
+                // Only WebSocket is spliced: another protocol (`h2c`) would
+                // open a tunnel to the upstream past the route's rules. Its
+                // `Upgrade` is then hop-by-hop, dropped like the others.
+                let upgrade = websocket(req.headers()).then(|| hyper::upgrade::on(&mut req));
                 let (parts, body) = req.into_parts();
                 let front = self.front.clone();
                 Box::pin(async move {
@@ -95,6 +98,13 @@ where
             None => Box::pin(self.inner.clone().oneshot(req)),
         }
     }
+}
+
+/// Whether a request asks to switch to WebSocket, and to nothing else.
+fn websocket(headers: &axum::http::HeaderMap) -> bool {
+    let mut tokens = headers.get_all(header::UPGRADE).iter().flat_map(|v| v.as_bytes().split(|&b| b == b','));
+    let first = tokens.next().map(|t| t.trim_ascii());
+    first.is_some_and(|t| t.eq_ignore_ascii_case(b"websocket")) && tokens.all(|t| t.trim_ascii().is_empty())
 }
 
 /// The pass-through routes as the fast path serves them

@@ -64,7 +64,73 @@ impl ProxyRoute {
     }
 }
 
-/// Whether `path` is `prefix` or below it (at a segment boundary).
+/// Whether `path` is `prefix` or below it (at a segment boundary) and
+/// stays there: no `.` or `..` segment (percent-encoded or not), no
+/// backslash and no encoded slash or backslash — any of which an upstream
+/// may resolve to a path outside the prefix (`/stream/../internal/…`). A
+/// path that does not stay is not the route's; the router answers it.
 pub(crate) fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    path.strip_prefix(prefix).is_some_and(|rest| (rest.is_empty() || rest.starts_with('/')) && stays_put(rest))
+}
+
+/// No dot segment, backslash, or encoded slash or backslash in `path`,
+/// without allocating (this runs for every pass-through request).
+fn stays_put(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let encoded = |i: usize, hi: u8, lo: u8| {
+        bytes.len() > i + 2 && bytes[i] == b'%' && bytes[i + 1] == hi && bytes[i + 2].to_ascii_lowercase() == lo
+    };
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\\' || encoded(i, b'2', b'f') || encoded(i, b'5', b'c') {
+            return false;
+        }
+    }
+    !path.split('/').any(|segment| dot_segment(segment.as_bytes()))
+}
+
+/// `.` or `..`, each dot written as itself or as `%2e`.
+fn dot_segment(segment: &[u8]) -> bool {
+    let (mut dots, mut i) = (0, 0);
+    while i < segment.len() {
+        if segment[i] == b'.' {
+            i += 1;
+        } else if segment.len() >= i + 3
+            && segment[i] == b'%'
+            && segment[i + 1] == b'2'
+            && segment[i + 2] | 0x20 == b'e'
+        {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    (1..=2).contains(&dots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_could_leave_the_prefix_are_not_under_it() {
+        for inside in ["/ext", "/ext/", "/ext/a/b", "/ext/a.b/c..d/...", "/ext/%2e%2e%2e", "/ext/a%20b"] {
+            assert!(under(inside, "/ext"), "{inside}");
+        }
+        for outside in [
+            "/ext/../internal/users/authenticate",
+            "/ext/..",
+            "/ext/./x",
+            "/ext/%2e%2e/internal",
+            "/ext/%2E./internal",
+            "/ext/.%2e/internal",
+            "/ext/..\\internal",
+            "/ext/a%2f..%2finternal",
+            "/ext/a%5C..",
+            "/extra",
+            "/other",
+        ] {
+            assert!(!under(outside, "/ext"), "{outside}");
+        }
+    }
 }
