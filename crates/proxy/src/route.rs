@@ -80,10 +80,8 @@ fn stays_put(path: &str) -> bool {
     let encoded = |i: usize, hi: u8, lo: u8| {
         bytes.len() > i + 2 && bytes[i] == b'%' && bytes[i + 1] == hi && bytes[i + 2].to_ascii_lowercase() == lo
     };
-    for i in 0..bytes.len() {
-        if bytes[i] == b'\\' || encoded(i, b'2', b'f') || encoded(i, b'5', b'c') {
-            return false;
-        }
+    if bytes.iter().enumerate().any(|(i, &b)| b == b'\\' || encoded(i, b'2', b'f') || encoded(i, b'5', b'c')) {
+        return false;
     }
     !path.split('/').any(|segment| dot_segment(segment.as_bytes()))
 }
