@@ -38,6 +38,28 @@ fn type_list(kinds: &[NotificationType]) -> String {
     format!("[{}]", names.join(","))
 }
 
+/// An account's notifications of the types in `$2` (a JSON array, unpacked
+/// by each engine's own function), from `$3` if given, between the cursors
+/// `$4` and `$5`, in `order`: one statement, written once for both engines.
+macro_rules! listing {
+    (SQLITE_TYPES, $order:literal) => {
+        listing!("SELECT value FROM json_each($2)", $order)
+    };
+    (POSTGRES_TYPES, $order:literal) => {
+        listing!("SELECT jsonb_array_elements_text($2::jsonb)", $order)
+    };
+    ($types:literal, $order:literal) => {
+        concat!(
+            "SELECT * FROM notifications WHERE account_id = $1 AND type IN (",
+            $types,
+            ") AND ($3 IS NULL OR from_account_id = $3) AND ($4 IS NULL OR id < $4) AND ($5 IS NULL OR id > $5)",
+            " ORDER BY id ",
+            $order,
+            " LIMIT $6"
+        )
+    };
+}
+
 impl NotificationsService {
     /// Records that `follower` followed `followee`; nothing when it is
     /// already recorded.
@@ -75,30 +97,12 @@ impl NotificationsApi for NotificationsService {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
+        let sql = match page.direction() {
+            PageDirection::Descending => self.db.sql(listing!(SQLITE_TYPES, "DESC"), listing!(POSTGRES_TYPES, "DESC")),
+            PageDirection::AscendingFromMin => {
+                self.db.sql(listing!(SQLITE_TYPES, "ASC"), listing!(POSTGRES_TYPES, "ASC"))
+            }
         };
-        let sql = self.db.sql(
-            if order == "DESC" {
-                "SELECT * FROM notifications WHERE account_id = $1
-                 AND type IN (SELECT value FROM json_each($2)) AND ($3 IS NULL OR from_account_id = $3)
-                 AND ($4 IS NULL OR id < $4) AND ($5 IS NULL OR id > $5) ORDER BY id DESC LIMIT $6"
-            } else {
-                "SELECT * FROM notifications WHERE account_id = $1
-                 AND type IN (SELECT value FROM json_each($2)) AND ($3 IS NULL OR from_account_id = $3)
-                 AND ($4 IS NULL OR id < $4) AND ($5 IS NULL OR id > $5) ORDER BY id ASC LIMIT $6"
-            },
-            if order == "DESC" {
-                "SELECT * FROM notifications WHERE account_id = $1
-                 AND type IN (SELECT jsonb_array_elements_text($2::jsonb)) AND ($3::bigint IS NULL OR from_account_id = $3)
-                 AND ($4::bigint IS NULL OR id < $4) AND ($5::bigint IS NULL OR id > $5) ORDER BY id DESC LIMIT $6"
-            } else {
-                "SELECT * FROM notifications WHERE account_id = $1
-                 AND type IN (SELECT jsonb_array_elements_text($2::jsonb)) AND ($3::bigint IS NULL OR from_account_id = $3)
-                 AND ($4::bigint IS NULL OR id < $4) AND ($5::bigint IS NULL OR id > $5) ORDER BY id ASC LIMIT $6"
-            },
-        );
         let rows = sqlx::query(sql)
             .bind(account.get())
             .bind(type_list(&kinds))
