@@ -70,7 +70,13 @@ impl ProxyRoute {
 /// may resolve to a path outside the prefix (`/stream/../internal/…`). A
 /// path that does not stay is not the route's; the router answers it.
 pub(crate) fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| (rest.is_empty() || rest.starts_with('/')) && stays_put(rest))
+    below(path, prefix).is_some_and(stays_put)
+}
+
+/// What follows `prefix` in `path` when `path` is `prefix` or below it (at a
+/// segment boundary), whether or not it stays there.
+pub(crate) fn below<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    path.strip_prefix(prefix).filter(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// No dot segment, backslash, or encoded slash or backslash in `path`,
