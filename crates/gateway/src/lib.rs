@@ -17,6 +17,7 @@
 
 mod auth;
 mod component;
+mod cors;
 mod edge;
 mod errors;
 mod html;
@@ -73,7 +74,10 @@ impl Gateway {
     pub fn router(self) -> Router {
         let limit = self.settings.http.body_limit_bytes;
         let in_flight = self.in_flight.clone();
-        routes::router()
+        let router = routes::router()
+            // A known path asked with a method it does not take: 405 with
+            // `Allow` (kept by the router), in Mastodon's error shape.
+            .method_not_allowed_fallback(method_not_allowed)
             .fallback(platform::error::fallback_not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), edge::edge))
             .layer(DefaultBodyLimit::max(limit))
@@ -85,6 +89,11 @@ impl Gateway {
                     .layer(HandleErrorLayer::new(edge::overloaded))
                     .load_shed()
                     .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight)),
-            )
+            );
+        cors::wrap(router)
     }
+}
+
+async fn method_not_allowed() -> platform::ApiError {
+    platform::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
 }
