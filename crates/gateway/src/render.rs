@@ -136,7 +136,12 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
         sensitive: p.sensitive || !p.spoiler_text.is_empty(),
         spoiler_text: p.spoiler_text.clone(),
         media_attachments: vec![],
-        application: p.app_name.as_ref().map(|n| StatusApplication { name: n.clone(), website: p.app_website.clone() }),
+        application: p.app_name.as_ref().map(|n| StatusApplication {
+            name: n.clone(),
+            // Only web links: a website stored before apps were checked on
+            // registration never reaches a client as a `javascript:` link.
+            website: p.app_website.clone().filter(|w| crate::routes::is_web_url(w)),
+        }),
         mentions: vec![],
         tags: vec![],
         emojis: vec![],

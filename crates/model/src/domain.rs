@@ -212,6 +212,11 @@ const GRANULAR: &[&str] = &[
 ];
 
 impl Scopes {
+    /// Every scope a client may ask for (the server metadata lists them).
+    pub fn all_known() -> impl Iterator<Item = &'static str> {
+        TOP_LEVEL.iter().chain(GRANULAR).copied()
+    }
+
     /// Parses a space- (or `+`-) separated list. An empty string means the
     /// default, `read`, as in Mastodon.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {

@@ -52,6 +52,16 @@ pub struct NewApp {
     pub scopes: Scopes,
 }
 
+/// What an authorization code grants, and to whom.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub app_id: Id,
+    pub account_id: Id,
+    pub scopes: Scopes,
+    pub redirect_uri: String,
+    pub pkce: Option<crate::Pkce>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignUp {
     pub username: Username,
@@ -164,11 +174,21 @@ pub trait UsersApi: Send + Sync + 'static {
     async fn authenticate(&self, token: &str) -> Result<Option<AuthInfo>>;
     #[write]
     async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()>;
+    /// A code for the authorization-code grant, bound to `pkce`'s challenge
+    /// when the request carried one.
     #[write]
-    async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String>;
-    /// Consumes a code (single use, 10 minutes) and returns its account and scopes.
+    async fn create_auth_code(&self, grant: CodeGrant) -> Result<String>;
+    /// Consumes a code (single use, 10 minutes) and returns its account and
+    /// scopes. A code issued with a PKCE challenge needs the verifier that
+    /// answers it.
     #[write]
-    async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)>;
+    async fn redeem_auth_code(
+        &self,
+        app_id: Id,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<String>,
+    ) -> Result<(Id, Scopes)>;
 
     // Accounts.
     #[write]

@@ -13,6 +13,7 @@ mod api;
 mod cached;
 mod component;
 mod import;
+mod pkce;
 mod secrets;
 mod service;
 
@@ -20,6 +21,7 @@ pub use api::*;
 pub use cached::{CachedUsers, account_records};
 pub use component::{COMPONENT, UsersComponent};
 pub use import::Imported;
+pub use pkce::{Pkce, PkceMethod};
 
 use model::IdGenerator;
 use std::sync::Arc;

@@ -248,8 +248,8 @@ impl UsersApi for UsersService {
     async fn revoke_token(&self, app_id: Id, token: &str) -> Result<()> {
         // Revoking an unknown or foreign token is not an error (RFC 7009 §2.2):
         // the caller learns nothing about other apps' tokens.
-        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND app_id = $3 AND revoked_at IS NULL")
-            .bind(now_millis())
+        // A revoked token is deleted, not kept marked: nothing reads it again.
+        sqlx::query("DELETE FROM tokens WHERE token_hash = $1 AND app_id = $2")
             .bind(digest(token))
             .bind(app_id.get())
             .execute(&self.db.pool)
@@ -258,25 +258,47 @@ impl UsersApi for UsersService {
         Ok(())
     }
 
-    async fn create_auth_code(&self, app_id: Id, account_id: Id, scopes: Scopes, redirect_uri: &str) -> Result<String> {
+    async fn create_auth_code(&self, grant: CodeGrant) -> Result<String> {
         let code = random_secret();
-        sqlx::query("INSERT INTO auth_codes (code_hash, app_id, account_id, scopes, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(digest(&code))
-            .bind(app_id.get())
-            .bind(account_id.get())
-            .bind(scopes.to_string_joined())
-            .bind(redirect_uri)
-            .bind(now_millis() + AUTH_CODE_TTL_MS)
+        let now = now_millis();
+        // Expired codes are purged as new ones are made: the table holds
+        // at most the codes of the last ten minutes.
+        sqlx::query("DELETE FROM auth_codes WHERE expires_at < $1")
+            .bind(now)
             .execute(&self.db.pool)
             .await
             .map_err(unexpected)?;
+        sqlx::query(
+            "INSERT INTO auth_codes (code_hash, app_id, account_id, scopes, redirect_uri, expires_at,
+                                     code_challenge, code_challenge_method)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(digest(&code))
+        .bind(grant.app_id.get())
+        .bind(grant.account_id.get())
+        .bind(grant.scopes.to_string_joined())
+        .bind(&grant.redirect_uri)
+        .bind(now + AUTH_CODE_TTL_MS)
+        .bind(grant.pkce.as_ref().map(|p| p.challenge.clone()))
+        .bind(grant.pkce.as_ref().map(|p| p.method.as_str()))
+        .execute(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
         Ok(code)
     }
 
-    async fn redeem_auth_code(&self, app_id: Id, code: &str, redirect_uri: &str) -> Result<(Id, Scopes)> {
-        // DELETE … RETURNING makes the code single-use even under races.
+    async fn redeem_auth_code(
+        &self,
+        app_id: Id,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<String>,
+    ) -> Result<(Id, Scopes)> {
+        // DELETE … RETURNING makes the code single-use even under races; a
+        // wrong verifier spends it too, so a stolen code allows one guess.
         let row = sqlx::query(
-            "DELETE FROM auth_codes WHERE code_hash = $1 AND app_id = $2 RETURNING account_id, scopes, redirect_uri, expires_at",
+            "DELETE FROM auth_codes WHERE code_hash = $1 AND app_id = $2
+             RETURNING account_id, scopes, redirect_uri, expires_at, code_challenge, code_challenge_method",
         )
         .bind(digest(code))
         .bind(app_id.get())
@@ -289,6 +311,19 @@ impl UsersApi for UsersService {
         let row = row.ok_or_else(invalid)?;
         if row.get::<i64, _>("expires_at") < now_millis() || row.get::<String, _>("redirect_uri") != redirect_uri {
             return Err(invalid());
+        }
+        let challenge: Option<String> = row.get("code_challenge");
+        if let Some(challenge) = challenge {
+            let method = row.get::<Option<String>, _>("code_challenge_method");
+            let pkce = Pkce::parse(Some(&challenge), method.as_deref())
+                .map_err(|e| UsersError::Unexpected(anyhow::anyhow!("stored PKCE challenge: {e}")))?
+                .expect("a challenge was given");
+            if !code_verifier.is_some_and(|v| pkce.verifies(&v)) {
+                return Err(UsersError::InvalidGrant(
+                    "The code_verifier is missing or does not match the code_challenge of the authorization request."
+                        .into(),
+                ));
+            }
         }
         let scopes: String = row.get("scopes");
         Ok((Id::from_i64(row.get("account_id")), Scopes::parse(&scopes).expect("validated on write")))

@@ -23,8 +23,11 @@ async fn authorization_code_flow_issues_a_single_use_code_for_the_redirect() {
     let (cid, secret) = (app["client_id"].as_str().unwrap(), app["client_secret"].as_str().unwrap());
     let page = api.get(&format!("/oauth/authorize?client_id={cid}&redirect_uri=https://app.example/cb&response_type=code&scope=read&state=xyz"), None).await;
     assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     let html = page.text().await.unwrap();
     assert!(html.contains("<form") && html.contains("name=\"password\"") && html.contains("web"));
+    // The form's CSRF token goes back with its cookie.
+    let csrf = html.split(r#"name="authenticity_token" value=""#).nth(1).unwrap().split('"').next().unwrap();
 
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let form = [
@@ -34,12 +37,16 @@ async fn authorization_code_flow_issues_a_single_use_code_for_the_redirect() {
         ("state", "xyz"),
         ("login", "coder@example.org"),
         ("password", "wrong password!"),
+        ("authenticity_token", csrf),
     ];
-    let denied = no_redirects.post(format!("{}/oauth/authorize", s.base())).form(&form).send().await.unwrap();
+    let post = |form: [(&'static str, &str); 7]| {
+        no_redirects.post(format!("{}/oauth/authorize", s.base())).header("cookie", &cookie).form(&form).send()
+    };
+    let denied = post(form).await.unwrap();
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
     let mut form = form;
     form[5].1 = "correct horse battery";
-    let ok = no_redirects.post(format!("{}/oauth/authorize", s.base())).form(&form).send().await.unwrap();
+    let ok = post(form).await.unwrap();
     assert!(ok.status().is_redirection());
     let location = ok.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("https://app.example/cb?code="), "{location}");

@@ -5,18 +5,20 @@
 use super::Routes;
 use crate::Gateway;
 use crate::errors::OrApi;
+use crate::paging::BaseUrl;
 use crate::params::Params;
 use crate::render::escape_html;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
 use model::Scopes;
 use model::entity::Token;
 use platform::ApiError;
 use serde_json::json;
-use users::{AppRecord, UsersError};
+use users::{AppRecord, CodeGrant, Pkce, UsersError};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -24,6 +26,26 @@ pub(super) fn routes() -> Routes {
         .route("/oauth/authorize", get(authorize_page).post(authorize))
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
+        .route("/.well-known/oauth-authorization-server", get(server_metadata))
+}
+
+/// RFC 8414 authorization-server metadata: where the endpoints are and
+/// what they accept, for clients that discover rather than assume.
+async fn server_metadata(BaseUrl(base): BaseUrl) -> Json<serde_json::Value> {
+    Json(json!({
+        "issuer": format!("{base}/"),
+        "service_documentation": "https://docs.joinmastodon.org/",
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "app_registration_endpoint": format!("{base}/api/v1/apps"),
+        "scopes_supported": Scopes::all_known().collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "password", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+    }))
 }
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -84,21 +106,8 @@ fn client_credentials(headers: &HeaderMap, params: &Params) -> Option<(String, S
 }
 
 fn decode_base64(s: &str) -> Option<String> {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes().filter(|&c| c != b'=') {
-        let v = T.iter().position(|&t| t == c)? as u32;
-        bits = (bits << 6) | v;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// Requested scopes, defaulting to the app's, and never beyond them.
@@ -117,8 +126,15 @@ fn requested_scopes(params: &Params, app: &AppRecord) -> Result<Scopes, OAuthErr
     Ok(scopes)
 }
 
-pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Result<Json<Token>, TokenFailure> {
-    let (gw, headers, params) = (&gw, &headers, &params);
+pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Response {
+    let mut answer = issue(&gw, &headers, &params).await.into_response();
+    // RFC 6749 §5.1: token answers are never cached.
+    answer.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    answer.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    answer
+}
+
+async fn issue(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Result<Json<Token>, TokenFailure> {
     let invalid_client = || {
         oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -159,7 +175,11 @@ pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params
         Some("authorization_code") => {
             let code = params.text("code").unwrap_or("");
             let redirect = params.text("redirect_uri").unwrap_or(OOB);
-            match gw.users.redeem_auth_code(app.id, code, redirect).await {
+            match gw
+                .users
+                .redeem_auth_code(app.id, code, redirect, params.text("code_verifier").map(String::from))
+                .await
+            {
                 Ok((account, scopes)) => (Some(account), scopes),
                 Err(UsersError::InvalidGrant(m)) => {
                     return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &m).into());
@@ -214,8 +234,18 @@ pub async fn revoke(
     Ok(Json(json!({})))
 }
 
-/// Checks `client_id`, `redirect_uri` and `scope` of an authorization request.
-async fn authorization_request(gw: &Gateway, params: &Params) -> Result<(AppRecord, String, Scopes), ApiError> {
+/// An authorization request, checked: the app, where the answer goes, the
+/// scopes asked for and the PKCE challenge, if any.
+struct AuthorizationRequest {
+    app: AppRecord,
+    redirect: String,
+    scopes: Scopes,
+    pkce: Option<Pkce>,
+}
+
+/// Checks `client_id`, `redirect_uri`, `scope` and the PKCE challenge of an
+/// authorization request.
+async fn authorization_request(gw: &Gateway, params: &Params) -> Result<AuthorizationRequest, ApiError> {
     let app = gw
         .users
         .app_by_client_id(params.text("client_id").unwrap_or(""))
@@ -230,7 +260,36 @@ async fn authorization_request(gw: &Gateway, params: &Params) -> Result<(AppReco
     }
     let scopes = requested_scopes(params, &app)
         .map_err(|_| ApiError::bad_request("The requested scope is invalid, unknown, or malformed."))?;
-    Ok((app, redirect, scopes))
+    let pkce = Pkce::parse(params.text("code_challenge"), params.text("code_challenge_method"))
+        .map_err(ApiError::bad_request)?;
+    Ok(AuthorizationRequest { app, redirect, scopes, pkce })
+}
+
+/// The cookie half of the authorize form's CSRF token (double submit: a
+/// page on another site can make a browser post the form, but can neither
+/// read this cookie nor, with `SameSite=Strict`, have it sent).
+const CSRF_COOKIE: &str = "aviary_authorize_csrf";
+
+fn csrf_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Whether the form's token matches the cookie's, compared without an
+/// early exit.
+fn csrf_matches(headers: &HeaderMap, params: &Params) -> bool {
+    match (csrf_cookie(headers), params.text("authenticity_token")) {
+        (Some(cookie), Some(form)) if cookie.len() == form.len() && cookie.len() >= 32 => {
+            cookie.bytes().zip(form.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        }
+        _ => false,
+    }
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -242,30 +301,90 @@ label,input,button{{display:block;width:100%;margin:.4rem 0}}input{{padding:.5re
     ))
 }
 
-fn login_form(app: &AppRecord, params: &Params, redirect: &str, scopes: &Scopes, error: Option<&str>) -> Html<String> {
+/// Where the form may send the browser: this server, and the redirect
+/// URI's origin (browsers apply `form-action` to the redirect after the
+/// post too). Only characters a source expression may hold get through.
+fn form_action(redirect: &str) -> String {
+    let target = if let Some((scheme, rest)) = redirect.split_once("://")
+        && matches!(scheme, "http" | "https")
+    {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        format!("{scheme}://{authority}")
+    } else if redirect == OOB {
+        String::new()
+    } else {
+        redirect.split_once(':').map(|(scheme, _)| format!("{scheme}:")).unwrap_or_default()
+    };
+    let safe = target.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.:/[]_".contains(&b));
+    if safe && !target.is_empty() { format!("'self' {target}") } else { "'self'".into() }
+}
+
+/// The authorize page's answers: never framed (clickjacking a consent
+/// button), never cached, no scripts, no referrer carrying the code.
+fn guarded(mut answer: Response, redirect: &str, csrf: Option<&str>) -> Response {
+    let h = answer.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        form_action(redirect)
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if let Some(token) = csrf
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{CSRF_COOKIE}={token}; Path=/oauth/authorize; HttpOnly; SameSite=Strict; Max-Age=3600"
+        ))
+    {
+        h.insert(header::SET_COOKIE, v);
+    }
+    answer
+}
+
+fn login_form(req: &AuthorizationRequest, params: &Params, csrf: &str, error: Option<&str>) -> Html<String> {
     let hidden = |k: &str, v: &str| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape_html(v));
+    let (challenge, method) = match &req.pkce {
+        Some(p) => (p.challenge.as_str(), p.method.as_str()),
+        None => ("", ""),
+    };
+    let fields = [
+        hidden("authenticity_token", csrf),
+        hidden("client_id", &req.app.client_id),
+        hidden("redirect_uri", &req.redirect),
+        hidden("scope", &req.scopes.to_string_joined()),
+        hidden("state", params.get("state").unwrap_or("")),
+        hidden("response_type", "code"),
+        if challenge.is_empty() { String::new() } else { hidden("code_challenge", challenge) },
+        if method.is_empty() { String::new() } else { hidden("code_challenge_method", method) },
+    ]
+    .concat();
     let body = format!(
         r#"<h1>Authorize {app}</h1><p><strong>{app}</strong> asks for: <code>{scopes}</code></p>{err}
-<form method="post" action="/oauth/authorize">{h1}{h2}{h3}{h4}{h5}
+<form method="post" action="/oauth/authorize">{fields}
 <label for="login">E-mail or username</label><input id="login" name="login" autocomplete="username" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit" name="decision" value="approve">Authorize</button>
-<button type="submit" name="decision" value="deny" formnovalidate>Deny</button></form>"#,
-        app = escape_html(&app.name),
-        scopes = escape_html(&scopes.to_string_joined()),
+<button type="submit" name="decision" value="deny">Deny</button></form>"#,
+        app = escape_html(&req.app.name),
+        scopes = escape_html(&req.scopes.to_string_joined()),
         err = error.map(|e| format!(r#"<p class="error">{}</p>"#, escape_html(e))).unwrap_or_default(),
-        h1 = hidden("client_id", &app.client_id),
-        h2 = hidden("redirect_uri", redirect),
-        h3 = hidden("scope", &scopes.to_string_joined()),
-        h4 = hidden("state", params.get("state").unwrap_or("")),
-        h5 = hidden("response_type", "code"),
     );
     page("Authorize", &body)
 }
 
-pub async fn authorize_page(State(gw): State<Gateway>, params: Params) -> Result<Html<String>, ApiError> {
-    let (app, redirect, scopes) = authorization_request(&gw, &params).await?;
-    Ok(login_form(&app, &params, &redirect, &scopes, None))
+pub async fn authorize_page(State(gw): State<Gateway>, params: Params) -> Result<Response, ApiError> {
+    let req = authorization_request(&gw, &params).await?;
+    let csrf = csrf_token();
+    Ok(guarded(login_form(&req, &params, &csrf, None).into_response(), &req.redirect, Some(&csrf)))
+}
+
+/// A fresh random token (256 bits, URL-safe).
+fn csrf_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn redirect_with(redirect: &str, pairs: &[(&str, &str)]) -> Response {
@@ -274,39 +393,53 @@ fn redirect_with(redirect: &str, pairs: &[(&str, &str)]) -> Response {
     Redirect::to(&format!("{redirect}{sep}{q}")).into_response()
 }
 
-pub async fn authorize(State(gw): State<Gateway>, params: Params) -> Result<Response, ApiError> {
-    let (app, redirect, scopes) = authorization_request(&gw, &params).await?;
-    let state = params.get("state").unwrap_or("");
-    if params.text("decision") == Some("deny") {
-        if redirect == OOB {
-            return Ok(page("Denied", "<h1>Authorization denied</h1>").into_response());
-        }
-        return Ok(redirect_with(&redirect, &[("error", "access_denied"), ("state", state)]));
+pub async fn authorize(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Result<Response, ApiError> {
+    let req = authorization_request(&gw, &params).await?;
+    if !csrf_matches(&headers, &params) {
+        return Err(ApiError::forbidden(
+            "The authorization form expired or was not sent from this server; reload the authorization page and try again.",
+        ));
     }
+    let csrf = params.text("authenticity_token").unwrap_or_default();
+    // Both decisions need the account's password: denying is a choice the
+    // account's owner makes, not a redirect anyone may trigger.
     let account = gw
         .users
         .check_password(params.text("login").unwrap_or(""), params.text("password").unwrap_or(""))
         .await
         .or_api()?;
     let Some(account) = account else {
-        let mut resp =
-            login_form(&app, &params, &redirect, &scopes, Some("Invalid e-mail or password.")).into_response();
+        let mut resp = login_form(&req, &params, csrf, Some("Invalid e-mail or password.")).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(resp);
+        return Ok(guarded(resp, &req.redirect, None));
     };
-    let code = gw.users.create_auth_code(app.id, account, scopes, &redirect).await.or_api()?;
-    if redirect == OOB {
+    let state = params.get("state").unwrap_or("");
+    if params.text("decision") == Some("deny") {
+        if req.redirect == OOB {
+            return Ok(guarded(page("Denied", "<h1>Authorization denied</h1>").into_response(), &req.redirect, None));
+        }
+        return Ok(redirect_with(&req.redirect, &[("error", "access_denied"), ("state", state)]));
+    }
+    let grant = CodeGrant {
+        app_id: req.app.id,
+        account_id: account,
+        scopes: req.scopes.clone(),
+        redirect_uri: req.redirect.clone(),
+        pkce: req.pkce.clone(),
+    };
+    let code = gw.users.create_auth_code(grant).await.or_api()?;
+    if req.redirect == OOB {
         let body = format!(
             "<h1>Authorization code</h1><p>Copy this code into the application:</p><p><code id=\"code\">{}</code></p>",
             escape_html(&code)
         );
-        return Ok(page("Authorization code", &body).into_response());
+        return Ok(guarded(page("Authorization code", &body).into_response(), &req.redirect, None));
     }
     let mut pairs = vec![("code", code.as_str())];
     if !state.is_empty() {
         pairs.push(("state", state));
     }
-    Ok(redirect_with(&redirect, &pairs))
+    Ok(redirect_with(&req.redirect, &pairs))
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: http::HeaderMap,
     pub body: Value,
+    /// The body as text (HTML pages).
+    pub text: String,
 }
 
 impl Answer {
@@ -126,6 +128,7 @@ impl Harness {
             status: parts.status,
             headers: parts.headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
