@@ -41,6 +41,7 @@ pub struct Config {
     pub shutdown_drain_ms: u64,
     pub instance: gateway::InstanceSettings,
     pub timelines: timelines::TimelinesSettings,
+    pub users: users::UsersSettings,
     pub http: gateway::HttpSettings,
     pub database: store::DatabaseSettings,
     pub cache: cache::CacheSettings,
@@ -66,6 +67,7 @@ impl Default for Config {
             shutdown_drain_ms: 2_000,
             instance: Default::default(),
             timelines: Default::default(),
+            users: Default::default(),
             http: Default::default(),
             database: Default::default(),
             cache: Default::default(),
@@ -369,6 +371,7 @@ impl Config {
             return Err(bad("data_dir must not be empty"));
         }
         self.timelines.validate().map_err(bad)?;
+        self.users.validate().map_err(bad)?;
         self.database.validate().map_err(bad)?;
         self.gateway().validate().map_err(bad)?;
         self.peers.validate().map_err(bad)?;

@@ -22,7 +22,7 @@ fn none(_: &Config) -> Box<dyn Any + Send + Sync> {
 }
 
 pub static COMPONENTS: &[Registered] = &[
-    Registered { component: &users::COMPONENT, settings: none },
+    Registered { component: &users::COMPONENT, settings: |c| Box::new(c.users.clone()) },
     Registered { component: &posts::COMPONENT, settings: none },
     Registered { component: &timelines::COMPONENT, settings: |c| Box::new(c.timelines.clone()) },
     Registered { component: &notifications::COMPONENT, settings: none },

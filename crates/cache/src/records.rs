@@ -454,6 +454,9 @@ mod tests {
         async fn hit(&self, k: &str, w: Duration) -> crate::Result<(u64, Duration)> {
             self.inner.hit(k, w).await
         }
+        async fn hit_reading(&self, k: &str, w: Duration, p: &str) -> crate::Result<(u64, u64)> {
+            self.inner.hit_reading(k, w, p).await
+        }
         async fn get(&self, k: &str) -> crate::Result<Option<Vec<u8>>> {
             self.inner.get(k).await
         }

@@ -24,6 +24,12 @@ pub trait SharedState: Send + Sync + 'static {
     /// window starts with the first hit); returns the count so far and the
     /// time until the window resets.
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration)>;
+    /// Counts one hit on the counter `current` (as [`hit`](Self::hit)) and
+    /// reads the counter `previous` without counting (0 when there is
+    /// none), atomically: a sliding window weighs the previous window's
+    /// count by how much of it still overlaps. On a Redis Cluster both
+    /// keys must live in one slot: give them a common `{hash tag}`.
+    async fn hit_reading(&self, current: &str, window: Duration, previous: &str) -> Result<(u64, u64)>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()>;
     async fn delete(&self, key: &str) -> Result<()>;
@@ -76,6 +82,14 @@ impl SharedState for MemorySharedState {
         }
         entry.0 += 1;
         Ok((entry.0, entry.1 - now))
+    }
+
+    async fn hit_reading(&self, current: &str, window: Duration, previous: &str) -> Result<(u64, u64)> {
+        let (n, _) = self.hit(current, window).await?;
+        let now = Instant::now();
+        let counters = self.counters.lock().expect("counter lock poisoned");
+        let before = counters.get(previous).filter(|(_, end)| *end > now).map_or(0, |(n, _)| *n);
+        Ok((n, before))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -154,6 +168,17 @@ static HIT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// `HIT` on KEYS[1], then the count under KEYS[2], in one round trip.
+static HIT_READING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}
+        "#,
+    )
+});
+
 fn fail(e: redis::RedisError) -> CacheError {
     CacheError(format!("Redis: {e}"))
 }
@@ -188,6 +213,16 @@ impl SharedState for RedisSharedState {
             .await
             .map_err(fail)?;
         Ok((n, Duration::from_millis(ttl.max(0) as u64)))
+    }
+
+    async fn hit_reading(&self, current: &str, window: Duration, previous: &str) -> Result<(u64, u64)> {
+        HIT_READING
+            .key(self.key("hits", current))
+            .key(self.key("hits", previous))
+            .arg(window.as_millis() as u64)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(fail)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -281,6 +316,7 @@ pub mod contract {
 
     pub async fn run_all<S: SharedState>(s: &S) {
         counters_count_within_a_window_and_reset_after_it(s).await;
+        a_hit_reads_the_previous_counter(s).await;
         values_live_until_their_ttl(s).await;
         values_are_read_and_written_in_batches(s).await;
         sets_add_and_remove_members(s).await;
@@ -312,6 +348,16 @@ pub mod contract {
         assert_eq!(s.hit("ip:5.6.7.8", window).await.unwrap().0, 1, "keys are separate");
         tokio::time::sleep(window + Duration::from_millis(150)).await;
         assert_eq!(s.hit("ip:1.2.3.4", window).await.unwrap().0, 1, "a new window starts from one");
+    }
+
+    pub async fn a_hit_reads_the_previous_counter<S: SharedState>(s: &S) {
+        let window = Duration::from_secs(60);
+        assert_eq!(s.hit_reading("slide:{a}:2", window, "slide:{a}:1").await.unwrap(), (1, 0), "no previous counter");
+        for _ in 0..3 {
+            s.hit("slide:{a}:1", window).await.unwrap();
+        }
+        assert_eq!(s.hit_reading("slide:{a}:2", window, "slide:{a}:1").await.unwrap(), (2, 3));
+        assert_eq!(s.hit("slide:{a}:1", window).await.unwrap().0, 4, "reading did not count");
     }
 
     pub async fn values_are_read_and_written_in_batches<S: SharedState>(s: &S) {

@@ -185,9 +185,11 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
         Ok(a) => a,
         Err(resp) => return resp,
     };
+    let ip = client_ip(peer, &Asking::of(&parts).forwarded_for, &gw.settings.http.trusted_proxies);
     let mut req = Request::from_parts(parts, body);
     // The token was checked once; the extractors use the result.
     req.extensions_mut().insert(verified);
+    req.extensions_mut().insert(crate::logins::ClientIp(ip));
 
     let budget = gw.settings.http.route_timeout(&route);
     let mut resp = match tokio::time::timeout(budget, crate::render::collect_degraded(next.run(req))).await {

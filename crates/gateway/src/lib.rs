@@ -22,6 +22,7 @@ mod edge;
 mod errors;
 mod html;
 pub mod limits;
+mod logins;
 mod paging;
 mod params;
 pub mod proxy;

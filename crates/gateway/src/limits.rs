@@ -1,7 +1,9 @@
 //! Rate limits as Mastodon applies them: fixed windows aligned to the
 //! period (what Rack::Attack does), counted in the shared state so every
 //! gateway instance sees the same counts (Redis in split mode, memory
-//! all-in-one).
+//! all-in-one). Password checks are limited in a sliding window instead
+//! ([`RateLimiter::hit_sliding`]): a fixed window lets a guesser spend two
+//! windows' worth across a boundary.
 //!
 //! The window is chosen here, from [`Clock`], and is part of the counter's
 //! key (`rl:<bucket>:<who>:<window>`); the shared state only counts and
@@ -40,6 +42,12 @@ pub struct RateLimitSettings {
     pub sign_up: Limit,
     pub media: Limit,
     pub delete: Limit,
+    /// Password checks (the password grant and the authorize form) per
+    /// client address, IPv6 by /64, in a sliding window.
+    pub password_per_ip: Limit,
+    /// Password checks per login named (e-mail or username), in a sliding
+    /// window: guessing one account's password from many addresses.
+    pub password_per_account: Limit,
 }
 
 impl Default for RateLimitSettings {
@@ -51,6 +59,8 @@ impl Default for RateLimitSettings {
             sign_up: Limit::new(5, 1_800),
             media: Limit::new(30, 1_800),
             delete: Limit::new(30, 1_800),
+            password_per_ip: Limit::new(25, 300),
+            password_per_account: Limit::new(25, 3_600),
         }
     }
 }
@@ -63,6 +73,8 @@ impl RateLimitSettings {
             ("sign_up", self.sign_up),
             ("media", self.media),
             ("delete", self.delete),
+            ("password_per_ip", self.password_per_ip),
+            ("password_per_account", self.password_per_account),
         ] {
             if l.requests == 0 || l.period_secs == 0 {
                 return Err(format!("rate_limits.{name}: requests and period_secs must be positive"));
@@ -143,6 +155,47 @@ impl RateLimiter {
             remaining: limit.requests.saturating_sub(count),
             reset_ms,
             allowed: count <= limit.requests,
+        })
+    }
+}
+
+impl RateLimiter {
+    /// Counts one request of `who` in `bucket` in a sliding window: the
+    /// current fixed window's count plus the previous one's, weighted by
+    /// how much of the previous window the sliding one still covers. No
+    /// `period` of time ever holds much more than `limit` allowed requests,
+    /// wherever it starts. `reset_ms` is when the next request would be
+    /// allowed.
+    pub async fn hit_sliding(&self, bucket: &str, who: &str, limit: Limit) -> Result<Verdict, cache::CacheError> {
+        let period = (limit.period_secs * 1000) as i64;
+        let now = self.clock.now_ms();
+        let window = now.div_euclid(period);
+        let elapsed = now - window * period;
+        // One hash tag for both windows: one Redis Cluster slot.
+        let key = |w: i64| format!("sl:{{{bucket}:{who}}}:{w}");
+        // Read through the next window too, as its "previous".
+        let ttl = Duration::from_millis((2 * period - elapsed) as u64 + 5_000);
+        let (current, previous) = self.shared.hit_reading(&key(window), ttl, &key(window - 1)).await?;
+        let left_of_window = (period - elapsed) as f64;
+        let estimate = current as f64 + previous as f64 * left_of_window / period as f64;
+        let max = limit.requests as f64;
+        let allowed = estimate <= max;
+        // When the next request would be allowed (it counts one more).
+        let room = max - 1.0;
+        let wait_ms = if allowed {
+            0.0
+        } else if (current as f64) <= room && previous > 0 {
+            // Within this window, once the previous one's weight falls far enough.
+            left_of_window - (room - current as f64) * period as f64 / previous as f64
+        } else {
+            // After this window, once its weight as the previous one falls.
+            left_of_window + (period as f64 * (1.0 - room / current as f64)).max(0.0)
+        };
+        Ok(Verdict {
+            limit: limit.requests,
+            remaining: (max - estimate).floor().max(0.0) as u64,
+            reset_ms: now + wait_ms.ceil().max(0.0) as i64,
+            allowed,
         })
     }
 }

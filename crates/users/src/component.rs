@@ -1,6 +1,6 @@
 //! `users` as a unit of wiring (see the `component` crate).
 
-use crate::{CachedUsers, UsersApi, UsersService, account_records};
+use crate::{CachedUsers, UsersApi, UsersService, UsersSettings, account_records};
 use anyhow::Context as _;
 use component::{Component, Needs, SharedUse, Wiring};
 use std::any::Any;
@@ -39,8 +39,12 @@ impl Component for UsersComponent {
         Some(&crate::MIGRATIONS)
     }
 
-    async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
-        let mut svc = UsersService::open(&w.engines.db, w.engines.ids.clone()).await.context("starting users")?;
+    async fn start(&self, w: &mut Wiring, settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
+        let s: UsersSettings = component::settings(self.name(), settings)?;
+        let mut svc = UsersService::open(&w.engines.db, w.engines.ids.clone())
+            .await
+            .context("starting users")?
+            .with_password_hashing(&s.password_hashing);
         if w.caches_records(UsersService::COMPONENT) {
             svc = svc.with_records(account_records(w.engines.shared.clone(), w.engines.record_ttl));
         }

@@ -22,6 +22,7 @@ pub use cached::{CachedUsers, account_records};
 pub use component::{COMPONENT, UsersComponent};
 pub use import::Imported;
 pub use pkce::{Pkce, PkceMethod};
+pub use secrets::PasswordHashing;
 
 use model::IdGenerator;
 use std::sync::Arc;
@@ -40,6 +41,21 @@ pub struct UsersService {
     outbox: Outbox,
     /// Kept current after each change, when readers cache accounts.
     records: Option<cache::RecordCache<AccountRecord>>,
+    /// Bounds the password hashing running at once.
+    hashing: secrets::HashingPermits,
+}
+
+/// `[users]`: settings of the `users` component.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsersSettings {
+    pub password_hashing: PasswordHashing,
+}
+
+impl UsersSettings {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        self.password_hashing.validate()
+    }
 }
 
 impl UsersService {
@@ -47,7 +63,14 @@ impl UsersService {
 
     pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>) -> anyhow::Result<Self> {
         let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
-        Ok(UsersService { db, ids, outbox: Outbox::new(), records: None })
+        let hashing = secrets::HashingPermits::new(&PasswordHashing::default());
+        Ok(UsersService { db, ids, outbox: Outbox::new(), records: None, hashing })
+    }
+
+    /// Bounds password hashing as `settings` say (the default otherwise).
+    pub fn with_password_hashing(mut self, settings: &PasswordHashing) -> Self {
+        self.hashing = secrets::HashingPermits::new(settings);
+        self
     }
 
     /// Keeps `records` current: every account change this service commits

@@ -33,6 +33,58 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// How much password hashing runs at once. Each Argon2id check holds
+/// ~19 MiB and a core for ~50 ms; unbounded, a flood of logins takes the
+/// process's memory with it (48 at once reached ~960 MiB). Past the bound a
+/// check waits up to `wait_ms` for its turn, then is answered "unavailable"
+/// (503 with `Retry-After`), so the flood is refused rather than queued.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashing {
+    pub concurrency: usize,
+    pub wait_ms: u64,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        PasswordHashing { concurrency: 4, wait_ms: 2_000 }
+    }
+}
+
+impl PasswordHashing {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=256).contains(&self.concurrency) {
+            return Err("users.password_hashing.concurrency must be between 1 and 256".into());
+        }
+        Ok(())
+    }
+}
+
+/// The permits of [`PasswordHashing`], shared by every check in a process.
+#[derive(Clone)]
+pub struct HashingPermits {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl HashingPermits {
+    pub fn new(settings: &PasswordHashing) -> Self {
+        HashingPermits {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1))),
+            wait: std::time::Duration::from_millis(settings.wait_ms),
+        }
+    }
+
+    /// Runs `f` (Argon2 work) on the blocking pool once a permit is free;
+    /// `None` when none came free in time.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<anyhow::Result<T>> {
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await.ok()?.ok()?;
+        let result = blocking(f).await;
+        drop(permit);
+        Some(result)
+    }
+}
+
 /// Runs CPU-bound work on the blocking pool, keeping the caller's span.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let span = tracing::Span::current();

@@ -1,6 +1,6 @@
 //! [`UsersApi`] over the component's own SQLite database.
 
-use crate::secrets::{blocking, digest, hash_password, random_secret, verify_password};
+use crate::secrets::{digest, hash_password, random_secret, verify_password};
 use crate::{unexpected, *};
 use async_trait::async_trait;
 use model::time_fmt::now_millis;
@@ -331,7 +331,7 @@ impl UsersApi for UsersService {
 
     async fn sign_up(&self, s: SignUp) -> Result<AccountRecord> {
         let password = s.password.clone();
-        let hash = blocking(move || hash_password(password.expose())).await??;
+        let hash = self.hashing.run(move || hash_password(password.expose())).await.ok_or_else(hashing_busy)???;
         let id = self.ids.next();
         let now = now_millis();
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
@@ -373,7 +373,7 @@ impl UsersApi for UsersService {
             None => (None, DUMMY_HASH.clone()),
         };
         let password = password.to_string();
-        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        let ok = self.hashing.run(move || verify_password(&password, &hash)).await.ok_or_else(hashing_busy)??;
         Ok(if ok { id } else { None })
     }
 
@@ -547,4 +547,9 @@ impl UsersApi for UsersService {
             .map_err(unexpected)?;
         Ok(n > 0)
     }
+}
+
+/// Every password-hashing permit stayed taken for the whole wait.
+fn hashing_busy() -> UsersError {
+    UsersError::Unavailable("too many password checks at once; try again shortly".into())
 }

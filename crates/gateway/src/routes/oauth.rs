@@ -5,9 +5,11 @@
 use super::Routes;
 use crate::Gateway;
 use crate::errors::OrApi;
+use crate::logins::ClientIp;
 use crate::paging::BaseUrl;
 use crate::params::Params;
 use crate::render::escape_html;
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +20,7 @@ use model::Scopes;
 use model::entity::Token;
 use platform::ApiError;
 use serde_json::json;
+use std::net::IpAddr;
 use users::{AppRecord, CodeGrant, Pkce, UsersError};
 
 /// This module's routes.
@@ -126,15 +129,26 @@ fn requested_scopes(params: &Params, app: &AppRecord) -> Result<Scopes, OAuthErr
     Ok(scopes)
 }
 
-pub async fn token(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Response {
-    let mut answer = issue(&gw, &headers, &params).await.into_response();
+pub async fn token(
+    State(gw): State<Gateway>,
+    ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Response {
+    let ip = ip.and_then(|Extension(ClientIp(ip))| ip);
+    let mut answer = issue(&gw, ip, &headers, &params).await.into_response();
     // RFC 6749 §5.1: token answers are never cached.
     answer.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     answer.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     answer
 }
 
-async fn issue(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Result<Json<Token>, TokenFailure> {
+async fn issue(
+    gw: &Gateway,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Json<Token>, TokenFailure> {
     let invalid_client = || {
         oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -160,6 +174,7 @@ async fn issue(gw: &Gateway, headers: &HeaderMap, params: &Params) -> Result<Jso
                 )
                 .into());
             };
+            crate::logins::admit(gw, ip, login).await?;
             match gw.users.check_password(login, password).await {
                 Ok(Some(id)) => (Some(id), scopes),
                 Ok(None) => {
@@ -393,7 +408,12 @@ fn redirect_with(redirect: &str, pairs: &[(&str, &str)]) -> Response {
     Redirect::to(&format!("{redirect}{sep}{q}")).into_response()
 }
 
-pub async fn authorize(State(gw): State<Gateway>, headers: HeaderMap, params: Params) -> Result<Response, ApiError> {
+pub async fn authorize(
+    State(gw): State<Gateway>,
+    ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, ApiError> {
     let req = authorization_request(&gw, &params).await?;
     if !csrf_matches(&headers, &params) {
         return Err(ApiError::forbidden(
@@ -403,11 +423,9 @@ pub async fn authorize(State(gw): State<Gateway>, headers: HeaderMap, params: Pa
     let csrf = params.text("authenticity_token").unwrap_or_default();
     // Both decisions need the account's password: denying is a choice the
     // account's owner makes, not a redirect anyone may trigger.
-    let account = gw
-        .users
-        .check_password(params.text("login").unwrap_or(""), params.text("password").unwrap_or(""))
-        .await
-        .or_api()?;
+    let login = params.text("login").unwrap_or("");
+    crate::logins::admit(&gw, ip.and_then(|Extension(ClientIp(ip))| ip), login).await?;
+    let account = gw.users.check_password(login, params.text("password").unwrap_or("")).await.or_api()?;
     let Some(account) = account else {
         let mut resp = login_form(&req, &params, csrf, Some("Invalid e-mail or password.")).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;

@@ -84,7 +84,7 @@ impl Harness {
         };
         let names = ["users", "posts", "timelines", "notifications", "gateway"].into_iter().collect();
         let mut w = Wiring::new(engines, names);
-        users::COMPONENT.start(&mut w, &()).await.expect("users starts");
+        users::COMPONENT.start(&mut w, &users::UsersSettings::default()).await.expect("users starts");
         posts::COMPONENT.start(&mut w, &()).await.expect("posts starts");
         timelines::COMPONENT.start(&mut w, &timelines::TimelinesSettings::default()).await.expect("timelines starts");
         notifications::COMPONENT.start(&mut w, &()).await.expect("notifications starts");
