@@ -2,51 +2,10 @@
 (findings: `/stream/../internal/users/authenticate`, `%2e%2e` and `..\\`
 were forwarded as is; with `Upgrade: h2c` a tunnel reached arbitrary
 upstream paths)."""
-import socket
-import threading
-
 import pytest
 
 import wire
-
-
-class Upstream:
-    """A naive upstream that records every request line it receives and
-    switches protocols whenever asked: what a tunnel would reach."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.lines = []
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
-
-    def handle(self, conn):
-        buf = b""
-        with conn:
-            conn.settimeout(5)
-            try:
-                while True:
-                    while b"\r\n\r\n" not in buf:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            return
-                        buf += chunk
-                    head, _, buf = buf.partition(b"\r\n\r\n")
-                    self.lines.append(head.split(b"\r\n")[0].decode("latin-1"))
-                    if b"\r\nupgrade:" in head.lower():
-                        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
-                    else:
-                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            except (socket.timeout, OSError):
-                return
+from wire import Upstream
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Raw HTTP/1.1 on a socket, for requests a client library would refuse
 to send or would fix up."""
 import socket
+import threading
 import time
 
 
@@ -68,3 +69,49 @@ def closed_or_answered_within(sock, seconds):
     except ConnectionError:
         pass
     return time.monotonic() - start
+
+
+class Upstream:
+    """A naive upstream that records every request line it receives and
+    switches protocols whenever asked: what a tunnel would reach."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.lines = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        buf = b""
+        with conn:
+            conn.settimeout(5)
+            try:
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    self.lines.append(head.split(b"\r\n")[0].decode("latin-1"))
+                    if b"\r\nupgrade:" in head.lower():
+                        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+                    else:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            except (socket.timeout, OSError):
+                return
+
+
+def connect_from(server, source, timeout=10.0):
+    """A connection from another loopback address (all of 127/8 is this host)."""
+    s = socket.create_connection((server.host, server.port), timeout=timeout, source_address=(source, 0))
+    s.settimeout(timeout)
+    return s

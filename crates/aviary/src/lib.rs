@@ -161,8 +161,18 @@ impl App {
             None => (wired.internal.fallback(platform::error::fallback_not_found), None),
         };
         let draining = wired.draining;
+        let mut rules = config.http.connections();
+        if public.is_none() {
+            // Component ports are called by this deployment's own
+            // processes, a few addresses holding many pooled connections:
+            // only the process's cap applies there.
+            rules.max_connections_per_ip = rules.max_connections;
+        }
+        let connections = platform::conn::Connections::new(rules, config.http.trusted_proxies.clone());
+        let mut registry = wired.registry;
+        connections.register_metrics(&mut registry);
         let router = router
-            .merge(platform::ops::router(wired.checks, Arc::new(wired.registry), draining.clone()))
+            .merge(platform::ops::router(wired.checks, Arc::new(registry), draining.clone()))
             .layer(axum::middleware::from_fn_with_state(wired.http_metrics, platform::metrics::track))
             .layer(axum::middleware::from_fn_with_state(draining.clone(), platform::server::mark_draining));
         let router = platform::server::standard_layers(router);
@@ -192,6 +202,7 @@ impl App {
                 grace: Duration::from_secs(config.shutdown_grace_secs),
                 tls,
                 front: fast_path,
+                connections,
             },
             targets: targets.clone(),
             bus,

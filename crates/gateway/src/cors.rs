@@ -12,11 +12,10 @@
 //! are not for browsers at all. Credentials (cookies) are never allowed:
 //! the API authenticates with bearer tokens.
 //!
-//! The rules wrap the whole router, so a preflight is answered before the
-//! rate limits and the in-flight limit, and an error answer (401, 404,
-//! 429) still carries the headers a page needs to read it.
+//! The rules wrap each route outside every other layer, so a preflight is
+//! answered before the rate limits and the in-flight limit, and an error
+//! answer (401, 404, 429) still carries the headers a page needs to read it.
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, Method, Request, header};
 use axum::response::Response;
@@ -30,33 +29,51 @@ use tower_http::cors::{AllowHeaders, Any, Cors, CorsLayer};
 /// How long a browser may keep a preflight answer (rack-cors' default).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(7200);
 
-/// The router, with each class of path under its rules.
-pub(crate) fn wrap(router: Router) -> Router {
-    let rules = |methods: &[Method]| {
-        CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods(methods.to_vec())
-            // "Any header": the browser's `Access-Control-Request-Headers`
-            // are allowed back. A literal `*` would not cover
-            // `Authorization`, which browsers never match by wildcard.
-            .allow_headers(AllowHeaders::mirror_request())
-            .max_age(PREFLIGHT_MAX_AGE)
-    };
-    let api = rules(&[Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS])
-        .expose_headers([
-            header::LINK,
-            HeaderName::from_static("x-ratelimit-reset"),
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderName::from_static("x-ratelimit-remaining"),
-            platform::server::REQUEST_ID,
-        ]);
-    let by_path = ByPath {
-        api: api.layer(router.clone()),
-        token: rules(&[Method::POST]).layer(router.clone()),
-        pages: rules(&[Method::GET]).layer(router.clone()),
-        plain: router,
-    };
-    Router::new().fallback_service(by_path)
+/// The rules, as a layer around each of the router's routes and its
+/// fallback (so routing, and the route each request is counted under in
+/// metrics, stay the router's).
+#[derive(Clone)]
+pub(crate) struct CorsRules {
+    api: CorsLayer,
+    token: CorsLayer,
+    pages: CorsLayer,
+}
+
+impl CorsRules {
+    pub(crate) fn new() -> CorsRules {
+        let rules = |methods: &[Method]| {
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(methods.to_vec())
+                // "Any header": the browser's `Access-Control-Request-Headers`
+                // are allowed back. A literal `*` would not cover
+                // `Authorization`, which browsers never match by wildcard.
+                .allow_headers(AllowHeaders::mirror_request())
+                .max_age(PREFLIGHT_MAX_AGE)
+        };
+        let api = rules(&[Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS])
+            .expose_headers([
+                header::LINK,
+                HeaderName::from_static("x-ratelimit-reset"),
+                HeaderName::from_static("x-ratelimit-limit"),
+                HeaderName::from_static("x-ratelimit-remaining"),
+                platform::server::REQUEST_ID,
+            ]);
+        CorsRules { api, token: rules(&[Method::POST]), pages: rules(&[Method::GET]) }
+    }
+}
+
+impl<S: Clone> Layer<S> for CorsRules {
+    type Service = ByPath<S>;
+
+    fn layer(&self, inner: S) -> ByPath<S> {
+        ByPath {
+            api: self.api.layer(inner.clone()),
+            token: self.token.layer(inner.clone()),
+            pages: self.pages.layer(inner.clone()),
+            plain: inner,
+        }
+    }
 }
 
 /// Which rules a path falls under.
@@ -85,20 +102,24 @@ fn class(path: &str) -> Class {
 }
 
 #[derive(Clone)]
-struct ByPath {
-    api: Cors<Router>,
-    token: Cors<Router>,
-    pages: Cors<Router>,
-    plain: Router,
+pub(crate) struct ByPath<S> {
+    api: Cors<S>,
+    token: Cors<S>,
+    pages: Cors<S>,
+    plain: S,
 }
 
-impl Service<Request<Body>> for ByPath {
+impl<S> Service<Request<Body>> for ByPath<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     type Response = Response;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Routers are always ready; each call below clones the one it uses.
+        // Routes are always ready; each call below clones the one it uses.
         Poll::Ready(Ok(()))
     }
 

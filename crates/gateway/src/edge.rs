@@ -212,6 +212,58 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     resp
 }
 
+/// Reads a request's body before it takes an in-flight permit, so clients
+/// that stall their uploads hold connections (capped per address) but not
+/// the permits every other request needs. A declared length over the limit
+/// is refused with 413 at once; the buffer is sized from the declared
+/// length (never grown past the limit); a body slower than the listener's
+/// minimum rate is answered 408.
+pub async fn read_body_first(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt as _;
+    let version = req.version();
+    let too_large = || {
+        let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+        body_left_unread(&mut resp, version);
+        resp
+    };
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).map(|v| {
+        std::str::from_utf8(v.as_bytes())
+            .ok()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<usize>().ok())
+    });
+    let declared = match declared {
+        Some(Some(n)) if n > limit => return too_large(),
+        Some(Some(n)) => Some(n),
+        // hyper refuses a malformed length before this runs.
+        Some(None) | None => None,
+    };
+    let (parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    if buf.len() + data.len() > limit {
+                        return too_large();
+                    }
+                    buf.extend_from_slice(data);
+                }
+            }
+            Err(e) => {
+                let mut resp = if e.into_inner().downcast_ref::<platform::conn::BodyTooSlow>().is_some() {
+                    ApiError::new(StatusCode::REQUEST_TIMEOUT, "The request body arrived too slowly").into_response()
+                } else {
+                    ApiError::bad_request("The request body could not be read").into_response()
+                };
+                body_left_unread(&mut resp, version);
+                return resp;
+            }
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(buf.freeze()))).await
+}
+
 /// For an answer sent before the request body was read to its end: that
 /// connection cannot carry another request. Without saying so, an HTTP/1
 /// client that pools connections reuses it, and its next request races the

@@ -75,7 +75,7 @@ impl Gateway {
     pub fn router(self) -> Router {
         let limit = self.settings.http.body_limit_bytes;
         let in_flight = self.in_flight.clone();
-        let router = routes::router()
+        routes::router()
             // A known path asked with a method it does not take: 405 with
             // `Allow` (kept by the router), in Mastodon's error shape.
             .method_not_allowed_fallback(method_not_allowed)
@@ -90,8 +90,11 @@ impl Gateway {
                     .layer(HandleErrorLayer::new(edge::overloaded))
                     .load_shed()
                     .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight)),
-            );
-        cors::wrap(router)
+            )
+            // Outside the in-flight limit: a body is read before its
+            // request takes a permit.
+            .layer(axum::middleware::from_fn_with_state(limit, edge::read_body_first))
+            .layer(cors::CorsRules::new())
     }
 }
 

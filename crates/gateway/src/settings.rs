@@ -102,10 +102,23 @@ pub struct HttpSettings {
     /// serve plain HTTP on the private network.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// A request head must arrive whole within this once the server waits
+    /// for one (from the connection's start or the previous answer: also
+    /// the keep-alive idle timeout). Every listener, both HTTP paths.
+    pub header_timeout_ms: u64,
+    /// A request body slower than this (over windows of
+    /// `header_timeout_ms`) is answered 408.
+    pub min_body_bytes_per_sec: u64,
+    /// Open connections per process; past it, new ones are closed at once.
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6 by /64);
+    /// `trusted_proxies` are exempt.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
+        let defaults = platform::conn::ConnectionSettings::default();
         HttpSettings {
             body_limit_bytes: 1024 * 1024,
             auth_cache_ttl_ms: 10_000,
@@ -116,6 +129,10 @@ impl Default for HttpSettings {
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            header_timeout_ms: defaults.header_timeout_ms,
+            min_body_bytes_per_sec: defaults.min_body_bytes_per_sec,
+            max_connections: defaults.max_connections,
+            max_connections_per_ip: defaults.max_connections_per_ip,
         }
     }
 }
@@ -134,7 +151,17 @@ impl HttpSettings {
         if self.max_in_flight == 0 {
             return Err("http.max_in_flight must be at least 1".into());
         }
-        Ok(())
+        self.connections().validate()
+    }
+
+    /// The rules every listener holds its connections to.
+    pub fn connections(&self) -> platform::conn::ConnectionSettings {
+        platform::conn::ConnectionSettings {
+            header_timeout_ms: self.header_timeout_ms,
+            min_body_bytes_per_sec: self.min_body_bytes_per_sec,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+        }
     }
 
     /// The time budget of requests to `route` (a route pattern).

@@ -3,6 +3,7 @@
 //! layers, the operational endpoints and shutdown.
 #![forbid(unsafe_code)]
 
+pub mod conn;
 pub mod error;
 pub mod listen;
 pub mod metrics;

@@ -19,19 +19,22 @@ use tokio_util::sync::CancellationToken;
 /// Plain-HTTP connections served before hyper: the fast path accepts from
 /// the listener itself, and hands back the connections it does not serve.
 pub trait FastPath: Send + Sync + 'static {
-    /// Starts accepting from `listener` until `stop`; connections count in
-    /// `tracker`, so shutdown can wait for requests in flight.
+    /// Starts accepting from `listener` until `stop`, each connection
+    /// admitted by `connections` and held to its deadlines; connections
+    /// count in `tracker`, so shutdown can wait for requests in flight.
     fn spawn(
         self: Arc<Self>,
         listener: TcpListener,
+        connections: Arc<crate::conn::Connections>,
         stop: CancellationToken,
         tracker: tokio_util::task::TaskTracker,
     ) -> io::Result<tokio::sync::mpsc::UnboundedReceiver<HandedOver>>;
 }
 
 /// A connection the fast path hands over for hyper to serve: what was read
-/// of its next request, the socket (out of the worker's reactor) and the peer.
-pub type HandedOver = (Bytes, std::net::TcpStream, SocketAddr);
+/// of its next request, the socket (out of the worker's reactor), the peer
+/// and its place among the process's connections.
+pub type HandedOver = (Bytes, std::net::TcpStream, SocketAddr, crate::conn::Admitted);
 
 /// The next connection, `None` once `stop` is cancelled. A failed accept
 /// (out of file descriptors and the like) backs off and keeps serving.

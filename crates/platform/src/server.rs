@@ -3,7 +3,6 @@
 
 use crate::error::ApiError;
 use axum::Router;
-use axum::ServiceExt;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request};
@@ -107,6 +106,9 @@ pub struct Shutdown {
     /// Plain-HTTP/1.1 requests this claims are served on the fast path
     /// (`proxy::front`) before the service.
     pub front: Option<Arc<dyn crate::listen::FastPath>>,
+    /// Caps and deadlines on the listener's connections (the fast path's
+    /// too).
+    pub connections: Arc<crate::conn::Connections>,
 }
 
 /// Serves until `stop` is cancelled, then drains (see [`Shutdown`]), stops
@@ -125,7 +127,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let Shutdown { draining, drain, grace, tls, front } = shutdown;
+    let Shutdown { draining, drain, grace, tls, front, connections } = shutdown;
     let drained = CancellationToken::new();
     {
         let (stop, drained) = (stop.clone(), drained.clone());
@@ -139,46 +141,24 @@ where
             drained.cancel();
         });
     }
-    if tls.is_some() || front.is_some() {
-        return serve_each(listener, service, tls, front, drained, grace).await;
-    }
-    // Small responses must leave at once: without TCP_NODELAY, Nagle's
-    // algorithm holds a response's tail until the previous segment is
-    // acknowledged (and the client delays its ACK), adding milliseconds.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(
-        listener,
-        <_ as ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<std::net::SocketAddr>(service),
-    )
-    .with_graceful_shutdown({
-        let drained = drained.clone();
-        async move { drained.cancelled().await }
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        r = &mut server => r,
-        _ = async { drained.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("grace period of {grace:?} over; dropping remaining connections");
-            Ok(())
-        }
-    }
+    serve_each(listener, service, tls, front, connections, drained, grace).await
 }
 
-/// The accept loop when connections need more than hyper: TLS (a
-/// handshake per connection in its own task, so a slow client cannot stall
-/// accepting) or the fast path for plain HTTP/1.1, whose per-core workers
-/// ([`crate::listen::FastPath`]) accept instead. Each connection is
-/// then served by hyper's auto builder (HTTP/2 or HTTP/1.1, upgrades
-/// allowed for WebSocket pass-through), after the fast path when it hands
-/// one over, and tracked so shutdown can wait for it (fast-path
-/// connections too).
+/// The accept loop: plain connections, TLS (a handshake per connection in
+/// its own task, so a slow client cannot stall accepting) or the fast path
+/// for plain HTTP/1.1, whose per-core workers ([`crate::listen::FastPath`])
+/// accept instead. Every connection is first admitted by `connections`
+/// (closed at once past a cap), then served by hyper's auto builder
+/// (HTTP/2 or HTTP/1.1, upgrades allowed for WebSocket pass-through) under
+/// the header deadline and the body's minimum rate, after the fast path
+/// when it hands one over, and tracked so shutdown can wait for it
+/// (fast-path connections too).
 async fn serve_each<S>(
     listener: TcpListener,
     service: S,
     tls: Option<Arc<rustls::ServerConfig>>,
     front: Option<Arc<dyn crate::listen::FastPath>>,
+    connections: Arc<crate::conn::Connections>,
     drained: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()>
@@ -187,19 +167,44 @@ where
     S::Future: Send + 'static,
 {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let rules = connections.settings.clone();
+    let header_timeout = rules.header_timeout();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // hyper's header timer runs from when it starts waiting for a head,
+    // which on a kept-alive connection is the end of the previous answer.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+    // HTTP/2 has no head deadline: pings find dead peers, and streams per
+    // connection are bounded.
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_concurrent_streams(128);
+    let body_rate = BodyRate { min_bytes_per_sec: rules.min_body_bytes_per_sec, window: header_timeout };
     // Fast-path connections, which hyper's graceful shutdown does not see.
     let tracker = tokio_util::task::TaskTracker::new();
-    match tls.map(tokio_rustls::TlsAcceptor::from) {
-        None => {
-            // Plain HTTP with a fast path: its workers accept; what they
-            // hand over is hyper's, here.
-            let front = front.expect("a plain listener here has a front");
+    match (tls.map(tokio_rustls::TlsAcceptor::from), front) {
+        (None, None) => {
+            while let Some((tcp, peer)) = crate::listen::accept(&listener, &drained).await {
+                let Some(admitted) = connections.admit(peer.ip()) else { continue };
+                let io = crate::conn::FirstByteWithin::new(tcp, header_timeout);
+                let conn = hyper_connection(builder.clone(), io, service.clone(), peer, body_rate, graceful.watcher());
+                tokio::spawn(async move {
+                    conn.await;
+                    drop(admitted);
+                });
+            }
+            drop(listener);
+        }
+        (None, Some(front)) => {
+            // Plain HTTP with a fast path: its workers accept (and admit);
+            // what they hand over is hyper's, here, with its place.
             let mut handed = front
-                .spawn(listener, drained.clone(), tracker.clone())
+                .spawn(listener, connections.clone(), drained.clone(), tracker.clone())
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the fast-path workers: {e}")))?;
             loop {
-                let (read_ahead, tcp, peer) = tokio::select! {
+                let (read_ahead, tcp, peer, admitted) = tokio::select! {
                     h = handed.recv() => match h {
                         Some(h) => h,
                         None => break,
@@ -210,20 +215,28 @@ where
                 };
                 let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { continue };
                 let rest = crate::listen::Rewind::new(read_ahead, tcp);
-                tokio::spawn(hyper_connection(builder.clone(), rest, service.clone(), peer, graceful.watcher()));
+                let conn =
+                    hyper_connection(builder.clone(), rest, service.clone(), peer, body_rate, graceful.watcher());
+                tokio::spawn(async move {
+                    conn.await;
+                    drop(admitted);
+                });
             }
         }
-        Some(acceptor) => {
+        (Some(acceptor), _) => {
             while let Some((tcp, peer)) = crate::listen::accept(&listener, &drained).await {
+                let Some(admitted) = connections.admit(peer.ip()) else { continue };
                 let (acceptor, builder, service, watcher) =
                     (acceptor.clone(), builder.clone(), service.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    let stream = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
                     };
-                    hyper_connection(builder, stream, service, peer, watcher).await;
+                    let io = crate::conn::FirstByteWithin::new(stream, header_timeout);
+                    hyper_connection(builder, io, service, peer, body_rate, watcher).await;
+                    drop(admitted);
                 });
             }
             drop(listener);
@@ -237,13 +250,22 @@ where
     Ok(())
 }
 
+/// The slowest a request body may arrive.
+#[derive(Clone, Copy)]
+struct BodyRate {
+    min_bytes_per_sec: u64,
+    window: Duration,
+}
+
 /// Serves one connection with hyper (HTTP/2 or HTTP/1.1, upgrades allowed),
-/// its requests carrying the peer's address, watched for graceful shutdown.
+/// its requests carrying the peer's address and their bodies held to
+/// `body_rate`, watched for graceful shutdown.
 async fn hyper_connection<S, I>(
     builder: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     io: I,
     service: S,
     peer: std::net::SocketAddr,
+    body_rate: BodyRate,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
@@ -252,7 +274,8 @@ async fn hyper_connection<S, I>(
 {
     use tower::ServiceExt as _;
     let service = service.map_request(move |req: Request<hyper::body::Incoming>| {
-        let mut req = req.map(Body::new);
+        let mut req =
+            req.map(|body| Body::new(crate::conn::MinRate::new(body, body_rate.min_bytes_per_sec, body_rate.window)));
         req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         req
     });

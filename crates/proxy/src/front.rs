@@ -20,9 +20,12 @@
 //! the gateway spent per proxied request beyond nginx.
 //!
 //! Keep-alive as HTTP/1.1 has it (pipelined requests are answered in
-//! order); an idle connection is closed after [`IDLE_TIMEOUT`] (nginx's
-//! `keepalive_timeout`); on shutdown, connections close at the next request
-//! boundary.
+//! order). The listener's rules hold here as on hyper's connections
+//! (`platform::conn`): connections are admitted against the caps; a
+//! request head must arrive whole within the header timeout of the server
+//! starting to wait for it (so an idle kept-alive connection closes then);
+//! a body must keep up the minimum rate or is answered 408. On shutdown,
+//! connections close at the next request boundary.
 
 use crate::upstream::header_line;
 use axum::body::Body;
@@ -45,9 +48,6 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How long a connection may go without receiving a byte while it waits
-/// for (the rest of) a request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// A head larger than this goes to hyper, which refuses it properly.
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
@@ -70,6 +70,7 @@ pub trait ServeFront: Send + Sync + 'static {
         self: Arc<Self>,
         stream: TcpStream,
         peer: SocketAddr,
+        rules: Deadlines,
         stop: CancellationToken,
     ) -> BoxFuture<'static, Option<Rewind>>;
 }
@@ -79,9 +80,26 @@ impl<F: Front> ServeFront for F {
         self: Arc<Self>,
         stream: TcpStream,
         peer: SocketAddr,
+        rules: Deadlines,
         stop: CancellationToken,
     ) -> BoxFuture<'static, Option<Rewind>> {
-        Box::pin(serve_connection(stream, peer, self, stop))
+        Box::pin(serve_connection(stream, peer, self, rules, stop))
+    }
+}
+
+/// The listener's deadlines, as a connection's loop applies them.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// A head must arrive within this of the wait for it starting; a body
+    /// must bring `min_body_per_window` bytes in each such window.
+    pub header_timeout: Duration,
+    pub min_body_per_window: usize,
+}
+
+impl Deadlines {
+    pub fn of(settings: &platform::conn::ConnectionSettings) -> Deadlines {
+        let per_window = settings.min_body_bytes_per_sec.saturating_mul(settings.header_timeout_ms) / 1000;
+        Deadlines { header_timeout: settings.header_timeout(), min_body_per_window: per_window as usize }
     }
 }
 
@@ -212,10 +230,11 @@ impl FastPath for Workers {
     fn spawn(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
+        connections: Arc<platform::conn::Connections>,
         stop: CancellationToken,
         tracker: tokio_util::task::TaskTracker,
     ) -> io::Result<tokio::sync::mpsc::UnboundedReceiver<HandedOver>> {
-        spawn_workers(listener, self.0.clone(), stop, tracker)
+        spawn_workers(listener, self.0.clone(), connections, stop, tracker)
     }
 }
 
@@ -233,6 +252,7 @@ impl FastPath for Workers {
 fn spawn_workers(
     listener: tokio::net::TcpListener,
     front: Arc<dyn ServeFront>,
+    connections: Arc<platform::conn::Connections>,
     stop: CancellationToken,
     tracker: tokio_util::task::TaskTracker,
 ) -> io::Result<tokio::sync::mpsc::UnboundedReceiver<HandedOver>> {
@@ -240,8 +260,9 @@ fn spawn_workers(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     for i in 0..workers {
-        let (listener, front, stop, tracker, tx) =
-            (listener.try_clone()?, front.clone(), stop.clone(), tracker.clone(), tx.clone());
+        let (listener, front, connections, stop, tracker, tx) =
+            (listener.try_clone()?, front.clone(), connections.clone(), stop.clone(), tracker.clone(), tx.clone());
+        let rules = Deadlines::of(&connections.settings);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         // Registered with the worker's reactor here, so a failure is the
         // caller's to report rather than a worker that silently never accepts.
@@ -252,12 +273,14 @@ fn spawn_workers(
         std::thread::Builder::new().name(format!("front-{i}")).spawn(move || {
             runtime.block_on(async move {
                 while let Some((tcp, peer)) = platform::listen::accept(&listener, &stop).await {
+                    // Past a cap the connection is closed at once, not queued.
+                    let Some(admitted) = connections.admit(peer.ip()) else { continue };
                     let (front, stop, tx) = (front.clone(), stop.clone(), tx.clone());
                     tracker.spawn(async move {
-                        let Some(rest) = front.serve(tcp, peer, stop).await else { return };
+                        let Some(rest) = front.serve(tcp, peer, rules, stop).await else { return };
                         let (read_ahead, tcp) = rest.into_parts();
                         if let Ok(tcp) = tcp.into_std() {
-                            let _ = tx.send((read_ahead, tcp, peer));
+                            let _ = tx.send((read_ahead, tcp, peer, admitted));
                         }
                     });
                 }
@@ -356,40 +379,74 @@ pub async fn serve_connection<F: Front>(
     mut stream: TcpStream,
     peer: SocketAddr,
     front: Arc<F>,
+    rules: Deadlines,
     stop: CancellationToken,
 ) -> Option<Rewind> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut stopped = std::pin::pin!(stop.cancelled());
-    // One timer for the connection's life, moved only when it fires early:
-    // a timer set and cleared around every read cost more than the reads'
-    // clock readings do.
-    let mut last_read = Instant::now();
-    let idle = tokio::time::sleep_until(last_read + IDLE_TIMEOUT);
-    let mut idle = std::pin::pin!(idle);
+    // When the wait for the current head (or body window) ends. One timer
+    // for the connection's life, moved only when it fires before that: a
+    // timer set and cleared around every request cost more than a clock
+    // reading does.
+    let mut deadline = Instant::now() + rules.header_timeout;
+    let timer = tokio::time::sleep_until(deadline);
+    let mut timer = std::pin::pin!(timer);
+    // While a body is arriving: how much of the buffer it had when the
+    // current window began.
+    let mut body_window: Option<usize> = None;
     loop {
         let head = loop {
             match inspect(&buf, &*front) {
                 Parsed::Mine(head) if buf.len() >= head.head_len + head.body_len => break head,
                 Parsed::NotMine => return Some(Rewind::new(buf.freeze(), stream)),
-                Parsed::Mine(_) | Parsed::Partial => {}
+                Parsed::Mine(head) => {
+                    if body_window.is_none() {
+                        // The head is in: the body's windows start, and the
+                        // buffer is sized to the declared length once.
+                        body_window = Some(buf.len());
+                        deadline = Instant::now() + rules.header_timeout;
+                        let whole = head.head_len + head.body_len;
+                        if buf.capacity() < whole {
+                            let mut sized = BytesMut::with_capacity(whole);
+                            sized.extend_from_slice(&buf);
+                            buf = sized;
+                        }
+                    }
+                }
+                Parsed::Partial => buf.reserve(4 * 1024),
             }
-            buf.reserve(4 * 1024);
             let read = tokio::select! {
                 biased;
                 r = stream.read_buf(&mut buf) => r,
-                () = &mut idle => {
-                    if last_read.elapsed() >= IDLE_TIMEOUT {
-                        return None;
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now < deadline {
+                        timer.as_mut().reset(deadline);
+                        continue;
                     }
-                    idle.as_mut().reset(last_read + IDLE_TIMEOUT);
-                    continue;
+                    match body_window {
+                        // The head did not arrive in time (or an idle
+                        // kept-alive connection): closed without an answer.
+                        None => return None,
+                        Some(start) if buf.len() - start < rules.min_body_per_window => {
+                            let _ = stream.write_all(BODY_TOO_SLOW).await;
+                            let _ = stream.shutdown().await;
+                            return None;
+                        }
+                        Some(_) => {
+                            body_window = Some(buf.len());
+                            deadline = now + rules.header_timeout;
+                            timer.as_mut().reset(deadline);
+                            continue;
+                        }
+                    }
                 }
                 // Between requests only: a request begun is answered.
                 _ = &mut stopped, if buf.is_empty() => return None,
             };
             match read {
-                Ok(n) if n > 0 => last_read = Instant::now(),
+                Ok(n) if n > 0 => {}
                 _ => return None,
             }
         };
@@ -404,9 +461,13 @@ pub async fn serve_connection<F: Front>(
             body: buf.split_to(body_len).freeze(),
         };
         let answer = front.call(req, peer).await;
+        // The wait for the next head starts when this answer is written.
         let keep_alive = keep_alive && !stop.is_cancelled() && !asks_to_close(&answer);
         match write_answer(&mut stream, &mut out, answer, version, head_only, keep_alive).await {
-            Ok(true) if keep_alive => {}
+            Ok(true) if keep_alive => {
+                body_window = None;
+                deadline = Instant::now() + rules.header_timeout;
+            }
             _ => {
                 let _ = stream.shutdown().await;
                 return None;
@@ -414,6 +475,10 @@ pub async fn serve_connection<F: Front>(
         }
     }
 }
+
+/// The answer to a body that arrived slower than the minimum rate.
+const BODY_TOO_SLOW: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n\
+content-length: 47\r\nconnection: close\r\n\r\n{\"error\":\"The request body arrived too slowly\"}";
 
 /// Whether the process's own answer closes the connection (it did not read
 /// the request's body to its end). A relayed `Connection` header is about
@@ -632,31 +697,78 @@ mod tests {
             true
         }
         fn body_limit(&self) -> usize {
-            1024
+            64 * 1024
         }
         fn call(self: &Arc<Self>, _: Incoming, _: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
             std::future::ready(Answer::Made(Response::new(Body::from("ok"))))
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_idle_connection_closes_after_the_idle_timeout_counted_from_its_last_bytes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (server_side, peer) = listener.accept().await.unwrap();
-        let served = tokio::spawn(serve_connection(server_side, peer, Arc::new(Ok200), CancellationToken::new()));
+    const RULES: Deadlines = Deadlines { header_timeout: Duration::from_secs(10), min_body_per_window: 10_000 };
 
-        // A request 60 s in: the connection lives on past 75 s from its start.
-        tokio::time::sleep(Duration::from_secs(60)).await;
+    async fn connected() -> (TcpStream, tokio::task::JoinHandle<Option<Rewind>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_side, peer) = listener.accept().await.unwrap();
+        let served =
+            tokio::spawn(serve_connection(server_side, peer, Arc::new(Ok200), RULES, CancellationToken::new()));
+        (client, served)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_closes_after_the_header_timeout_counted_from_its_last_answer() {
+        let (mut client, served) = connected().await;
+        // A request 9 s in: the connection lives on past 10 s from its start.
+        tokio::time::sleep(Duration::from_secs(9)).await;
         client.write_all(b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
         let mut answer = vec![0u8; 1024];
         let n = client.read(&mut answer).await.unwrap();
         assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&answer[..n]));
-        tokio::time::sleep(Duration::from_secs(70)).await;
-        assert!(!served.is_finished(), "closed 70 s after the last request");
-        // 76 s after its last bytes: closed, and the client sees the end.
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        assert!(served.is_finished(), "still open 76 s after the last request");
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert!(!served.is_finished(), "closed 9 s after the last answer");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(served.is_finished(), "still open 11 s after the last answer");
         assert_eq!(client.read(&mut answer).await.unwrap(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_sent_a_byte_at_a_time_is_cut_off_at_the_header_timeout() {
+        let (mut client, served) = connected().await;
+        let head = b"GET /x HTTP/1.1\r\nhost: x\r\nx-pad: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        for &byte in &head[..20] {
+            // Writes fail once the server has closed.
+            if client.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+        // 12 s in, the head is still not whole: the connection is gone.
+        assert!(served.is_finished());
+        let mut answer = vec![0u8; 64];
+        assert_eq!(client.read(&mut answer).await.unwrap_or(0), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickling_body_gets_408_and_a_steady_one_is_served() {
+        let (mut client, served) = connected().await;
+        client.write_all(b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n").await.unwrap();
+        for _ in 0..3 {
+            client.write_all(b"x").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+        let mut answer = vec![0u8; 1024];
+        let n = client.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&answer[..n]));
+        assert!(served.await.unwrap().is_none());
+
+        // 1000 bytes over 15 s, well above the rate in each window... but
+        // here the rule asks 10 000 per window, so send them in two halves.
+        let (mut client, _served) = connected().await;
+        client.write_all(b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 20000\r\n\r\n").await.unwrap();
+        client.write_all(&[b'x'; 10_000]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        client.write_all(&[b'x'; 10_000]).await.unwrap();
+        let n = client.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&answer[..n]));
     }
 }

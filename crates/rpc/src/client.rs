@@ -34,7 +34,11 @@ impl Default for HttpTransport {
     fn default() -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Well inside the listeners' header timeout (10 s by default,
+            // `http.header_timeout_ms`), which closes a kept connection
+            // that idles longer: reusing one just as the server closes it
+            // would fail the call.
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .expect("an HTTP client with static settings builds");
         HttpTransport { http }
