@@ -79,6 +79,7 @@ class Upstream:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.lines = []
+        self.heads = []
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -102,6 +103,7 @@ class Upstream:
                         buf += chunk
                     head, _, buf = buf.partition(b"\r\n\r\n")
                     self.lines.append(head.split(b"\r\n")[0].decode("latin-1"))
+                    self.heads.append(head.decode("latin-1"))
                     if b"\r\nupgrade:" in head.lower():
                         conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
                     else:

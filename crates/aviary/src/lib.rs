@@ -46,6 +46,21 @@ pub struct App {
 
 /// Checks, before anything connects, that a split deployment has what each
 /// of its components needs; the message says which setting to add.
+/// A gateway reachable from other machines must know its public URL: the
+/// links in its answers (pages, profiles, OAuth endpoints) would otherwise
+/// follow each request's `Host`, which any client writes.
+fn check_public_url(config: &Config, t: &Targets) -> anyhow::Result<()> {
+    if t.has("gateway") && config.instance.public_url.is_none() && !config.listen.ip().is_loopback() {
+        bail!(
+            "instance.public_url ({}) must be set when the gateway listens on {} (not loopback): \
+             it is the URL clients reach this server at, e.g. https://social.example",
+            env_name(&["instance", "public_url"]),
+            config.listen
+        );
+    }
+    Ok(())
+}
+
 fn check_split_config(config: &Config, t: &Targets) -> anyhow::Result<()> {
     if t.is_all() {
         return Ok(());
@@ -85,6 +100,7 @@ impl App {
         config.validate()?;
         registry::check_peers(config).map_err(config::ConfigError)?;
         check_split_config(config, targets)?;
+        check_public_url(config, targets)?;
         let local: Vec<&registry::Registered> =
             registry::COMPONENTS.iter().filter(|r| targets.has(r.component.name())).collect();
 

@@ -3,12 +3,13 @@
 
 use crate::Gateway;
 use crate::params::Params;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::HOST;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header::LINK};
 use model::{Id, Page};
 use platform::ApiError;
+use std::net::SocketAddr;
 
 pub fn page(params: &Params) -> Result<Page, ApiError> {
     let cursor = |k: &str| -> Result<Option<Id>, ApiError> {
@@ -22,8 +23,23 @@ pub fn page(params: &Params) -> Result<Page, ApiError> {
     Ok(Page { max_id: cursor("max_id")?, since_id: cursor("since_id")?, min_id: cursor("min_id")?, limit })
 }
 
-/// The URL clients reach us at: configured, or from the request's `Host`.
+/// The URL clients reach us at: `instance.public_url`. Without one (a
+/// server on loopback, where the binary allows that) the request's `Host`
+/// is used only if it names this machine, or if a trusted proxy sent it,
+/// with `X-Forwarded-Proto` from that proxy alone: anyone else's headers
+/// must not shape the links in answers (`https://evil.example/@alice`).
 pub struct BaseUrl(pub String);
+
+/// Whether `host` (with or without a port) names the loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
 
 impl FromRequestParts<Gateway> for BaseUrl {
     type Rejection = ApiError;
@@ -31,15 +47,18 @@ impl FromRequestParts<Gateway> for BaseUrl {
         if let Some(u) = &gw.settings.instance.public_url {
             return Ok(BaseUrl(u.trim_end_matches('/').to_string()));
         }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let trusted = peer.is_some_and(|p| gw.settings.http.trusted_proxies.contains(&p));
         let host = parts
             .headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+            .filter(|h| trusted || is_loopback_host(h))
             .unwrap_or("localhost");
         let scheme = match parts.headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
-            Some("https") => "https",
+            Some("https") if trusted => "https",
             _ => "http",
         };
         Ok(BaseUrl(format!("{scheme}://{host}")))
@@ -70,4 +89,18 @@ pub fn link_header(base: &str, path: &str, query: Option<&str>, ids: &[Id]) -> H
         headers.insert(LINK, v);
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts_are_recognised_with_and_without_ports() {
+        for host in ["localhost", "LOCALHOST:8080", "127.0.0.1", "127.0.0.1:45833", "[::1]:8080", "[::1]", "127.1.2.3"]
+        {
+            assert!(super::is_loopback_host(host), "{host}");
+        }
+        for host in ["evil.example", "evil.example:80", "10.0.0.1:8080", "[2001:db8::1]:80", "localhost.evil.example"] {
+            assert!(!super::is_loopback_host(host), "{host}");
+        }
+    }
 }

@@ -51,6 +51,10 @@ impl Hooks for Gateway {
         self.settings.http.route_timeout(&route.pattern)
     }
 
+    fn trusts(&self, peer: IpAddr) -> bool {
+        self.settings.http.trusted_proxies.contains(&peer)
+    }
+
     fn answer_filter(&self, answer: &mut Answer, admission: Admission) {
         if let Some(v) = admission.shown {
             edge::rate_headers(answer, &v);

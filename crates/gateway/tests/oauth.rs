@@ -230,18 +230,38 @@ async fn deny_redirects_only_after_the_account_logs_in() {
 
 #[tokio::test]
 async fn the_server_metadata_names_the_endpoints_and_pkce_methods() {
-    let h = Harness::new().await;
-    let req = Request::get("/.well-known/oauth-authorization-server")
-        .header(header::HOST, "social.example")
-        .body(Body::empty())
-        .unwrap();
-    let meta = h.send(req).await.expect(StatusCode::OK);
-    assert_eq!(meta["authorization_endpoint"], "http://social.example/oauth/authorize");
-    assert_eq!(meta["token_endpoint"], "http://social.example/oauth/token");
-    assert_eq!(meta["revocation_endpoint"], "http://social.example/oauth/revoke");
+    let h = Harness::with(|s| s.instance.public_url = Some("https://social.example/".into())).await;
+    let meta = h.get("/.well-known/oauth-authorization-server", None).await.expect(StatusCode::OK);
+    assert_eq!(meta["issuer"], "https://social.example/");
+    assert_eq!(meta["authorization_endpoint"], "https://social.example/oauth/authorize");
+    assert_eq!(meta["token_endpoint"], "https://social.example/oauth/token");
+    assert_eq!(meta["revocation_endpoint"], "https://social.example/oauth/revoke");
     assert_eq!(meta["code_challenge_methods_supported"], json!(["S256", "plain"]));
     assert!(meta["scopes_supported"].as_array().unwrap().contains(&json!("write:statuses")));
     assert!(meta["grant_types_supported"].as_array().unwrap().contains(&json!("authorization_code")));
+}
+
+/// Without `public_url` (a server on loopback), a client's `Host` and
+/// `X-Forwarded-Proto` shape links only when they name this machine or a
+/// trusted proxy sent them.
+#[tokio::test]
+async fn forged_host_and_proto_do_not_shape_links() {
+    async fn endpoint(h: &Harness, host: &str, proto: &str) -> String {
+        let mut req = Request::get("/.well-known/oauth-authorization-server")
+            .header(header::HOST, host)
+            .header("x-forwarded-proto", proto)
+            .body(Body::empty())
+            .unwrap();
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        h.send(req).await.expect(StatusCode::OK)["token_endpoint"].as_str().unwrap().to_string()
+    }
+    let h = Harness::new().await;
+    assert_eq!(endpoint(&h, "evil.example", "https").await, "http://localhost/oauth/token");
+    assert_eq!(endpoint(&h, "127.0.0.1:8080", "https").await, "http://127.0.0.1:8080/oauth/token");
+    // The harness's peer is 127.0.0.1: as a trusted front, it is believed.
+    let h = Harness::with(|s| s.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    assert_eq!(endpoint(&h, "social.example", "https").await, "https://social.example/oauth/token");
 }
 
 #[tokio::test]

@@ -38,6 +38,25 @@ pub fn standard_layers(router: Router) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        // A client's id that is not one is replaced, not echoed.
+        .layer(axum::middleware::from_fn(drop_malformed_request_id))
+}
+
+/// Whether a client's `X-Request-Id` is kept: 1–128 characters of letters,
+/// digits and `-_.:@` — enough for UUIDs and the ids of common fronts;
+/// anything else (control bytes, markup, kilobytes) would be logged and
+/// echoed as the client wrote it.
+pub fn is_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len()) && value.iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b))
+}
+
+async fn drop_malformed_request_id(mut req: Request<Body>, next: Next) -> Response {
+    let malformed = req.headers().get_all(REQUEST_ID).iter().count() > 1
+        || req.headers().get(REQUEST_ID).is_some_and(|v| !is_request_id(v.as_bytes()));
+    if malformed {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// Rails, and so Mastodon, ignores a trailing slash (clients request

@@ -91,19 +91,40 @@ pub(crate) struct Added<'a> {
     pub(crate) request_id: &'a [u8],
     pub(crate) traceparent: &'a [u8],
     pub(crate) peer: Option<IpAddr>,
+    /// Whether the peer is a trusted proxy: only then do the forwarding
+    /// headers it sent (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) go on.
+    pub(crate) peer_trusted: bool,
     /// An upgrade asked for (WebSocket): `Upgrade` goes on, not as hop-by-hop.
     pub(crate) upgrading: bool,
 }
 
+/// Headers that say where a request came from: believed (and passed on)
+/// only from a trusted proxy, since any client can send them.
+fn is_forwarding(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 6] = [
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"forwarded",
+        b"x-real-ip",
+    ];
+    NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+}
+
 /// Writes the head of `req` as it goes upstream: hop-by-hop headers
-/// dropped (RFC 9110 §7.6.1), then the request id, trace context and
+/// dropped (RFC 9110 §7.6.1), names with `_` dropped (an upstream that
+/// reads them as `-` would see a header the proxy never checked, as nginx
+/// and Apache refuse them), the client's forwarding headers dropped unless
+/// it is a trusted proxy, then the request id, trace context and
 /// `X-Forwarded-For` the proxy sets.
 fn upstream_head(out: &mut Vec<u8>, addr: &str, req: &impl Asked, added: &Added<'_>, body_len: usize) {
     let is = |name: &[u8], n: &[u8]| name.eq_ignore_ascii_case(n);
     let hop = HopByHop::of(req.headers());
-    // The chain of addresses the request came through, this peer last.
+    // The chain of addresses the request came through, this peer last;
+    // what came before it only when the peer is a proxy we trust.
     let mut chain: SmallVec<[u8; 64]> = SmallVec::new();
-    for (_, v) in req.headers().filter(|(n, _)| is(n, b"x-forwarded-for")) {
+    for (_, v) in req.headers().filter(|(n, _)| added.peer_trusted && is(n, b"x-forwarded-for")) {
         chain.extend_from_slice(v);
         chain.extend_from_slice(b", ");
     }
@@ -118,6 +139,8 @@ fn upstream_head(out: &mut Vec<u8>, addr: &str, req: &impl Asked, added: &Added<
             && !is(n, b"x-request-id")
             && !is(n, b"traceparent")
             && !is(n, b"x-forwarded-for")
+            && !n.contains(&b'_')
+            && (added.peer_trusted || !is_forwarding(n))
     });
     let set = [
         (&b"x-request-id"[..], added.request_id),

@@ -45,6 +45,11 @@ pub trait Hooks: Send + Sync + 'static {
     /// The request's time budget.
     fn budget(&self, route: &ProxyRoute) -> Duration;
 
+    /// Whether `peer` is a proxy in front of this one, whose forwarding
+    /// headers (`X-Forwarded-For` and the like) are passed on; anyone
+    /// else's are dropped.
+    fn trusts(&self, peer: IpAddr) -> bool;
+
     /// Adds what the application shows on an admitted request's answer
     /// (rate-limit headers).
     fn answer_filter(&self, answer: &mut Answer, admission: Self::Admission);
@@ -172,10 +177,11 @@ async fn pass<H: Hooks>(
 ) -> Answer {
     let PassThroughFront { hooks, draining, metrics, .. } = front;
     let started = Instant::now();
-    let request_id = match req.header("x-request-id").and_then(|v| req.value_of(v)) {
-        Some(id) => id,
-        None => platform::server::new_request_id(),
-    };
+    let request_id =
+        match req.header("x-request-id").filter(|v| platform::server::is_request_id(v)).and_then(|v| req.value_of(v)) {
+            Some(id) => id,
+            None => platform::server::new_request_id(),
+        };
     let traceparent = match req.header("traceparent").and_then(|v| std::str::from_utf8(v).ok()) {
         Some(parent) => trace::child_of(parent),
         None => trace::new_trace(),
@@ -188,6 +194,7 @@ async fn pass<H: Hooks>(
                 request_id: request_id.as_bytes(),
                 traceparent: traceparent.as_bytes(),
                 peer,
+                peer_trusted: peer.is_some_and(|p| hooks.trusts(p)),
                 upgrading: false,
             };
             // A body still to read is read within the budget too; once
