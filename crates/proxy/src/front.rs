@@ -324,7 +324,14 @@ fn inspect(buf: &[u8], front: &impl Front) -> Parsed {
         _ => return Parsed::NotMine,
     };
     let (Some(method), Some(path)) = (r.method, r.path) else { return Parsed::NotMine };
-    if method == "CONNECT" || !path.starts_with('/') || !front.claims(path.split('?').next().unwrap_or(path)) {
+    // A target outside RFC 3986's characters (raw UTF-8, `<>{}|^`, a
+    // `#fragment`) is hyper's to refuse or accept, so both paths answer it
+    // the same (the differential test below holds them to it).
+    if method == "CONNECT"
+        || !path.starts_with('/')
+        || !path.bytes().all(is_target_byte)
+        || !front.claims(path.split('?').next().unwrap_or(path))
+    {
         return Parsed::NotMine;
     }
     let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Parsed::NotMine };
@@ -342,7 +349,10 @@ fn inspect(buf: &[u8], front: &impl Front) -> Parsed {
             return Parsed::NotMine;
         }
         if is("content-length") {
-            let n = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+            // Digits only, as hyper reads it: `+3` or `3 ` parse as numbers
+            // in Rust but are not lengths.
+            let digits = !h.value.is_empty() && h.value.len() <= 18 && h.value.iter().all(u8::is_ascii_digit);
+            let n = if digits { std::str::from_utf8(h.value).ok().and_then(|v| v.parse::<usize>().ok()) } else { None };
             match (n, body_len) {
                 (Some(n), None) if n <= front.body_limit() => body_len = Some(n),
                 // Unparsable, repeated or too large: hyper refuses it.
@@ -370,6 +380,11 @@ fn inspect(buf: &[u8], front: &impl Front) -> Parsed {
         target: at(path.as_bytes()),
         lines,
     })
+}
+
+/// Bytes of an origin-form target in RFC 3986 (`pchar`, `/`, `?`, `%`).
+fn is_target_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
 }
 
 /// Serves the requests of one connection that `front` claims. Returns the
@@ -770,5 +785,168 @@ mod tests {
         client.write_all(&[b'x'; 10_000]).await.unwrap();
         let n = client.read(&mut answer).await.unwrap();
         assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&answer[..n]));
+    }
+
+    /// Claims every path, as a front whose prefix is `/` would.
+    struct ClaimAll;
+
+    impl Front for ClaimAll {
+        fn claims(&self, _: &str) -> bool {
+            true
+        }
+        fn body_limit(&self) -> usize {
+            1024
+        }
+        fn call(self: &Arc<Self>, _: Incoming, _: SocketAddr) -> impl Future<Output = Answer> + Send + 'static {
+            std::future::ready(Answer::Made(Response::new(Body::empty())))
+        }
+    }
+
+    /// What a parser made of a request: method, target and body length.
+    type Reading = (String, String, usize);
+
+    fn fast_path_reads(raw: &[u8]) -> Option<Reading> {
+        match inspect(raw, &ClaimAll) {
+            Parsed::Mine(h) if raw.len() >= h.head_len + h.body_len => {
+                let target = String::from_utf8_lossy(&raw[h.target.0 as usize..h.target.1 as usize]).into_owned();
+                Some((h.method.to_string(), target, h.body_len))
+            }
+            _ => None,
+        }
+    }
+
+    /// Serves `raw` with hyper's HTTP/1 server; what its service saw, if
+    /// hyper let the request through.
+    async fn hyper_reads(raw: &[u8]) -> Option<Reading> {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let record = seen.clone();
+        let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let record = record.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect().await.map(|b| b.to_bytes().len()).unwrap_or(usize::MAX);
+                let target = parts.uri.path_and_query().map_or(String::new(), |p| p.as_str().to_string());
+                *record.lock().unwrap() = Some((parts.method.to_string(), target, body));
+                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Empty::<Bytes>::new()))
+            }
+        });
+        let conn =
+            hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(server), svc);
+        let served = tokio::spawn(conn);
+        client.write_all(raw).await.unwrap();
+        // Until hyper answers (the service records before it does) or closes.
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut chunk = [0u8; 1024];
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                match client.read(&mut chunk).await {
+                    Ok(n) if n > 0 => answer.extend_from_slice(&chunk[..n]),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+        served.abort();
+        seen.lock().unwrap().clone()
+    }
+
+    /// The fast path serves only requests hyper would serve, read the same
+    /// way (method, target, body length); whatever it is unsure of goes to
+    /// hyper. The corpus holds what the two parsers were found to differ on
+    /// and its neighbours.
+    #[tokio::test]
+    async fn the_fast_path_reads_requests_exactly_as_hyper_does() {
+        let targets = [
+            "/x",
+            "/x?a=b&c=%20d",
+            "/api/v1/streaming/user",
+            "//x",
+            "/x?",
+            "/a;b=c",
+            "/~u/x.y_z-1",
+            "/%zz",
+            "/x#frag",
+            "/\u{fc}ber",
+            "/<script>",
+            "/{a}",
+            "/a|b",
+            "/a^b",
+            "/a\"b",
+            "/a`b",
+            "/a\\b",
+            "/a b",
+            "*",
+            "http://example.org/x",
+            "/a\x7fb",
+        ];
+        let lengths = [
+            Some("3"),
+            Some("+3"),
+            Some("-3"),
+            Some(" 3"),
+            Some("3 "),
+            Some("03"),
+            Some("3, 3"),
+            Some("0x3"),
+            Some(""),
+            Some("99999999999999999999"),
+            Some("3\t"),
+            Some("٣"),
+            None,
+        ];
+        let mut corpus: Vec<Vec<u8>> = Vec::new();
+        for target in targets {
+            for length in lengths {
+                let mut raw = format!("POST {target} HTTP/1.1\r\nhost: x\r\n").into_bytes();
+                if let Some(l) = length {
+                    raw.extend_from_slice(format!("content-length: {l}\r\n").as_bytes());
+                }
+                raw.extend_from_slice(b"\r\nabc");
+                corpus.push(raw);
+            }
+        }
+        for raw in [
+            &b"GET /x HTTP/1.0\r\n\r\n"[..],
+            b"GET /x HTTP/1.2\r\nhost: x\r\n\r\n",
+            b"GET /x HTTP/2.0\r\nhost: x\r\n\r\n",
+            b"get /x HTTP/1.1\r\nhost: x\r\n\r\n",
+            b"PROPFIND /x HTTP/1.1\r\nhost: x\r\n\r\n",
+            b"G@T /x HTTP/1.1\r\nhost: x\r\n\r\n",
+            b"POST /x HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\nabc",
+            b"POST /x HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+            b"POST /x HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST /x HTTP/1.1\r\ncontent-length : 3\r\n\r\nabc",
+            b"GET /x HTTP/1.1\r\nx-a: 1\r\n continued\r\n\r\n",
+            b"GET /x HTTP/1.1\r\nx_under: 1\r\n\r\n",
+            b"GET /x HTTP/1.1\r\nx-a: \x001\r\n\r\n",
+            b"GET /x HTTP/1.1\r\nx-a: caf\xc3\xa9\r\n\r\n",
+            b"GET /x HTTP/1.1\nhost: x\n\n",
+            b"GET  /x HTTP/1.1\r\n\r\n",
+        ] {
+            corpus.push(raw.to_vec());
+        }
+        let (mut both, mut deferred) = (0, 0);
+        for raw in &corpus {
+            let shown = String::from_utf8_lossy(raw);
+            let hyper = hyper_reads(raw).await;
+            match fast_path_reads(raw) {
+                Some(fast) => {
+                    assert_eq!(Some(&fast), hyper.as_ref(), "the parsers differ on {shown:?}");
+                    both += 1;
+                }
+                None => deferred += 1,
+            }
+        }
+        // The corpus exercises both sides.
+        assert!(both >= 10 && deferred >= 100, "served on the fast path {both}, deferred {deferred}");
+        for known in [
+            &b"POST /x HTTP/1.1\r\ncontent-length: +3\r\n\r\nabc"[..],
+            b"GET /\xc3\xbc HTTP/1.1\r\n\r\n",
+            b"GET /<x> HTTP/1.1\r\n\r\n",
+            b"GET /x#frag HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(fast_path_reads(known), None, "{}", String::from_utf8_lossy(known));
+        }
     }
 }
