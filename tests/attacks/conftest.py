@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 
 
 class Server:
-    def __init__(self, env, data_dir):
+    def __init__(self, env, data_dir, args=()):
         binary = os.environ.get("AVIARY_BIN", str(ROOT / "target" / "debug" / "aviary"))
         if not os.path.exists(binary):
             pytest.fail(f"no aviary binary at {binary}: build it (cargo build -p aviary) or set AVIARY_BIN")
@@ -34,7 +34,7 @@ class Server:
         full_env.update({"AVIARY_LOG_FORMAT": "json", "AVIARY_SHUTDOWN_DRAIN_MS": "0",
                          "AVIARY_SHUTDOWN_GRACE_SECS": "2"})
         full_env.update(env)
-        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data", str(data_dir)],
+        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data", str(data_dir), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env, text=True)
         self.log = collections.deque(maxlen=200)
         address = threading.Event()
@@ -48,7 +48,11 @@ class Server:
                     address.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not address.wait(60) or self.addr is None:
+        deadline = time.monotonic() + 60
+        while not address.wait(0.1) and self.proc.poll() is None and time.monotonic() < deadline:
+            pass
+        if self.addr is None:
+            time.sleep(0.2)  # the rest of the log of a process that ended
             self.stop()
             pytest.fail("aviary did not start:\n" + "\n".join(self.log))
         self.host, port = self.addr.rsplit(":", 1)
@@ -83,11 +87,11 @@ class Server:
 
 @pytest.fixture
 def start(tmp_path):
-    """start(**env) → a running Server; every one is stopped after the test."""
+    """start(*args, **env) → a running Server; every one is stopped after the test."""
     servers = []
 
-    def _start(**env):
-        s = Server({k: str(v) for k, v in env.items()}, tmp_path / f"data{len(servers)}")
+    def _start(*args, **env):
+        s = Server({k: str(v) for k, v in env.items()}, tmp_path / f"data{len(servers)}", args)
         servers.append(s)
         return s
 

@@ -47,6 +47,7 @@ pub struct Config {
     pub cache: cache::CacheSettings,
     pub bus: bus::BusSettings,
     pub peers: PeersConfig,
+    pub internal: InternalSettings,
     pub rate_limits: gateway::limits::RateLimitSettings,
     /// Pass-through routes (`[[proxy]]`): a path prefix forwarded to an
     /// upstream pool, WebSocket upgrades included.
@@ -73,6 +74,7 @@ impl Default for Config {
             cache: Default::default(),
             bus: Default::default(),
             peers: PeersConfig::default(),
+            internal: InternalSettings::default(),
             rate_limits: Default::default(),
             proxy: Vec::new(),
             notices: Vec::new(),
@@ -150,6 +152,36 @@ impl PeersConfig {
         self.pool.validate().map_err(|e| format!("peers.pool: {e}"))?;
         for (name, peer) in &self.components {
             pool::parse_targets(&peer.addresses()).map_err(|e| format!("peers.{name}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `[internal]`: how the processes of a split deployment prove their calls
+/// to each other's internal routes (which a gateway never serves).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InternalSettings {
+    /// Shared secrets: calls carry the first; the internal routes accept
+    /// any. To rotate: add the new one second everywhere, then make it
+    /// first everywhere, then drop the old one. Required in split mode.
+    pub secrets: Vec<String>,
+}
+
+impl InternalSettings {
+    /// The shortest secret accepted: 32 characters (of a random string,
+    /// e.g. `openssl rand -hex 32`).
+    pub const MIN_SECRET: usize = 32;
+
+    fn validate(&self) -> Result<(), String> {
+        if self.secrets.len() > 2 {
+            return Err("internal.secrets takes at most two: the current one and, while rotating, the previous".into());
+        }
+        if self.secrets.iter().any(|s| s.len() < Self::MIN_SECRET || !s.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(format!(
+                "each of internal.secrets must be at least {} printable characters without spaces (e.g. `openssl rand -hex 32`)",
+                Self::MIN_SECRET
+            ));
         }
         Ok(())
     }
@@ -375,6 +407,7 @@ impl Config {
         self.database.validate().map_err(bad)?;
         self.gateway().validate().map_err(bad)?;
         self.peers.validate().map_err(bad)?;
+        self.internal.validate().map_err(bad)?;
         Ok(())
     }
 

@@ -65,6 +65,13 @@ fn check_split_config(config: &Config, t: &Targets) -> anyhow::Result<()> {
     if t.is_all() {
         return Ok(());
     }
+    if config.internal.secrets.is_empty() {
+        bail!(
+            "--target {t}: split mode needs internal.secrets ({}): a shared secret (e.g. `openssl rand -hex 32`) \
+             every process of the deployment has, so that only they can call each other's internal routes",
+            env_name(&["internal", "secrets"])
+        );
+    }
     for r in registry::COMPONENTS.iter().filter(|r| t.has(r.component.name())) {
         let (name, needs) = (r.component.name(), r.component.needs());
         let missing = |setting: &str, why: &str| {
@@ -159,7 +166,8 @@ impl App {
             let name = r.component.name();
             let peers = config.peers.addresses(name);
             if !targets.has(name) && !peers.is_empty() {
-                let client = rpc::RpcClient::new(name, &peers, config.peers.pool_for(name))
+                let secret = config.internal.secrets.first().cloned();
+                let client = rpc::RpcClient::with_secret(name, &peers, config.peers.pool_for(name), secret)
                     .map_err(|e| anyhow::anyhow!("peers.{name}: {e}"))?;
                 r.component.connect(&mut w, client);
             }
@@ -174,9 +182,21 @@ impl App {
         // that runs the gateway never exposes `/internal/…`.
         let (router, public) = match wired.public {
             Some(public) => (public.router, Some((public.wrap, public.tls))),
-            None => (wired.internal.fallback(platform::error::fallback_not_found), None),
+            None => {
+                // Only calls proving the deployment's secret reach them.
+                let secrets = Arc::new(rpc::Secrets::new(config.internal.secrets.clone()));
+                let internal =
+                    wired.internal.route_layer(axum::middleware::from_fn_with_state(secrets, rpc::require_secret));
+                (internal.fallback(platform::error::fallback_not_found), None)
+            }
         };
         let draining = wired.draining;
+        // On a public port, readiness and metrics are for the operator's
+        // hosts only; component ports are on the private network.
+        let admin_only = public.is_some().then(|| platform::ops::AdminOnly {
+            admin: config.http.admin_addresses.clone(),
+            trusted: config.http.trusted_proxies.clone(),
+        });
         let mut rules = config.http.connections();
         if public.is_none() {
             // Component ports are called by this deployment's own
@@ -188,7 +208,7 @@ impl App {
         let mut registry = wired.registry;
         connections.register_metrics(&mut registry);
         let router = router
-            .merge(platform::ops::router(wired.checks, Arc::new(registry), draining.clone()))
+            .merge(platform::ops::router(wired.checks, Arc::new(registry), draining.clone(), admin_only))
             .layer(axum::middleware::from_fn_with_state(wired.http_metrics, platform::metrics::track))
             .layer(axum::middleware::from_fn_with_state(draining.clone(), platform::server::mark_draining));
         let router = platform::server::standard_layers(router);

@@ -15,22 +15,7 @@ use platform::ApiError;
 use smallvec::SmallVec;
 use std::net::{IpAddr, SocketAddr};
 
-/// The client's address: the peer, or — when the peer is a trusted proxy
-/// (the nginx/HAProxy front) — the nearest untrusted address in
-/// `X-Forwarded-For`.
-pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&[u8]], trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = forwarded_for
-        .iter()
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
-}
+pub use platform::conn::client_ip;
 
 /// What the edge looks at in a request, from hyper's parts or from the
 /// server's fast path.
@@ -285,20 +270,4 @@ pub(crate) fn shed() -> Response {
     let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is overloaded; try again shortly");
     e.retry_after = Some(1);
     e.into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let front: IpAddr = "10.0.0.2".parse().unwrap();
-        let h: &[&[u8]] = &[b"6.6.6.6, 203.0.113.9"];
-        // Straight from a client: the header is ignored (anyone can send it).
-        assert_eq!(client_ip(Some("198.51.100.1".parse().unwrap()), h, &[front]), "198.51.100.1".parse().ok());
-        // Through the front: the address the front saw, not what the client claimed.
-        assert_eq!(client_ip(Some(front), h, &[front]), "203.0.113.9".parse().ok());
-        assert_eq!(client_ip(Some(front), &[], &[front]), Some(front));
-    }
 }

@@ -114,6 +114,9 @@ pub struct HttpSettings {
     /// Open connections per client address (IPv6 by /64);
     /// `trusted_proxies` are exempt.
     pub max_connections_per_ip: usize,
+    /// Client addresses that may read `/readyz` and `/metrics` on the
+    /// public port (the monitoring hosts); others get 404.
+    pub admin_addresses: Vec<IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -133,6 +136,7 @@ impl Default for HttpSettings {
             min_body_bytes_per_sec: defaults.min_body_bytes_per_sec,
             max_connections: defaults.max_connections,
             max_connections_per_ip: defaults.max_connections_per_ip,
+            admin_addresses: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
         }
     }
 }

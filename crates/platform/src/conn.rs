@@ -152,6 +152,23 @@ impl Connections {
     }
 }
 
+/// The client's address: the peer, or — when the peer is a trusted proxy
+/// (the nginx/HAProxy front) — the nearest untrusted address in
+/// `X-Forwarded-For`.
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&[u8]], trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = forwarded_for
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
 /// A connection that must send its first byte within a deadline: hyper
 /// reads the first bytes (to tell HTTP/2 from HTTP/1.1) with no timer of
 /// its own, so a silent client would hold the connection forever.
@@ -289,6 +306,17 @@ mod tests {
     fn conns(total: usize, per_ip: usize, exempt: &[&str]) -> Arc<Connections> {
         let s = ConnectionSettings { max_connections: total, max_connections_per_ip: per_ip, ..Default::default() };
         Connections::new(s, exempt.iter().map(|a| a.parse().unwrap()).collect())
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let front: IpAddr = "10.0.0.2".parse().unwrap();
+        let h: &[&[u8]] = &[b"6.6.6.6, 203.0.113.9"];
+        // Straight from a client: the header is ignored (anyone can send it).
+        assert_eq!(client_ip(Some("198.51.100.1".parse().unwrap()), h, &[front]), "198.51.100.1".parse().ok());
+        // Through the front: the address the front saw, not what the client claimed.
+        assert_eq!(client_ip(Some(front), h, &[front]), "203.0.113.9".parse().ok());
+        assert_eq!(client_ip(Some(front), &[], &[front]), Some(front));
     }
 
     #[test]

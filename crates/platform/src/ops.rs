@@ -10,6 +10,7 @@ use axum::routing::get;
 use futures::future::BoxFuture;
 use prometheus_client::registry::Registry;
 use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// A named readiness check, e.g. "users database".
@@ -22,12 +23,47 @@ struct Ops {
     draining: Draining,
 }
 
-pub fn router(checks: Vec<ReadyCheck>, registry: Arc<Registry>, draining: Draining) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(Ops { checks: Arc::new(checks), registry, draining })
+/// Who may read `/readyz` and `/metrics` on a public port: the listed
+/// addresses (the monitoring hosts), as the client address is settled
+/// behind `trusted` proxies. Everyone else gets 404: readiness names the
+/// engines behind the server and metrics its traffic.
+#[derive(Clone, Debug)]
+pub struct AdminOnly {
+    pub admin: Vec<IpAddr>,
+    pub trusted: Vec<IpAddr>,
+}
+
+/// The operational routes; with `admin_only`, `/readyz` and `/metrics`
+/// answer only the admin addresses (`/healthz` stays open for balancers).
+pub fn router(
+    checks: Vec<ReadyCheck>,
+    registry: Arc<Registry>,
+    draining: Draining,
+    admin_only: Option<AdminOnly>,
+) -> Router {
+    let private = Router::new().route("/readyz", get(readyz)).route("/metrics", get(metrics));
+    let private = match admin_only {
+        Some(rule) => private.route_layer(axum::middleware::from_fn_with_state(Arc::new(rule), only_admin)),
+        None => private,
+    };
+    Router::new().route("/healthz", get(healthz)).merge(private).with_state(Ops {
+        checks: Arc::new(checks),
+        registry,
+        draining,
+    })
+}
+
+async fn only_admin(
+    State(rule): State<Arc<AdminOnly>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded: Vec<&[u8]> = req.headers().get_all("x-forwarded-for").iter().map(|v| v.as_bytes()).collect();
+    match crate::conn::client_ip(peer, &forwarded, &rule.trusted) {
+        Some(ip) if rule.admin.contains(&ip) || rule.admin.contains(&ip.to_canonical()) => next.run(req).await,
+        _ => crate::error::ApiError::not_found().into_response(),
+    }
 }
 
 /// Alive and taking requests; 503 once shutting down, so balancers stop

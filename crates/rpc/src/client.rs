@@ -28,10 +28,19 @@ pub trait Transport: Send + Sync + 'static {
 /// `traceparent`.
 pub struct HttpTransport {
     http: reqwest::Client,
+    /// Sent in [`crate::SECRET_HEADER`] on every call (split mode).
+    secret: Option<String>,
 }
 
 impl Default for HttpTransport {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl HttpTransport {
+    /// A transport that proves itself with `secret` (see [`crate::Secrets`]).
+    pub fn new(secret: Option<String>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             // Well inside the listeners' header timeout (10 s by default,
@@ -41,7 +50,7 @@ impl Default for HttpTransport {
             .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .expect("an HTTP client with static settings builds");
-        HttpTransport { http }
+        HttpTransport { http, secret }
     }
 }
 
@@ -56,6 +65,9 @@ impl Transport for HttpTransport {
     ) -> BoxFuture<'a, Result<Bytes, AttemptError<CallError>>> {
         let url = format!("{}/internal/{component}/{method}", backend.base);
         let mut request = self.http.post(&url).header(http::header::CONTENT_TYPE, codec::CONTENT_TYPE).body(args);
+        if let Some(secret) = &self.secret {
+            request = request.header(crate::SECRET_HEADER, secret);
+        }
         if let Some(tp) = trace::current() {
             request = request.header(trace::HEADER, trace::child_of(&tp));
         }
@@ -95,10 +107,20 @@ impl RpcClient {
     /// `addresses` are `host:port` (or `http://host:port`) of the
     /// component's instances, optionally followed by ` weight=N`.
     pub fn new(component: &'static str, addresses: &[String], settings: PoolSettings) -> Result<Self, String> {
+        Self::with_secret(component, addresses, settings, None)
+    }
+
+    /// As [`RpcClient::new`], proving every call with `secret`.
+    pub fn with_secret(
+        component: &'static str,
+        addresses: &[String],
+        settings: PoolSettings,
+        secret: Option<String>,
+    ) -> Result<Self, String> {
         Ok(Self::with_transport(
             component,
             Pool::new(component, addresses, settings)?,
-            Arc::new(HttpTransport::default()),
+            Arc::new(HttpTransport::new(secret)),
         ))
     }
 

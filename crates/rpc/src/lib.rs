@@ -128,6 +128,60 @@ pub trait Api: Send + Sync + 'static {
     fn dispatch<'a>(api: &'a Self, method: &'a str, args: Bytes) -> BoxFuture<'a, Result<Bytes, WireError>>;
 }
 
+/// The header an internal call proves itself in (split mode).
+pub const SECRET_HEADER: &str = "x-aviary-internal-secret";
+
+/// The secrets a process accepts on its internal routes: the one callers
+/// send now and, while it is being rotated out, the one before. Callers
+/// send the first. Without secrets (all-in-one, where no internal route is
+/// served) nothing is checked.
+#[derive(Clone, Default)]
+pub struct Secrets(Vec<String>);
+
+impl Secrets {
+    pub fn new(secrets: Vec<String>) -> Secrets {
+        Secrets(secrets)
+    }
+
+    /// What this process sends.
+    pub fn current(&self) -> Option<String> {
+        self.0.first().cloned()
+    }
+
+    fn accepts(&self, offered: &[u8]) -> bool {
+        // Every secret is compared, each without an early exit.
+        self.0.iter().fold(false, |any, s| {
+            let same = s.len() == offered.len() && s.bytes().zip(offered).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            any | same
+        })
+    }
+}
+
+/// Middleware for internal routes: a call without an accepted secret is
+/// refused (401), and logged, since it means a caller is misconfigured or
+/// someone on the network is probing.
+pub async fn require_secret(
+    State(secrets): State<Arc<Secrets>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let offered = req.headers().get(SECRET_HEADER).map(|v| v.as_bytes());
+    if offered.is_some_and(|o| secrets.accepts(o)) {
+        return next.run(req).await;
+    }
+    tracing::warn!(
+        path = %req.uri().path(),
+        offered = offered.is_some(),
+        "internal call refused: no accepted secret (the caller's internal.secrets must start with one of this process's)"
+    );
+    let e = WireError::new(
+        ErrorKind::Unexpected,
+        "internal call refused: the caller's internal.secrets[0] is not accepted here".to_string(),
+    );
+    let body = codec::encode(&e).unwrap_or_default();
+    (http::StatusCode::UNAUTHORIZED, [(http::header::CONTENT_TYPE, codec::CONTENT_TYPE)], body).into_response()
+}
+
 /// Serves `api` to other components under `/internal/<component>/<method>`.
 pub fn router<A: Api + ?Sized>(api: Arc<A>) -> Router {
     let path = format!("/internal/{}/{{method}}", A::COMPONENT);

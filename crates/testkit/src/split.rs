@@ -108,6 +108,7 @@ impl SplitSystem {
 
         let mut config = Config { shutdown_grace_secs: 2, shutdown_drain_ms: 300, ..Config::default() };
         config.rate_limits.enabled = false;
+        config.internal.secrets = vec![format!("{run}{run}")];
         let db_url = store.database_url().expect("a PostgreSQL store").to_string();
         config.database.url = Some(match &postgres_proxy {
             Some(p) => db_url.replacen("127.0.0.1:5432", &p.addr.to_string(), 1),
@@ -166,6 +167,11 @@ impl SplitSystem {
     }
 
     /// `component`'s instances.
+    /// The configuration every process was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn instances(&self, component: &str) -> &[ProcessServer] {
         &self.components[component].servers
     }
