@@ -176,8 +176,13 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     req.extensions_mut().insert(verified);
     req.extensions_mut().insert(crate::logins::ClientIp(ip));
 
-    let budget = gw.settings.http.route_timeout(&route);
-    let mut resp = match tokio::time::timeout(budget, crate::render::collect_degraded(next.run(req))).await {
+    let answer = crate::render::collect_degraded(next.run(req));
+    let outcome = match gw.settings.http.route_timeout(&route) {
+        Some(budget) => tokio::time::timeout(budget, answer).await.map_err(|_| budget),
+        // Exempt (streaming, long-lived): no budget.
+        None => Ok(answer.await),
+    };
+    let mut resp = match outcome {
         Ok((mut resp, degraded)) => {
             if !degraded.is_empty()
                 && let Ok(v) = HeaderValue::from_str(&degraded.join(", "))
@@ -186,7 +191,7 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
             }
             resp
         }
-        Err(_) => proxy::forward::too_slow(&route, budget),
+        Err(budget) => proxy::forward::too_slow(&route, budget),
     };
     if let Some(v) = shown {
         rate_headers(resp.headers_mut(), &v);
@@ -197,15 +202,20 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
     resp
 }
 
-/// Reads a request's body before it takes an in-flight permit, so clients
+/// Reads a request's body (up to its route's limit) before it takes an in-flight permit, so clients
 /// that stall their uploads hold connections (capped per address) but not
 /// the permits every other request needs. A declared length over the limit
 /// is refused with 413 at once; the buffer is sized from the declared
 /// length (never grown past the limit); a body slower than the listener's
 /// minimum rate is answered 408.
-pub async fn read_body_first(State(limit): State<usize>, req: Request, next: Next) -> Response {
+pub async fn read_body_first(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
     use http_body_util::BodyExt as _;
     let version = req.version();
+    // This wraps each route, so the router has named it already.
+    let limit = match req.extensions().get::<MatchedPath>() {
+        Some(route) => gw.settings.http.body_limit(route.as_str()),
+        None => gw.settings.http.body_limit_bytes,
+    };
     let too_large = || {
         let mut resp = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
         body_left_unread(&mut resp, version);

@@ -73,7 +73,8 @@ pub const MASTODON_API_VERSION: &str = "4.3.0";
 
 impl Gateway {
     pub fn router(self) -> Router {
-        let limit = self.settings.http.body_limit_bytes;
+        // Each route's own limit is held by `edge::read_body_first`.
+        let limit = self.settings.http.largest_body_limit();
         let in_flight = self.in_flight.clone();
         routes::router()
             // A known path asked with a method it does not take: 405 with
@@ -82,7 +83,7 @@ impl Gateway {
             .fallback(platform::error::fallback_not_found)
             .layer(axum::middleware::from_fn_with_state(self.clone(), edge::edge))
             .layer(DefaultBodyLimit::max(limit))
-            .with_state(self)
+            .with_state(self.clone())
             // One semaphore for all routes (`Router::layer` wraps each route,
             // so a per-layer limit would be per route).
             .layer(
@@ -93,7 +94,7 @@ impl Gateway {
             )
             // Outside the in-flight limit: a body is read before its
             // request takes a permit.
-            .layer(axum::middleware::from_fn_with_state(limit, edge::read_body_first))
+            .layer(axum::middleware::from_fn_with_state(self, edge::read_body_first))
             .layer(cors::CorsRules::new())
     }
 }

@@ -48,7 +48,8 @@ impl Hooks for Gateway {
     }
 
     fn budget(&self, route: &ProxyRoute) -> Duration {
-        self.settings.http.route_timeout(&route.pattern)
+        // An exempt route (a stream) still gets a bound: a day.
+        self.settings.http.route_timeout(&route.pattern).unwrap_or(Duration::from_secs(86_400))
     }
 
     fn trusts(&self, peer: IpAddr) -> bool {

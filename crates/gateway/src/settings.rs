@@ -86,8 +86,12 @@ pub struct HttpSettings {
     pub auth_cache_ttl_ms: u64,
     /// Time budget of a public request; past it the gateway answers 504.
     pub request_timeout_ms: u64,
-    /// Per-route budgets by route pattern, e.g. `"/api/v1/timelines/home" = 3000`.
+    /// Per-route budgets by route pattern, e.g. `"/api/v1/timelines/home" = 3000`;
+    /// 0 exempts a route from any budget (streaming answers, long-lived
+    /// connections).
     pub route_timeouts_ms: HashMap<String, u64>,
+    /// Per-route body limits by route pattern, e.g. `"/api/v2/media" = 41943040`.
+    pub route_body_limits_bytes: HashMap<String, usize>,
     /// Public requests a gateway process handles at once; beyond it,
     /// requests are answered 503 with Retry-After rather than queued.
     pub max_in_flight: usize,
@@ -127,6 +131,7 @@ impl Default for HttpSettings {
             auth_cache_ttl_ms: 10_000,
             request_timeout_ms: 10_000,
             route_timeouts_ms: HashMap::new(),
+            route_body_limits_bytes: HashMap::new(),
             max_in_flight: 1024,
             optional_part_timeout_ms: 300,
             trusted_proxies: Vec::new(),
@@ -146,8 +151,11 @@ impl HttpSettings {
         if self.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes must be at least 1024".into());
         }
-        if self.request_timeout_ms == 0 || self.route_timeouts_ms.values().any(|&t| t == 0) {
-            return Err("http.request_timeout_ms and http.route_timeouts_ms must be positive".into());
+        if self.request_timeout_ms == 0 {
+            return Err("http.request_timeout_ms must be positive (a route exempt from budgets is listed in http.route_timeouts_ms with 0)".into());
+        }
+        if self.route_body_limits_bytes.values().any(|&l| l < 1024) {
+            return Err("http.route_body_limits_bytes must each be at least 1024".into());
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("http.tls_cert and http.tls_key go together: set both or neither".into());
@@ -168,9 +176,23 @@ impl HttpSettings {
         }
     }
 
-    /// The time budget of requests to `route` (a route pattern).
-    pub fn route_timeout(&self, route: &str) -> Duration {
-        Duration::from_millis(self.route_timeouts_ms.get(route).copied().unwrap_or(self.request_timeout_ms))
+    /// The time budget of requests to `route` (a route pattern); `None` for
+    /// a route exempt from budgets.
+    pub fn route_timeout(&self, route: &str) -> Option<Duration> {
+        match self.route_timeouts_ms.get(route).copied().unwrap_or(self.request_timeout_ms) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// The largest body `route` (a route pattern) takes.
+    pub fn body_limit(&self, route: &str) -> usize {
+        self.route_body_limits_bytes.get(route).copied().unwrap_or(self.body_limit_bytes)
+    }
+
+    /// The largest body any route takes.
+    pub fn largest_body_limit(&self) -> usize {
+        self.route_body_limits_bytes.values().copied().fold(self.body_limit_bytes, usize::max)
     }
 
     pub fn auth_cache_ttl(&self) -> Duration {
