@@ -159,3 +159,26 @@ def test_an_oversized_content_length_is_refused_at_once(server):
             took = time.monotonic() - t0
             assert wire.status_of(head) == 413, head[:200]
             assert took < 1.0, f"{took:.1f} s"
+
+
+@pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())
+def test_stalled_uploads_hold_no_more_than_they_declared(strict, path):
+    """A stalled upload holds a buffer of its declared size, not a doubled
+    one (finding: a stalled upload held ~2 MiB, the buffer doubling)."""
+    s = strict
+    uploads, declared, sent = 24, 1_000_000, 900_000
+    before = s.rss_kib()
+    held = []
+    try:
+        for i in range(uploads):
+            c = wire.connect_from(s, f"127.0.2.{i + 1}")
+            c.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {declared}\r\n\r\n".encode() + b" " * sent)
+            held.append(c)
+        time.sleep(0.5)
+        grown = (s.rss_kib() - before) * 1024
+        print(f"{path}: {uploads} stalled uploads grew resident memory by {grown / 2**20:.1f} MiB")
+        assert grown < 1.5 * uploads * declared, f"{grown / 2**20:.1f} MiB for {uploads} × {declared} bytes declared"
+    finally:
+        for c in held:
+            c.close()

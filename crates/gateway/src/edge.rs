@@ -205,8 +205,9 @@ pub async fn edge(State(gw): State<Gateway>, req: Request, next: Next) -> Respon
 /// Reads a request's body (up to its route's limit) before it takes an in-flight permit, so clients
 /// that stall their uploads hold connections (capped per address) but not
 /// the permits every other request needs. A declared length over the limit
-/// is refused with 413 at once; the buffer is sized from the declared
-/// length (never grown past the limit); a body slower than the listener's
+/// is refused with 413 at once; what arrives is kept as it came and joined
+/// once whole into a buffer of exactly its size (never grown past the
+/// limit); a body slower than the listener's
 /// minimum rate is answered 408.
 pub async fn read_body_first(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
     use http_body_util::BodyExt as _;
@@ -234,15 +235,19 @@ pub async fn read_body_first(State(gw): State<Gateway>, req: Request, next: Next
         Some(None) | None => None,
     };
     let (parts, mut body) = req.into_parts();
-    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
+    // The chunks as they came (no copy while the body trickles in), joined
+    // once it is whole into one buffer of exactly its size.
+    let mut chunks: Vec<bytes::Bytes> = Vec::new();
+    let mut received = 0usize;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
-                if let Some(data) = frame.data_ref() {
-                    if buf.len() + data.len() > limit {
+                if let Ok(data) = frame.into_data() {
+                    received += data.len();
+                    if received > limit || declared.is_some_and(|d| received > d) {
                         return too_large();
                     }
-                    buf.extend_from_slice(data);
+                    chunks.push(data);
                 }
             }
             Err(e) => {
@@ -256,7 +261,18 @@ pub async fn read_body_first(State(gw): State<Gateway>, req: Request, next: Next
             }
         }
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(buf.freeze()))).await
+    let whole = match chunks.len() {
+        0 => bytes::Bytes::new(),
+        1 => chunks.pop().expect("one chunk"),
+        _ => {
+            let mut buf = bytes::BytesMut::with_capacity(received);
+            for chunk in chunks {
+                buf.extend_from_slice(&chunk);
+            }
+            buf.freeze()
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(whole))).await
 }
 
 /// For an answer sent before the request body was read to its end: that

@@ -191,7 +191,11 @@ where
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     // hyper's header timer runs from when it starts waiting for a head,
     // which on a kept-alive connection is the end of the previous answer.
-    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(64 * 1024);
     // HTTP/2 has no head deadline: pings find dead peers, and streams per
     // connection are bounded.
     builder
