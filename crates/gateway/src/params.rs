@@ -185,6 +185,18 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     }
 }
 
+pub(crate) fn has_control_or_space(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// `scheme://host…` with a host, for `http` and `https`.
+pub(crate) fn is_web_url(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else { return false };
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !rest.split(['/', '?', '#']).next().unwrap_or("").is_empty()
+        && !has_control_or_space(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
             name: n.clone(),
             // Only web links: a website stored before apps were checked on
             // registration never reaches a client as a `javascript:` link.
-            website: p.app_website.clone().filter(|w| crate::routes::is_web_url(w)),
+            website: p.app_website.clone().filter(|w| crate::params::is_web_url(w)),
         }),
         mentions: vec![],
         tags: vec![],

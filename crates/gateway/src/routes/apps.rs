@@ -4,7 +4,7 @@ use super::Routes;
 use crate::Gateway;
 use crate::auth::Auth;
 use crate::errors::OrApi;
-use crate::params::Params;
+use crate::params::{Params, has_control_or_space, is_web_url};
 use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -48,18 +48,6 @@ const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// Schemes a browser would run or read locally rather than hand to an app.
 const DANGEROUS_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob", "about"];
-
-fn has_control_or_space(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
-/// `scheme://host…` with a host, for `http` and `https`.
-pub(crate) fn is_web_url(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once("://") else { return false };
-    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
-        && !rest.split(['/', '?', '#']).next().unwrap_or("").is_empty()
-        && !has_control_or_space(s)
-}
 
 /// A redirect URI an app may register: an absolute `http(s)` URL, a
 /// custom scheme of a native app (`elk://callback`,

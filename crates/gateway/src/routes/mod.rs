@@ -82,8 +82,6 @@ pub fn own_prefixes() -> Vec<&'static str> {
     prefixes
 }
 
-pub(crate) use apps::is_web_url;
-
 /// A path id: anything that is not an id names no record.
 pub(crate) fn path_id(raw: &str) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
