@@ -133,3 +133,33 @@ def test_errors_come_back_as_library_exceptions(trio):
     assert e.value.args[1] == 422
     with pytest.raises(MastodonNotFoundError):
         alice.account("999999999999")
+
+
+def test_favourites(trio):
+    alice, bob, carol = trio
+    me = alice.account_verify_credentials()
+    posts = [alice.status_post(f"worth a star {i}") for i in range(3)]
+    # Favourited 1, 0, 2: listed newest favourite first; again is a no-op.
+    for i in [1, 0, 2, 2]:
+        starred = bob.status_favourite(posts[i])
+        assert starred.favourited is True and starred.favourites_count == 1
+    carol.status_favourite(posts[0])
+    assert alice.status(posts[0]).favourites_count == 2
+    assert alice.status(posts[0]).favourited is False
+    assert bob.status(posts[0]).favourited is True
+    listed = all_pages(bob, bob.favourites(limit=2))
+    assert [s.id for s in listed] == [posts[2].id, posts[0].id, posts[1].id]
+    assert all(s.favourited for s in listed)
+    who = bob.status_favourited_by(posts[0])
+    assert [a.acct for a in who][-1].startswith("bob_") and len(who) == 2
+    # Bob sees his stars in Alice's statuses; unfavouriting takes them back.
+    mine = {s.id: s.favourited for s in bob.account_statuses(me.id, limit=3)}
+    assert mine == {p.id: True for p in posts}
+    unstarred = bob.status_unfavourite(posts[2])
+    assert unstarred.favourited is False and unstarred.favourites_count == 0
+    assert [s.id for s in all_pages(bob, bob.favourites())] == [posts[0].id, posts[1].id]
+    with pytest.raises(MastodonNotFoundError):
+        bob.status_favourite(999999999999)
+    private = alice.status_post("followers only", visibility="private")
+    with pytest.raises(MastodonNotFoundError):
+        carol.status_favourite(private)

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use cache::{MemorySharedState, MemoryTimelineCache};
 use gateway::limits::{Clock, RateLimitSettings, RateLimiter};
 use gateway::{Gateway, GatewaySettings, HttpSettings};
-use model::{Id, IdGenerator, Page};
+use model::{Id, IdGenerator};
 use notifications::NotificationsService;
-use posts::{AuthorStats, NewPost, PostRecord, PostRef, PostsApi, PostsError, PostsService};
+use posts::{AuthorStats, ForwardPosts, PostRecord, PostsApi, PostsError, PostsService};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +24,7 @@ const HEALTHY: u8 = 0;
 const SLOW_STATS: u8 = 1;
 const FAILING_STATS: u8 = 2;
 const FAILING_POSTS: u8 = 3;
+const FAILING_VIEWER_STATE: u8 = 4;
 
 /// `posts` with faults switched on and off by the test.
 struct Faulty {
@@ -41,13 +42,11 @@ fn down() -> PostsError {
     PostsError::Unavailable("injected fault".into())
 }
 
+/// Everything goes to the real service except what the test breaks.
 #[async_trait]
-impl PostsApi for Faulty {
-    async fn create(&self, post: NewPost) -> posts::Result<PostRecord> {
-        self.inner.create(post).await
-    }
-    async fn get(&self, id: Id) -> posts::Result<Option<PostRecord>> {
-        self.inner.get(id).await
+impl ForwardPosts for Faulty {
+    fn forward_to(&self) -> &dyn PostsApi {
+        &*self.inner
     }
     async fn get_many(&self, ids: &[Id]) -> posts::Result<Vec<PostRecord>> {
         if self.broken(FAILING_POSTS) {
@@ -55,29 +54,11 @@ impl PostsApi for Faulty {
         }
         self.inner.get_many(ids).await
     }
-    async fn delete(&self, id: Id, requester: Id) -> posts::Result<PostRecord> {
-        self.inner.delete(id, requester).await
-    }
-    async fn by_author(&self, a: Id, p: bool, r: bool, page: &Page) -> posts::Result<Vec<PostRecord>> {
-        self.inner.by_author(a, p, r, page).await
-    }
-    async fn by_author_ids(&self, a: Id, p: bool, r: bool, page: &Page) -> posts::Result<Vec<Id>> {
-        self.inner.by_author_ids(a, p, r, page).await
-    }
-    async fn public(&self, page: &Page) -> posts::Result<Vec<PostRecord>> {
-        self.inner.public(page).await
-    }
-    async fn context(&self, id: Id) -> posts::Result<(Vec<PostRecord>, Vec<PostRecord>)> {
-        self.inner.context(id).await
-    }
-    async fn recent_by_authors(&self, a: &[Id], max: Option<Id>, limit: usize) -> posts::Result<Vec<PostRef>> {
-        self.inner.recent_by_authors(a, max, limit).await
-    }
-    async fn earliest_by_authors(&self, a: &[Id], min: Id, limit: usize) -> posts::Result<Vec<PostRef>> {
-        self.inner.earliest_by_authors(a, min, limit).await
-    }
-    async fn replies_to(&self, account: Id, a: &[Id], limit: usize) -> posts::Result<Vec<PostRef>> {
-        self.inner.replies_to(account, a, limit).await
+    async fn favourited_among(&self, viewer: Id, ids: &[Id]) -> posts::Result<Vec<Id>> {
+        if self.broken(FAILING_VIEWER_STATE) {
+            return Err(down());
+        }
+        self.inner.favourited_among(viewer, ids).await
     }
     async fn author_stats(&self, authors: &[Id]) -> posts::Result<Vec<AuthorStats>> {
         if self.broken(SLOW_STATS) {
@@ -87,9 +68,6 @@ impl PostsApi for Faulty {
             return Err(down());
         }
         self.inner.author_stats(authors).await
-    }
-    async fn post_count(&self) -> posts::Result<u64> {
-        self.inner.post_count().await
     }
 }
 
@@ -161,6 +139,13 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
         assert_eq!(public.status(), 200);
         assert_eq!(public.headers()["x-aviary-degraded"], "author-stats");
     }
+
+    // What the viewer did is optional too: the page comes without it.
+    mode.store(FAILING_VIEWER_STATE, Ordering::SeqCst);
+    let (status, degraded, body, _) = home(&api).await;
+    assert_eq!((status.as_u16(), degraded.as_deref()), (200, Some("viewer-state")));
+    assert_eq!(body.as_array().unwrap().len(), 5);
+    assert_eq!(body[0]["favourited"], false);
 
     mode.store(FAILING_POSTS, Ordering::SeqCst);
     let (status, degraded, body, _) = home(&api).await;

@@ -123,7 +123,41 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
     accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
 }
 
-fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
+/// What the viewer has done to the posts of a page (`favourited`…), looked
+/// up once per page.
+#[derive(Debug, Default)]
+pub struct ViewerState {
+    favourited: HashSet<Id>,
+}
+
+impl ViewerState {
+    /// The viewer's state for `posts`: one batched lookup per kind. Like
+    /// the authors' counters, it is a part a page can do without: if it
+    /// fails or is late, the page says so (`X-Aviary-Degraded`) and shows
+    /// nothing as done.
+    pub async fn of(gw: &Gateway, viewer: Option<Id>, posts: &[Id]) -> ViewerState {
+        let Some(viewer) = viewer else { return ViewerState::default() };
+        if posts.is_empty() {
+            return ViewerState::default();
+        }
+        let budget = gw.settings.http.optional_timeout();
+        match tokio::time::timeout(budget, gw.posts.favourited_among(viewer, posts)).await {
+            Ok(Ok(favourited)) => ViewerState { favourited: favourited.into_iter().collect() },
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "viewer state unavailable; answering without it");
+                degraded("viewer-state");
+                ViewerState::default()
+            }
+            Err(_) => {
+                tracing::warn!(?budget, "viewer state too slow; answering without it");
+                degraded("viewer-state");
+                ViewerState::default()
+            }
+        }
+    }
+}
+
+fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState) -> Status {
     Status {
         id: p.id,
         uri: format!("{}/statuses/{}", author.uri, p.id),
@@ -146,7 +180,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
         tags: vec![],
         emojis: vec![],
         reblogs_count: 0,
-        favourites_count: 0,
+        favourites_count: p.favourites_count,
         replies_count: p.replies_count,
         in_reply_to_id: p.in_reply_to_id,
         in_reply_to_account_id: p.in_reply_to_account_id,
@@ -154,7 +188,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
         poll: None,
         card: None,
         language: p.language.clone(),
-        favourited: false,
+        favourited: viewer.favourited.contains(&p.id),
         reblogged: false,
         muted: false,
         bookmarked: false,
@@ -164,22 +198,34 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>) -> Status {
     }
 }
 
-/// Statuses for `posts`, in the given order. A post whose author cannot be
-/// found is dropped rather than failing the page.
-pub async fn statuses(gw: &Gateway, base: &str, posts: &[PostRecord]) -> Result<Vec<Status>, ApiError> {
+/// Statuses for `posts` as `viewer` sees them, in the given order: the
+/// authors and the viewer's state fetched concurrently. A post whose author
+/// cannot be found is dropped rather than failing the page.
+pub async fn statuses(
+    gw: &Gateway,
+    base: &str,
+    viewer: Option<Id>,
+    posts: &[PostRecord],
+) -> Result<Vec<Status>, ApiError> {
     let authors: Vec<Id> = posts.iter().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
-    let accounts = accounts(gw, base, &authors).await?;
-    Ok(assemble(base, posts, &accounts))
+    let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    let (accounts, state) = tokio::join!(accounts(gw, base, &authors), ViewerState::of(gw, viewer, &ids));
+    Ok(assemble(base, posts, &accounts?, &state))
 }
 
-/// Statuses from posts and their already fetched authors.
-pub fn assemble(base: &str, posts: &[PostRecord], accounts: &HashMap<Id, Account>) -> Vec<Status> {
+/// Statuses from posts, their already fetched authors and the viewer's state.
+pub fn assemble(
+    base: &str,
+    posts: &[PostRecord],
+    accounts: &HashMap<Id, Account>,
+    viewer: &ViewerState,
+) -> Vec<Status> {
     let shared: HashMap<Id, Arc<Account>> = accounts.iter().map(|(&id, a)| (id, Arc::new(a.clone()))).collect();
-    posts.iter().filter_map(|p| shared.get(&p.author_id).map(|a| status(base, p, a.clone()))).collect()
+    posts.iter().filter_map(|p| shared.get(&p.author_id).map(|a| status(base, p, a.clone(), viewer))).collect()
 }
 
-pub async fn one_status(gw: &Gateway, base: &str, post: &PostRecord) -> Result<Status, ApiError> {
-    statuses(gw, base, std::slice::from_ref(post)).await?.pop().ok_or_else(ApiError::not_found)
+pub async fn one_status(gw: &Gateway, base: &str, viewer: Option<Id>, post: &PostRecord) -> Result<Status, ApiError> {
+    statuses(gw, base, viewer, std::slice::from_ref(post)).await?.pop().ok_or_else(ApiError::not_found)
 }
 
 /// Status as returned by delete: with the source `text` for redrafting.

@@ -21,6 +21,11 @@ pub enum Event {
     PostCreated { post_id: Id, author_id: Id, visibility: Visibility, in_reply_to_account_id: Option<Id> },
     #[serde(rename = "post.deleted")]
     PostDeleted { post_id: Id, author_id: Id },
+    /// `account_id` favourited `post_id`, written by `author_id`.
+    #[serde(rename = "favourite.created")]
+    FavouriteCreated { account_id: Id, post_id: Id, author_id: Id },
+    #[serde(rename = "favourite.removed")]
+    FavouriteRemoved { account_id: Id, post_id: Id, author_id: Id },
 }
 
 impl Event {
@@ -31,6 +36,8 @@ impl Event {
             Event::FollowRemoved { .. } => "follow.removed",
             Event::PostCreated { .. } => "post.created",
             Event::PostDeleted { .. } => "post.deleted",
+            Event::FavouriteCreated { .. } => "favourite.created",
+            Event::FavouriteRemoved { .. } => "favourite.removed",
         }
     }
 }

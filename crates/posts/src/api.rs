@@ -18,7 +18,19 @@ pub struct PostRecord {
     pub app_name: Option<String>,
     pub app_website: Option<String>,
     pub replies_count: u64,
+    /// Absent in records cached before favourites existed.
+    #[serde(default)]
+    pub favourites_count: u64,
     pub created_at_ms: i64,
+}
+
+/// One favourite: its id (the cursor `GET /api/v1/favourites` pages by),
+/// who and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Favourite {
+    pub id: Id,
+    pub account_id: Id,
+    pub post_id: Id,
 }
 
 /// The little a timeline needs to know about a post.
@@ -119,6 +131,22 @@ pub trait PostsApi: Send + Sync + 'static {
     /// The posts that exist among `ids`, newest first.
     #[read]
     async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>>;
+    /// `account` favourites `post` (again: nothing changes); the post as it
+    /// now is. The caller checks that `account` may see it.
+    #[write]
+    async fn favourite(&self, account: Id, post: Id) -> Result<PostRecord>;
+    /// Takes a favourite back (none: nothing changes); the post as it now is.
+    #[write]
+    async fn unfavourite(&self, account: Id, post: Id) -> Result<PostRecord>;
+    /// `account`'s favourites, newest first, keyset-paged by favourite id.
+    #[read]
+    async fn favourites(&self, account: Id, page: &Page) -> Result<Vec<Favourite>>;
+    /// Who favourited `post`, newest first, keyset-paged by favourite id.
+    #[read]
+    async fn favourited_by(&self, post: Id, page: &Page) -> Result<Vec<Favourite>>;
+    /// Which of `posts` `viewer` has favourited: one query for a page.
+    #[read]
+    async fn favourited_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>>;
     /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
     #[write]
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;

@@ -30,6 +30,7 @@ fn post_row(r: &AnyRow) -> PostRecord {
         app_name: r.get("app_name"),
         app_website: r.get("app_website"),
         replies_count: r.get::<i64, _>("replies_count").max(0) as u64,
+        favourites_count: r.get::<i64, _>("favourites_count").max(0) as u64,
         created_at_ms: r.get("created_at"),
     }
 }
@@ -43,6 +44,98 @@ fn post_ref(r: &AnyRow) -> PostRef {
 }
 
 impl PostsService {
+    /// Adds or removes `account`'s favourite of `post`, with its count and
+    /// event in the same transaction; repeating either changes nothing.
+    async fn set_favourite(&self, account: Id, post: Id, on: bool) -> Result<PostRecord> {
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // A write first, so the transaction holds the post's row (and on
+        // SQLite the write lock) from its start: a transaction that read
+        // first could not write once another had committed meanwhile.
+        let author: Option<i64> = sqlx::query_scalar(
+            "UPDATE posts SET favourites_count = favourites_count WHERE id = $1 RETURNING author_id",
+        )
+        .bind(post.get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        let author = Id::from_i64(author.ok_or(PostsError::NotFound)?);
+        let changed = if on {
+            sqlx::query(
+                "INSERT INTO favourites (id, account_id, post_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, post_id) DO NOTHING",
+            )
+            .bind(self.ids.next().get())
+            .bind(account.get())
+            .bind(post.get())
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+        } else {
+            sqlx::query("DELETE FROM favourites WHERE account_id = $1 AND post_id = $2")
+                .bind(account.get())
+                .bind(post.get())
+                .execute(&mut *tx)
+                .await
+        }
+        .map_err(unexpected)?
+        .rows_affected()
+            > 0;
+        if changed {
+            let count = if on {
+                "UPDATE posts SET favourites_count = favourites_count + 1 WHERE id = $1"
+            } else {
+                "UPDATE posts SET favourites_count = CASE WHEN favourites_count > 0 THEN favourites_count - 1 ELSE 0 END WHERE id = $1"
+            };
+            sqlx::query(count).bind(post.get()).execute(&mut *tx).await.map_err(unexpected)?;
+            let event = if on {
+                Event::FavouriteCreated { account_id: account, post_id: post, author_id: author }
+            } else {
+                Event::FavouriteRemoved { account_id: account, post_id: post, author_id: author }
+            };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        let record = self.get(post).await?.ok_or(PostsError::NotFound)?;
+        if changed {
+            self.outbox.wake();
+            if let Some(records) = &self.records {
+                records.changed(std::slice::from_ref(&record), &[]).await;
+            }
+        }
+        Ok(record)
+    }
+
+    /// Favourites where `column` is `value`, newest first.
+    async fn favourite_rows(&self, column: &'static str, value: Id, page: &Page) -> Result<Vec<Favourite>> {
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        };
+        // `column` and `order` are constants of this file; values are bound.
+        let sql = format!(
+            "SELECT id, account_id, post_id FROM favourites WHERE {column} = $1
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        let mut found: Vec<Favourite> = rows
+            .iter()
+            .map(|r| Favourite {
+                id: Id::from_i64(r.get(0)),
+                account_id: Id::from_i64(r.get(1)),
+                post_id: Id::from_i64(r.get(2)),
+            })
+            .collect();
+        found.sort_by_key(|f| std::cmp::Reverse(f.id));
+        Ok(found)
+    }
+
     async fn by_idempotency_key(&self, author: Id, key: &str) -> Result<Option<PostRecord>> {
         let post_id: Option<i64> = sqlx::query_scalar(
             "SELECT post_id FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at > $3",
@@ -242,6 +335,39 @@ impl PostsApi for PostsService {
         Ok(rows.iter().map(post_row).collect())
     }
 
+    async fn favourite(&self, account: Id, post: Id) -> Result<PostRecord> {
+        self.set_favourite(account, post, true).await
+    }
+
+    async fn unfavourite(&self, account: Id, post: Id) -> Result<PostRecord> {
+        self.set_favourite(account, post, false).await
+    }
+
+    async fn favourites(&self, account: Id, page: &Page) -> Result<Vec<Favourite>> {
+        self.favourite_rows("account_id", account, page).await
+    }
+
+    async fn favourited_by(&self, post: Id, page: &Page) -> Result<Vec<Favourite>> {
+        self.favourite_rows("post_id", post, page).await
+    }
+
+    async fn favourited_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(self.db.sql(
+            "SELECT post_id FROM favourites WHERE account_id = $1 AND post_id IN (SELECT value FROM json_each($2))",
+            "SELECT post_id FROM favourites WHERE account_id = $1
+             AND post_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)",
+        ))
+        .bind(viewer.get())
+        .bind(id_list(posts))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows.iter().map(|r| Id::from_i64(r.get(0))).collect())
+    }
+
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         let row = sqlx::query("DELETE FROM posts WHERE id = $1 AND author_id = $2 RETURNING *")
@@ -251,6 +377,11 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
+        sqlx::query("DELETE FROM favourites WHERE post_id = $1")
+            .bind(post.id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
         if let Some(parent) = post.in_reply_to_id {
             sqlx::query("UPDATE posts SET replies_count = CASE WHEN replies_count > 0 THEN replies_count - 1 ELSE 0 END WHERE id = $1")
                 .bind(parent.get())

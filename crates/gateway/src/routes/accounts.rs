@@ -219,7 +219,7 @@ pub async fn statuses(
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
     let posts = gw.posts.by_author(author, include_private, query.exclude_replies, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
-    let body = render::statuses(&gw, &base, &posts).await?;
+    let body = render::statuses(&gw, &base, viewer, &posts).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 

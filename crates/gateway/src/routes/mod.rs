@@ -5,6 +5,7 @@
 
 mod accounts;
 mod apps;
+mod favourites;
 mod instance;
 mod notifications;
 mod oauth;
@@ -50,6 +51,7 @@ fn all() -> Routes {
         instance::routes,
         preferences::routes,
         notifications::routes,
+        favourites::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

@@ -9,7 +9,7 @@ use crate::paging::BaseUrl;
 use crate::params::Params;
 use crate::render;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use model::entity::{Context, Status};
@@ -23,6 +23,9 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/statuses", post(create))
         .route("/api/v1/statuses/{id}", get(show).delete(delete))
         .route("/api/v1/statuses/{id}/context", get(context))
+        .route("/api/v1/statuses/{id}/favourite", post(favourite))
+        .route("/api/v1/statuses/{id}/unfavourite", post(unfavourite))
+        .route("/api/v1/statuses/{id}/favourited_by", get(favourited_by))
 }
 
 const MAX_IDEMPOTENCY_KEY: usize = 256;
@@ -129,7 +132,7 @@ pub async fn create(
         })
         .await
         .or_api()?;
-    Ok(Json(render::one_status(&gw, &base, &post).await?))
+    Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
 }
 
 pub async fn show(
@@ -140,7 +143,7 @@ pub async fn show(
 ) -> Result<Json<Status>, ApiError> {
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
-    Ok(Json(render::one_status(&gw, &base, &post).await?))
+    Ok(Json(render::one_status(&gw, &base, viewer, &post).await?))
 }
 
 pub async fn delete(
@@ -155,7 +158,7 @@ pub async fn delete(
     if post.author_id != me {
         return Err(ApiError::not_found());
     }
-    let status = render::one_status(&gw, &base, &post).await?;
+    let status = render::one_status(&gw, &base, Some(me), &post).await?;
     let deleted = gw.posts.delete(post.id, me).await.or_api()?;
     Ok(Json(render::with_source(status, &deleted)))
 }
@@ -171,6 +174,57 @@ pub async fn context(
     let (ancestors, descendants) = gw.posts.context(post.id).await.or_api()?;
     let ancestors = crate::visibility::visible(&gw, viewer, ancestors).await?;
     let descendants = crate::visibility::visible(&gw, viewer, descendants).await?;
-    let (a, d) = tokio::join!(render::statuses(&gw, &base, &ancestors), render::statuses(&gw, &base, &descendants));
+    let (a, d) = tokio::join!(
+        render::statuses(&gw, &base, viewer, &ancestors),
+        render::statuses(&gw, &base, viewer, &descendants)
+    );
     Ok(Json(Context { ancestors: a?, descendants: d? }))
+}
+
+/// `POST /api/v1/statuses/:id/favourite`: the status, favourited. A post
+/// the account may not see is 404; favouriting again changes nothing.
+pub async fn favourite(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:favourites")?;
+    let post = readable(&gw, Some(me), path_id(&id)?).await?;
+    let post = gw.posts.favourite(me, post.id).await.or_api()?;
+    Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
+}
+
+/// `POST /api/v1/statuses/:id/unfavourite`: the status, not favourited.
+pub async fn unfavourite(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:favourites")?;
+    let post = readable(&gw, Some(me), path_id(&id)?).await?;
+    let post = gw.posts.unfavourite(me, post.id).await.or_api()?;
+    Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
+}
+
+/// `GET /api/v1/statuses/:id/favourited_by`: the accounts, newest
+/// favourite first, paged by favourite (`Link`).
+pub async fn favourited_by(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<model::entity::Account>>), ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let page = crate::paging::page(&params)?;
+    let post = readable(&gw, viewer, path_id(&id)?).await?;
+    let favourites = gw.posts.favourited_by(post.id, &page).await.or_api()?;
+    let who: Vec<Id> = favourites.iter().map(|f| f.account_id).collect();
+    let mut accounts = render::accounts(&gw, &base, &who).await?;
+    let body = who.iter().filter_map(|id| accounts.remove(id)).collect();
+    let cursors: Vec<Id> = favourites.iter().map(|f| f.id).collect();
+    Ok((crate::paging::link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
 }

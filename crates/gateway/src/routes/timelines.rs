@@ -37,8 +37,12 @@ pub async fn home(
     let entries = gw.timelines.home(me, &page).await.or_api()?;
     let ids: Vec<Id> = entries.iter().map(|e| e.post_id).collect();
     let authors: Vec<Id> = entries.iter().map(|e| e.author_id).collect::<HashSet<_>>().into_iter().collect();
-    let (posts, accounts) = tokio::join!(gw.posts.get_many(&ids), render::accounts(&gw, &base, &authors));
-    let body = render::assemble(&base, &posts.or_api()?, &accounts?);
+    let (posts, accounts, state) = tokio::join!(
+        gw.posts.get_many(&ids),
+        render::accounts(&gw, &base, &authors),
+        render::ViewerState::of(&gw, Some(me), &ids)
+    );
+    let body = render::assemble(&base, &posts.or_api()?, &accounts?, &state);
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
@@ -66,13 +70,13 @@ pub async fn public(
     OriginalUri(uri): OriginalUri,
     params: Params,
 ) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
-    auth.viewer("read:statuses")?;
+    let viewer = auth.viewer("read:statuses")?;
     let page = page(&params)?;
     if PublicQuery::parse(&params)?.selects_nothing {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
     let posts = gw.posts.public(&page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
-    let body = render::statuses(&gw, &base, &posts).await?;
+    let body = render::statuses(&gw, &base, viewer, &posts).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }

@@ -1,0 +1,46 @@
+//! `GET /api/v1/favourites`: the statuses the account favourited, newest
+//! favourite first, paged by favourite id (which only the `Link` header
+//! shows, as in Mastodon).
+
+use super::Routes;
+use crate::Gateway;
+use crate::auth::Auth;
+use crate::errors::OrApi;
+use crate::paging::{BaseUrl, link_header, page};
+use crate::params::Params;
+use crate::render;
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use model::Id;
+use model::entity::Status;
+use platform::ApiError;
+use std::collections::HashMap;
+
+/// This module's routes.
+pub(super) fn routes() -> Routes {
+    Routes::default().route("/api/v1/favourites", get(list))
+}
+
+pub async fn list(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
+    let me = auth.user("read:favourites")?;
+    let page = page(&params)?;
+    let favourites = gw.posts.favourites(me, &page).await.or_api()?;
+    let post_ids: Vec<Id> = favourites.iter().map(|f| f.post_id).collect();
+    // A post deleted since, or no longer visible to the account (a private
+    // post of someone it stopped following), drops out of the page.
+    let posts = gw.posts.get_many(&post_ids).await.or_api()?;
+    let posts = crate::visibility::visible(&gw, Some(me), posts).await?;
+    let mut statuses: HashMap<Id, Status> =
+        render::statuses(&gw, &base, Some(me), &posts).await?.into_iter().map(|s| (s.id, s)).collect();
+    let body = post_ids.iter().filter_map(|id| statuses.remove(id)).collect();
+    let cursors: Vec<Id> = favourites.iter().map(|f| f.id).collect();
+    Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
+}

@@ -1,0 +1,114 @@
+//! Favourites at the handler level: `POST /api/v1/statuses/:id/favourite`
+//! and `unfavourite`, `GET /api/v1/favourites`, `favourited_by`, and
+//! `favourited` and `favourites_count` on every status a viewer reads.
+
+mod support;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use support::Harness;
+
+fn ids(page: &Value) -> Vec<String> {
+    page.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_favourite_shows_on_the_status_everywhere_the_viewer_reads_it() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    h.post(&format!("/api/v1/accounts/{}/follow", alice.id), Some(&bob.token), json!({})).await.expect(StatusCode::OK);
+    let id = h.status(&alice, "star me", "public").await;
+    for _ in 0..2 {
+        let s = h.post(&format!("/api/v1/statuses/{id}/favourite"), Some(&bob.token), json!({})).await;
+        let s = s.expect(StatusCode::OK);
+        assert_eq!((s["favourited"].clone(), s["favourites_count"].clone()), (json!(true), json!(1)), "{s}");
+    }
+    // Bob sees his star on every read; Alice sees the count, not a star.
+    let show = h.get(&format!("/api/v1/statuses/{id}"), Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(show["favourited"], true);
+    let home = h.get("/api/v1/timelines/home", Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(home[0]["favourited"], true);
+    let public = h.get("/api/v1/timelines/public", Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(public[0]["favourited"], true);
+    let own =
+        h.get(&format!("/api/v1/accounts/{}/statuses", alice.id), Some(&alice.token)).await.expect(StatusCode::OK);
+    assert_eq!((own[0]["favourited"].clone(), own[0]["favourites_count"].clone()), (json!(false), json!(1)));
+    let anonymous = h.get(&format!("/api/v1/statuses/{id}"), None).await.expect(StatusCode::OK);
+    assert_eq!((anonymous["favourited"].clone(), anonymous["favourites_count"].clone()), (json!(false), json!(1)));
+
+    let by = h.get(&format!("/api/v1/statuses/{id}/favourited_by"), None).await.expect(StatusCode::OK);
+    assert_eq!(by.as_array().unwrap().iter().map(|a| a["username"].clone()).collect::<Vec<_>>(), [json!("bob")]);
+
+    for _ in 0..2 {
+        let s = h.post(&format!("/api/v1/statuses/{id}/unfavourite"), Some(&bob.token), json!({})).await;
+        let s = s.expect(StatusCode::OK);
+        assert_eq!((s["favourited"].clone(), s["favourites_count"].clone()), (json!(false), json!(0)));
+    }
+}
+
+#[tokio::test]
+async fn favourites_list_newest_favourite_first_with_link_paging() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    let mut posts = Vec::new();
+    for i in 0..3 {
+        posts.push(h.status(&alice, &format!("p{i}"), "public").await);
+    }
+    // Favourited in the order 1, 0, 2: listed 2, 0, 1.
+    for i in [1, 0, 2] {
+        h.post(&format!("/api/v1/statuses/{}/favourite", posts[i]), Some(&bob.token), json!({}))
+            .await
+            .expect(StatusCode::OK);
+    }
+    let first = h.get("/api/v1/favourites?limit=2", Some(&bob.token)).await;
+    let link = first.headers["link"].to_str().unwrap().to_string();
+    assert_eq!(ids(&first.body), [posts[2].clone(), posts[0].clone()]);
+    assert!(first.body.as_array().unwrap().iter().all(|s| s["favourited"] == true));
+    let next = link.split(',').find(|l| l.contains("rel=\"next\"")).unwrap();
+    let next = &next[next.find("/api").unwrap()..next.find('>').unwrap()];
+    let rest = h.get(next, Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(ids(&rest), [posts[1].clone()]);
+    // Alice favourited nothing.
+    assert!(
+        h.get("/api/v1/favourites", Some(&alice.token)).await.expect(StatusCode::OK).as_array().unwrap().is_empty()
+    );
+}
+
+#[tokio::test]
+async fn favouriting_what_one_may_not_see_is_404_and_needs_the_scope() {
+    let h = Harness::new().await;
+    let (alice, eve) = (h.user("alice").await, h.user("eve").await);
+    let private = h.status(&alice, "followers only", "private").await;
+    for path in [
+        format!("/api/v1/statuses/{private}/favourite"),
+        format!("/api/v1/statuses/{private}/unfavourite"),
+        "/api/v1/statuses/123456789/favourite".into(),
+        "/api/v1/statuses/not-an-id/favourite".into(),
+        "/api/v1/statuses/%00/favourite".into(),
+    ] {
+        let e = h.post(&path, Some(&eve.token), json!({})).await.error(StatusCode::NOT_FOUND);
+        assert_eq!(e, "Record not found", "{path}");
+    }
+    assert_eq!(
+        h.get(&format!("/api/v1/statuses/{private}/favourited_by"), Some(&eve.token)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The author's private post stays uncounted.
+    let s = h.get(&format!("/api/v1/statuses/{private}"), Some(&alice.token)).await.expect(StatusCode::OK);
+    assert_eq!(s["favourites_count"], 0);
+
+    let public = h.status(&alice, "public", "public").await;
+    h.post(&format!("/api/v1/statuses/{public}/favourite"), None, json!({})).await.error(StatusCode::UNAUTHORIZED);
+    let reader = h.user_with("reader", "read write:accounts").await;
+    let e = h.post(&format!("/api/v1/statuses/{public}/favourite"), Some(&reader.token), json!({})).await;
+    assert_eq!(e.status, StatusCode::FORBIDDEN);
+    h.get("/api/v1/favourites", None).await.error(StatusCode::UNAUTHORIZED);
+    let writer = h.user_with("writer", "write").await;
+    assert_eq!(h.get("/api/v1/favourites", Some(&writer.token)).await.status, StatusCode::FORBIDDEN);
+    // Garbage paging parameters are refused in Mastodon's shape.
+    for q in ["max_id=abc", "limit=zz", "min_id=-1x", "since_id=%ff"] {
+        let a = h.get(&format!("/api/v1/favourites?{q}"), Some(&alice.token)).await;
+        assert!(a.status.is_client_error(), "{q}: {}", a.status);
+        assert!(a.body["error"].is_string(), "{q}: {}", a.body);
+    }
+}
