@@ -163,3 +163,19 @@ def test_favourites(trio):
     private = alice.status_post("followers only", visibility="private")
     with pytest.raises(MastodonNotFoundError):
         carol.status_favourite(private)
+
+
+def test_bookmarks(trio):
+    alice, bob, _ = trio
+    posts = [alice.status_post(f"for later {i}") for i in range(3)]
+    for p in posts:
+        saved = bob.status_bookmark(p)
+        assert saved.bookmarked is True and saved.favourites_count == 0
+    assert bob.status_bookmark(posts[0]).bookmarked is True
+    listed = all_pages(bob, bob.bookmarks(limit=2))
+    assert [s.id for s in listed] == [p.id for p in reversed(posts)]
+    assert alice.status(posts[0]).bookmarked is False
+    assert bob.status_unbookmark(posts[1]).bookmarked is False
+    assert [s.id for s in all_pages(bob, bob.bookmarks())] == [posts[2].id, posts[0].id]
+    with pytest.raises(MastodonNotFoundError):
+        bob.status_bookmark(999999999999)

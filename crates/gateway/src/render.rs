@@ -123,11 +123,12 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
     accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
 }
 
-/// What the viewer has done to the posts of a page (`favourited`…), looked
-/// up once per page.
+/// What the viewer has done to the posts of a page (`favourited`,
+/// `bookmarked`…), looked up once per page.
 #[derive(Debug, Default)]
 pub struct ViewerState {
     favourited: HashSet<Id>,
+    bookmarked: HashSet<Id>,
 }
 
 impl ViewerState {
@@ -141,8 +142,11 @@ impl ViewerState {
             return ViewerState::default();
         }
         let budget = gw.settings.http.optional_timeout();
-        match tokio::time::timeout(budget, gw.posts.favourited_among(viewer, posts)).await {
-            Ok(Ok(favourited)) => ViewerState { favourited: favourited.into_iter().collect() },
+        match tokio::time::timeout(budget, gw.posts.viewer_marks(viewer, posts)).await {
+            Ok(Ok(marks)) => ViewerState {
+                favourited: marks.favourited.into_iter().collect(),
+                bookmarked: marks.bookmarked.into_iter().collect(),
+            },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "viewer state unavailable; answering without it");
                 degraded("viewer-state");
@@ -191,7 +195,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         favourited: viewer.favourited.contains(&p.id),
         reblogged: false,
         muted: false,
-        bookmarked: false,
+        bookmarked: viewer.bookmarked.contains(&p.id),
         pinned: false,
         filtered: vec![],
         account: author,

@@ -24,13 +24,29 @@ pub struct PostRecord {
     pub created_at_ms: i64,
 }
 
-/// One favourite: its id (the cursor `GET /api/v1/favourites` pages by),
-/// who and what.
+/// What an account can mark a post with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mark {
+    /// Public: counted on the post, listed in `favourited_by`, an event
+    /// per change (the author is notified).
+    Favourite,
+    /// Private to the account: no count, no event.
+    Bookmark,
+}
+
+/// One mark: its id (the cursor its list pages by), who and what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Favourite {
+pub struct Marked {
     pub id: Id,
     pub account_id: Id,
     pub post_id: Id,
+}
+
+/// Which posts of a page a viewer has marked, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerMarks {
+    pub favourited: Vec<Id>,
+    pub bookmarked: Vec<Id>,
 }
 
 /// The little a timeline needs to know about a post.
@@ -131,22 +147,20 @@ pub trait PostsApi: Send + Sync + 'static {
     /// The posts that exist among `ids`, newest first.
     #[read]
     async fn get_many(&self, ids: &[Id]) -> Result<Vec<PostRecord>>;
-    /// `account` favourites `post` (again: nothing changes); the post as it
-    /// now is. The caller checks that `account` may see it.
+    /// Sets (`on`) or takes back `account`'s `kind` mark on `post`; doing
+    /// it again changes nothing. The post as it now is. The caller checks
+    /// that `account` may see the post.
     #[write]
-    async fn favourite(&self, account: Id, post: Id) -> Result<PostRecord>;
-    /// Takes a favourite back (none: nothing changes); the post as it now is.
-    #[write]
-    async fn unfavourite(&self, account: Id, post: Id) -> Result<PostRecord>;
-    /// `account`'s favourites, newest first, keyset-paged by favourite id.
+    async fn mark(&self, kind: Mark, account: Id, post: Id, on: bool) -> Result<PostRecord>;
+    /// `account`'s marks of `kind`, newest first, keyset-paged by mark id.
     #[read]
-    async fn favourites(&self, account: Id, page: &Page) -> Result<Vec<Favourite>>;
-    /// Who favourited `post`, newest first, keyset-paged by favourite id.
+    async fn marks(&self, kind: Mark, account: Id, page: &Page) -> Result<Vec<Marked>>;
+    /// Who marked `post` with `kind`, newest first, keyset-paged by mark id.
     #[read]
-    async fn favourited_by(&self, post: Id, page: &Page) -> Result<Vec<Favourite>>;
-    /// Which of `posts` `viewer` has favourited: one query for a page.
+    async fn marked_by(&self, kind: Mark, post: Id, page: &Page) -> Result<Vec<Marked>>;
+    /// Which of `posts` `viewer` has marked: one query per kind for a page.
     #[read]
-    async fn favourited_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>>;
+    async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks>;
     /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
     #[write]
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;

@@ -44,9 +44,11 @@ fn post_ref(r: &AnyRow) -> PostRef {
 }
 
 impl PostsService {
-    /// Adds or removes `account`'s favourite of `post`, with its count and
-    /// event in the same transaction; repeating either changes nothing.
-    async fn set_favourite(&self, account: Id, post: Id, on: bool) -> Result<PostRecord> {
+    /// Sets or takes back a mark, with the post's count and the event in
+    /// the same transaction; repeating either changes nothing.
+    async fn set_mark(&self, kind: Mark, account: Id, post: Id, on: bool) -> Result<PostRecord> {
+        let table = mark_table(kind);
+        let counted = kind == Mark::Favourite;
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         // A write first, so the transaction holds the post's row (and on
         // SQLite the write lock) from its start: a transaction that read
@@ -59,11 +61,12 @@ impl PostsService {
         .await
         .map_err(unexpected)?;
         let author = Id::from_i64(author.ok_or(PostsError::NotFound)?);
+        // `table` is one of this file's constants; values are bound.
         let changed = if on {
-            sqlx::query(
-                "INSERT INTO favourites (id, account_id, post_id, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (account_id, post_id) DO NOTHING",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} (id, account_id, post_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, post_id) DO NOTHING"
+            )))
             .bind(self.ids.next().get())
             .bind(account.get())
             .bind(post.get())
@@ -71,7 +74,7 @@ impl PostsService {
             .execute(&mut *tx)
             .await
         } else {
-            sqlx::query("DELETE FROM favourites WHERE account_id = $1 AND post_id = $2")
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE account_id = $1 AND post_id = $2")))
                 .bind(account.get())
                 .bind(post.get())
                 .execute(&mut *tx)
@@ -80,7 +83,7 @@ impl PostsService {
         .map_err(unexpected)?
         .rows_affected()
             > 0;
-        if changed {
+        if changed && counted {
             let count = if on {
                 "UPDATE posts SET favourites_count = favourites_count + 1 WHERE id = $1"
             } else {
@@ -96,7 +99,7 @@ impl PostsService {
         }
         tx.commit().await.map_err(unexpected)?;
         let record = self.get(post).await?.ok_or(PostsError::NotFound)?;
-        if changed {
+        if changed && counted {
             self.outbox.wake();
             if let Some(records) = &self.records {
                 records.changed(std::slice::from_ref(&record), &[]).await;
@@ -105,16 +108,17 @@ impl PostsService {
         Ok(record)
     }
 
-    /// Favourites where `column` is `value`, newest first.
-    async fn favourite_rows(&self, column: &'static str, value: Id, page: &Page) -> Result<Vec<Favourite>> {
+    /// Marks of `kind` where `column` is `value`, newest first.
+    async fn mark_rows(&self, kind: Mark, column: &'static str, value: Id, page: &Page) -> Result<Vec<Marked>> {
         let order = match page.direction() {
             PageDirection::Descending => "DESC",
             PageDirection::AscendingFromMin => "ASC",
         };
-        // `column` and `order` are constants of this file; values are bound.
+        // The table, `column` and `order` are constants of this file; values are bound.
         let sql = format!(
-            "SELECT id, account_id, post_id FROM favourites WHERE {column} = $1
-             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
+            "SELECT id, account_id, post_id FROM {} WHERE {column} = $1
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4",
+            mark_table(kind)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(value.get())
@@ -124,16 +128,30 @@ impl PostsService {
             .fetch_all(&self.db.pool)
             .await
             .map_err(unexpected)?;
-        let mut found: Vec<Favourite> = rows
+        let mut found: Vec<Marked> = rows
             .iter()
-            .map(|r| Favourite {
+            .map(|r| Marked {
                 id: Id::from_i64(r.get(0)),
                 account_id: Id::from_i64(r.get(1)),
                 post_id: Id::from_i64(r.get(2)),
             })
             .collect();
-        found.sort_by_key(|f| std::cmp::Reverse(f.id));
+        found.sort_by_key(|m| std::cmp::Reverse(m.id));
         Ok(found)
+    }
+
+    /// Which of `posts` `viewer` marked with `kind`.
+    async fn marked_among(&self, kind: Mark, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
+        let ids = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
+        // The table and the id list's unpacking are constants; values are bound.
+        let sql = format!("SELECT post_id FROM {} WHERE account_id = $1 AND post_id IN ({ids})", mark_table(kind));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.get())
+            .bind(id_list(posts))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows.iter().map(|r| Id::from_i64(r.get(0))).collect())
     }
 
     async fn by_idempotency_key(&self, author: Id, key: &str) -> Result<Option<PostRecord>> {
@@ -212,6 +230,13 @@ impl PostsService {
                 tracing::error!(post = %post.id, error = %e, "cannot re-read a changed post for the record cache; readers may see old counters until they expire")
             }
         }
+    }
+}
+
+fn mark_table(kind: Mark) -> &'static str {
+    match kind {
+        Mark::Favourite => "favourites",
+        Mark::Bookmark => "bookmarks",
     }
 }
 
@@ -335,37 +360,27 @@ impl PostsApi for PostsService {
         Ok(rows.iter().map(post_row).collect())
     }
 
-    async fn favourite(&self, account: Id, post: Id) -> Result<PostRecord> {
-        self.set_favourite(account, post, true).await
+    async fn mark(&self, kind: Mark, account: Id, post: Id, on: bool) -> Result<PostRecord> {
+        self.set_mark(kind, account, post, on).await
     }
 
-    async fn unfavourite(&self, account: Id, post: Id) -> Result<PostRecord> {
-        self.set_favourite(account, post, false).await
+    async fn marks(&self, kind: Mark, account: Id, page: &Page) -> Result<Vec<Marked>> {
+        self.mark_rows(kind, "account_id", account, page).await
     }
 
-    async fn favourites(&self, account: Id, page: &Page) -> Result<Vec<Favourite>> {
-        self.favourite_rows("account_id", account, page).await
+    async fn marked_by(&self, kind: Mark, post: Id, page: &Page) -> Result<Vec<Marked>> {
+        self.mark_rows(kind, "post_id", post, page).await
     }
 
-    async fn favourited_by(&self, post: Id, page: &Page) -> Result<Vec<Favourite>> {
-        self.favourite_rows("post_id", post, page).await
-    }
-
-    async fn favourited_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
+    async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks> {
         if posts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(ViewerMarks::default());
         }
-        let rows = sqlx::query(self.db.sql(
-            "SELECT post_id FROM favourites WHERE account_id = $1 AND post_id IN (SELECT value FROM json_each($2))",
-            "SELECT post_id FROM favourites WHERE account_id = $1
-             AND post_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)",
-        ))
-        .bind(viewer.get())
-        .bind(id_list(posts))
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(unexpected)?;
-        Ok(rows.iter().map(|r| Id::from_i64(r.get(0))).collect())
+        let (favourited, bookmarked) = tokio::try_join!(
+            self.marked_among(Mark::Favourite, viewer, posts),
+            self.marked_among(Mark::Bookmark, viewer, posts)
+        )?;
+        Ok(ViewerMarks { favourited, bookmarked })
     }
 
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
@@ -377,11 +392,14 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
-        sqlx::query("DELETE FROM favourites WHERE post_id = $1")
-            .bind(post.id.get())
-            .execute(&mut *tx)
-            .await
-            .map_err(unexpected)?;
+        for table in ["favourites", "bookmarks"] {
+            // Constant table names of this file; the value is bound.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
+                .bind(post.id.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+        }
         if let Some(parent) = post.in_reply_to_id {
             sqlx::query("UPDATE posts SET replies_count = CASE WHEN replies_count > 0 THEN replies_count - 1 ELSE 0 END WHERE id = $1")
                 .bind(parent.get())

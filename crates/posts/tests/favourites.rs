@@ -1,10 +1,11 @@
-//! Favourites on both engines: once per account and post, counted on the
-//! post (also for readers through the record cache), paged newest first,
-//! looked up per page, an event per change, and gone with their post.
+//! Favourites and bookmarks on both engines: once per account and post,
+//! favourites counted on the post (also for readers through the record
+//! cache) with an event per change, both paged newest first, looked up per
+//! page, and gone with their post.
 
 use cache::{MemorySharedState, SharedState};
 use model::{Id, IdGenerator, Page, PostText};
-use posts::{CachedPosts, NewPost, PostsApi, PostsRecords, PostsService};
+use posts::{CachedPosts, Mark, NewPost, PostsApi, PostsRecords, PostsService};
 use std::sync::Arc;
 use std::time::Duration;
 use store::DbConfig;
@@ -38,43 +39,69 @@ async fn favourites_count_once_and_page(config: DbConfig) {
     assert_eq!(reader.get(posts[0].id).await.unwrap().unwrap().favourites_count, 0);
 
     for _ in 0..2 {
-        assert_eq!(owner.favourite(fan, posts[0].id).await.unwrap().favourites_count, 1, "again is a no-op");
+        assert_eq!(
+            owner.mark(Mark::Favourite, fan, posts[0].id, true).await.unwrap().favourites_count,
+            1,
+            "again is a no-op"
+        );
     }
-    owner.favourite(other, posts[0].id).await.unwrap();
-    owner.favourite(fan, posts[2].id).await.unwrap();
-    owner.favourite(fan, posts[1].id).await.unwrap();
+    owner.mark(Mark::Favourite, other, posts[0].id, true).await.unwrap();
+    owner.mark(Mark::Favourite, fan, posts[2].id, true).await.unwrap();
+    owner.mark(Mark::Favourite, fan, posts[1].id, true).await.unwrap();
     assert_eq!(reader.get(posts[0].id).await.unwrap().unwrap().favourites_count, 2, "the cached count is current");
 
     // Newest favourite first: posts 1, 2, 0 (in the order favourited).
-    let mine = owner.favourites(fan, &Page::first(2)).await.unwrap();
+    let mine = owner.marks(Mark::Favourite, fan, &Page::first(2)).await.unwrap();
     assert_eq!(mine.iter().map(|f| f.post_id).collect::<Vec<_>>(), [posts[1].id, posts[2].id]);
     let next = Page { max_id: Some(mine[1].id), ..Page::first(2) };
-    let rest = owner.favourites(fan, &next).await.unwrap();
+    let rest = owner.marks(Mark::Favourite, fan, &next).await.unwrap();
     assert_eq!(rest.iter().map(|f| f.post_id).collect::<Vec<_>>(), [posts[0].id]);
     let back = Page { min_id: Some(rest[0].id), ..Page::first(1) };
-    assert_eq!(owner.favourites(fan, &back).await.unwrap()[0].post_id, posts[2].id);
-    let by = owner.favourited_by(posts[0].id, &Page::first(10)).await.unwrap();
+    assert_eq!(owner.marks(Mark::Favourite, fan, &back).await.unwrap()[0].post_id, posts[2].id);
+    let by = owner.marked_by(Mark::Favourite, posts[0].id, &Page::first(10)).await.unwrap();
     assert_eq!(by.iter().map(|f| f.account_id).collect::<Vec<_>>(), [other, fan]);
 
-    let mut among = owner.favourited_among(other, &[posts[0].id, posts[1].id, Id::from_i64(999)]).await.unwrap();
-    among.sort();
-    assert_eq!(among, [posts[0].id]);
-    assert!(owner.favourited_among(other, &[]).await.unwrap().is_empty());
+    let marks = owner.viewer_marks(other, &[posts[0].id, posts[1].id, Id::from_i64(999)]).await.unwrap();
+    assert_eq!((marks.favourited, marks.bookmarked), (vec![posts[0].id], vec![]));
+    assert_eq!(owner.viewer_marks(other, &[]).await.unwrap(), posts::ViewerMarks::default());
+
+    // Bookmarks: private, uncounted, no event; listed as favourites are.
+    for _ in 0..2 {
+        assert_eq!(owner.mark(Mark::Bookmark, other, posts[1].id, true).await.unwrap().favourites_count, 1);
+    }
+    owner.mark(Mark::Bookmark, other, posts[0].id, true).await.unwrap();
+    let saved = owner.marks(Mark::Bookmark, other, &Page::first(10)).await.unwrap();
+    assert_eq!(saved.iter().map(|m| m.post_id).collect::<Vec<_>>(), [posts[0].id, posts[1].id]);
+    let marks = owner.viewer_marks(other, &[posts[0].id, posts[1].id]).await.unwrap();
+    assert_eq!(marks.favourited, [posts[0].id]);
+    let mut bookmarked = marks.bookmarked;
+    bookmarked.sort();
+    assert_eq!(bookmarked, [posts[0].id, posts[1].id]);
+    owner.mark(Mark::Bookmark, other, posts[1].id, false).await.unwrap();
+    assert_eq!(owner.marks(Mark::Bookmark, other, &Page::first(10)).await.unwrap().len(), 1);
 
     for _ in 0..2 {
-        assert_eq!(owner.unfavourite(other, posts[0].id).await.unwrap().favourites_count, 1, "again is a no-op");
+        assert_eq!(
+            owner.mark(Mark::Favourite, other, posts[0].id, false).await.unwrap().favourites_count,
+            1,
+            "again is a no-op"
+        );
     }
-    assert!(matches!(owner.favourite(fan, Id::from_i64(999)).await, Err(posts::PostsError::NotFound)));
+    assert!(matches!(
+        owner.mark(Mark::Favourite, fan, Id::from_i64(999), true).await,
+        Err(posts::PostsError::NotFound)
+    ));
     // Each change once: four favourites and one removal.
     assert_eq!(
         outbox_kinds(&svc).await,
         ["favourite.created", "favourite.created", "favourite.created", "favourite.created", "favourite.removed"]
     );
 
-    // Deleting a post takes its favourites with it.
+    // Deleting a post takes its favourites and bookmarks with it.
     owner.delete(posts[0].id, author).await.unwrap();
-    let left = owner.favourites(fan, &Page::first(10)).await.unwrap();
+    let left = owner.marks(Mark::Favourite, fan, &Page::first(10)).await.unwrap();
     assert_eq!(left.iter().map(|f| f.post_id).collect::<Vec<_>>(), [posts[1].id, posts[2].id]);
+    assert!(owner.marks(Mark::Bookmark, other, &Page::first(10)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 
 mod accounts;
 mod apps;
-mod favourites;
 mod instance;
+mod marks;
 mod notifications;
 mod oauth;
 mod preferences;
@@ -51,7 +51,7 @@ fn all() -> Routes {
         instance::routes,
         preferences::routes,
         notifications::routes,
-        favourites::routes,
+        marks::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

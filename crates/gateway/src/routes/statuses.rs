@@ -11,11 +11,11 @@ use crate::render;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use model::entity::{Context, Status};
 use model::{Id, PostText, Visibility};
 use platform::ApiError;
-use posts::{NewPost, PostRecord};
+use posts::{Mark, NewPost, PostRecord};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -23,8 +23,10 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/statuses", post(create))
         .route("/api/v1/statuses/{id}", get(show).delete(delete))
         .route("/api/v1/statuses/{id}/context", get(context))
-        .route("/api/v1/statuses/{id}/favourite", post(favourite))
-        .route("/api/v1/statuses/{id}/unfavourite", post(unfavourite))
+        .route("/api/v1/statuses/{id}/favourite", mark_handler(Mark::Favourite, true))
+        .route("/api/v1/statuses/{id}/unfavourite", mark_handler(Mark::Favourite, false))
+        .route("/api/v1/statuses/{id}/bookmark", mark_handler(Mark::Bookmark, true))
+        .route("/api/v1/statuses/{id}/unbookmark", mark_handler(Mark::Bookmark, false))
         .route("/api/v1/statuses/{id}/favourited_by", get(favourited_by))
 }
 
@@ -181,31 +183,35 @@ pub async fn context(
     Ok(Json(Context { ancestors: a?, descendants: d? }))
 }
 
-/// `POST /api/v1/statuses/:id/favourite`: the status, favourited. A post
-/// the account may not see is 404; favouriting again changes nothing.
-pub async fn favourite(
-    State(gw): State<Gateway>,
+/// The scope that writes each kind of mark.
+fn mark_scope(kind: Mark) -> &'static str {
+    match kind {
+        Mark::Favourite => "write:favourites",
+        Mark::Bookmark => "write:bookmarks",
+    }
+}
+
+/// Sets or takes back a mark: the status as it now is. A post the account
+/// may not see is 404; doing it again changes nothing.
+async fn set_mark(
+    gw: Gateway,
     auth: Auth,
-    BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    base: String,
+    id: String,
+    kind: Mark,
+    on: bool,
 ) -> Result<Json<Status>, ApiError> {
-    let me = auth.user("write:favourites")?;
+    let me = auth.user(mark_scope(kind))?;
     let post = readable(&gw, Some(me), path_id(&id)?).await?;
-    let post = gw.posts.favourite(me, post.id).await.or_api()?;
+    let post = gw.posts.mark(kind, me, post.id, on).await.or_api()?;
     Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
 }
 
-/// `POST /api/v1/statuses/:id/unfavourite`: the status, not favourited.
-pub async fn unfavourite(
-    State(gw): State<Gateway>,
-    auth: Auth,
-    BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
-) -> Result<Json<Status>, ApiError> {
-    let me = auth.user("write:favourites")?;
-    let post = readable(&gw, Some(me), path_id(&id)?).await?;
-    let post = gw.posts.unfavourite(me, post.id).await.or_api()?;
-    Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
+/// The handler setting (`on`) or taking back a `kind` mark.
+fn mark_handler(kind: Mark, on: bool) -> MethodRouter<Gateway> {
+    post(move |State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>| {
+        set_mark(gw, auth, base, id, kind, on)
+    })
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`: the accounts, newest
@@ -221,7 +227,7 @@ pub async fn favourited_by(
     let viewer = auth.viewer("read:statuses")?;
     let page = crate::paging::page(&params)?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
-    let favourites = gw.posts.favourited_by(post.id, &page).await.or_api()?;
+    let favourites = gw.posts.marked_by(Mark::Favourite, post.id, &page).await.or_api()?;
     let who: Vec<Id> = favourites.iter().map(|f| f.account_id).collect();
     let mut accounts = render::accounts(&gw, &base, &who).await?;
     let body = who.iter().filter_map(|id| accounts.remove(id)).collect();

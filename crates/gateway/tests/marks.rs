@@ -1,6 +1,7 @@
-//! Favourites at the handler level: `POST /api/v1/statuses/:id/favourite`
-//! and `unfavourite`, `GET /api/v1/favourites`, `favourited_by`, and
-//! `favourited` and `favourites_count` on every status a viewer reads.
+//! Favourites and bookmarks at the handler level: `POST
+//! /api/v1/statuses/:id/favourite|unfavourite|bookmark|unbookmark`, `GET
+//! /api/v1/favourites` and `/bookmarks`, `favourited_by`, and `favourited`,
+//! `bookmarked` and `favourites_count` on every status a viewer reads.
 
 mod support;
 
@@ -111,4 +112,41 @@ async fn favouriting_what_one_may_not_see_is_404_and_needs_the_scope() {
         assert!(a.status.is_client_error(), "{q}: {}", a.status);
         assert!(a.body["error"].is_string(), "{q}: {}", a.body);
     }
+}
+
+#[tokio::test]
+async fn bookmarks_are_private_uncounted_and_listed_newest_first() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    let first = h.status(&alice, "save me", "public").await;
+    let second = h.status(&alice, "and me", "unlisted").await;
+    for id in [&first, &second, &second] {
+        let s = h.post(&format!("/api/v1/statuses/{id}/bookmark"), Some(&bob.token), json!({})).await;
+        let s = s.expect(StatusCode::OK);
+        assert_eq!((s["bookmarked"].clone(), s["favourites_count"].clone()), (json!(true), json!(0)), "{s}");
+    }
+    let saved = h.get("/api/v1/bookmarks", Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(ids(&saved), [second.clone(), first.clone()]);
+    // Only Bob sees his bookmark.
+    let seen = h.get(&format!("/api/v1/statuses/{first}"), Some(&alice.token)).await.expect(StatusCode::OK);
+    assert_eq!(seen["bookmarked"], false);
+    let home = h.get(&format!("/api/v1/accounts/{}/statuses", alice.id), Some(&bob.token)).await.expect(StatusCode::OK);
+    assert!(home.as_array().unwrap().iter().all(|s| s["bookmarked"] == true && s["favourited"] == false));
+    let s = h.post(&format!("/api/v1/statuses/{first}/unbookmark"), Some(&bob.token), json!({})).await;
+    assert_eq!(s.expect(StatusCode::OK)["bookmarked"], false);
+    assert_eq!(ids(&h.get("/api/v1/bookmarks", Some(&bob.token)).await.expect(StatusCode::OK)), [second.clone()]);
+    // A deleted post leaves the list.
+    h.call(http::Method::DELETE, &format!("/api/v1/statuses/{second}"), Some(&alice.token), None)
+        .await
+        .expect(StatusCode::OK);
+    assert!(h.get("/api/v1/bookmarks", Some(&bob.token)).await.expect(StatusCode::OK).as_array().unwrap().is_empty());
+    // Scopes and visibility, as for favourites.
+    let private = h.status(&alice, "followers only", "private").await;
+    h.post(&format!("/api/v1/statuses/{private}/bookmark"), Some(&bob.token), json!({}))
+        .await
+        .error(StatusCode::NOT_FOUND);
+    let reader = h.user_with("reader", "read write:accounts").await;
+    let e = h.post(&format!("/api/v1/statuses/{first}/bookmark"), Some(&reader.token), json!({})).await;
+    assert_eq!(e.status, StatusCode::FORBIDDEN);
+    h.get("/api/v1/bookmarks", None).await.error(StatusCode::UNAUTHORIZED);
 }

@@ -1,6 +1,6 @@
-//! `GET /api/v1/favourites`: the statuses the account favourited, newest
-//! favourite first, paged by favourite id (which only the `Link` header
-//! shows, as in Mastodon).
+//! `GET /api/v1/favourites` and `GET /api/v1/bookmarks`: the statuses the
+//! account marked, newest mark first, paged by mark id (which only the
+//! `Link` header shows, as in Mastodon).
 
 use super::Routes;
 use crate::Gateway;
@@ -16,24 +16,39 @@ use axum::routing::get;
 use model::Id;
 use model::entity::Status;
 use platform::ApiError;
+use posts::Mark;
 use std::collections::HashMap;
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
-    Routes::default().route("/api/v1/favourites", get(list))
+    Routes::default()
+        .route(
+            "/api/v1/favourites",
+            get(|State(gw): State<Gateway>, auth: Auth, base: BaseUrl, uri: OriginalUri, params: Params| {
+                list(gw, auth, base, uri, params, Mark::Favourite, "read:favourites")
+            }),
+        )
+        .route(
+            "/api/v1/bookmarks",
+            get(|State(gw): State<Gateway>, auth: Auth, base: BaseUrl, uri: OriginalUri, params: Params| {
+                list(gw, auth, base, uri, params, Mark::Bookmark, "read:bookmarks")
+            }),
+        )
 }
 
-pub async fn list(
-    State(gw): State<Gateway>,
+async fn list(
+    gw: Gateway,
     auth: Auth,
     BaseUrl(base): BaseUrl,
     OriginalUri(uri): OriginalUri,
     params: Params,
+    kind: Mark,
+    scope: &'static str,
 ) -> Result<(HeaderMap, Json<Vec<Status>>), ApiError> {
-    let me = auth.user("read:favourites")?;
+    let me = auth.user(scope)?;
     let page = page(&params)?;
-    let favourites = gw.posts.favourites(me, &page).await.or_api()?;
-    let post_ids: Vec<Id> = favourites.iter().map(|f| f.post_id).collect();
+    let marks = gw.posts.marks(kind, me, &page).await.or_api()?;
+    let post_ids: Vec<Id> = marks.iter().map(|m| m.post_id).collect();
     // A post deleted since, or no longer visible to the account (a private
     // post of someone it stopped following), drops out of the page.
     let posts = gw.posts.get_many(&post_ids).await.or_api()?;
@@ -41,6 +56,6 @@ pub async fn list(
     let mut statuses: HashMap<Id, Status> =
         render::statuses(&gw, &base, Some(me), &posts).await?.into_iter().map(|s| (s.id, s)).collect();
     let body = post_ids.iter().filter_map(|id| statuses.remove(id)).collect();
-    let cursors: Vec<Id> = favourites.iter().map(|f| f.id).collect();
+    let cursors: Vec<Id> = marks.iter().map(|m| m.id).collect();
     Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
 }
