@@ -11,7 +11,7 @@ use gateway::limits::{Clock, RateLimitSettings, RateLimiter};
 use gateway::{Gateway, GatewaySettings, HttpSettings};
 use model::{Id, IdGenerator};
 use notifications::NotificationsService;
-use posts::{AuthorStats, ForwardPosts, PostRecord, PostsApi, PostsError, PostsService};
+use posts::{AuthorStats, ForwardPosts, PostRecord, PostsApi, PostsError, PostsService, ViewerMarks};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -54,11 +54,11 @@ impl ForwardPosts for Faulty {
         }
         self.inner.get_many(ids).await
     }
-    async fn favourited_among(&self, viewer: Id, ids: &[Id]) -> posts::Result<Vec<Id>> {
+    async fn viewer_marks(&self, viewer: Id, ids: &[Id]) -> posts::Result<ViewerMarks> {
         if self.broken(FAILING_VIEWER_STATE) {
             return Err(down());
         }
-        self.inner.favourited_among(viewer, ids).await
+        self.inner.viewer_marks(viewer, ids).await
     }
     async fn author_stats(&self, authors: &[Id]) -> posts::Result<Vec<AuthorStats>> {
         if self.broken(SLOW_STATS) {
