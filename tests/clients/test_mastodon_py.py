@@ -179,3 +179,20 @@ def test_bookmarks(trio):
     assert [s.id for s in all_pages(bob, bob.bookmarks())] == [posts[2].id, posts[0].id]
     with pytest.raises(MastodonNotFoundError):
         bob.status_bookmark(999999999999)
+
+
+def test_pins(trio):
+    alice, bob, _ = trio
+    me = alice.account_verify_credentials()
+    posts = [alice.status_post(f"featured {i}") for i in range(2)]
+    for p in posts:
+        assert alice.status_pin(p).pinned is True
+    pinned = alice.account_statuses(me.id, pinned=True)
+    assert [s.id for s in pinned][:2] == [posts[1].id, posts[0].id]
+    assert all(s.pinned for s in pinned)
+    assert all(not s.pinned for s in bob.account_statuses(me.id, pinned=True))
+    assert alice.status_unpin(posts[1]).pinned is False
+    assert posts[1].id not in [s.id for s in alice.account_statuses(me.id, pinned=True)]
+    theirs = bob.status_post("not alice's")
+    with pytest.raises(MastodonAPIError):
+        alice.status_pin(theirs)

@@ -129,6 +129,8 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
 pub struct ViewerState {
     favourited: HashSet<Id>,
     bookmarked: HashSet<Id>,
+    /// The viewer's own posts it pinned.
+    pinned: HashSet<Id>,
 }
 
 impl ViewerState {
@@ -146,6 +148,7 @@ impl ViewerState {
             Ok(Ok(marks)) => ViewerState {
                 favourited: marks.favourited.into_iter().collect(),
                 bookmarked: marks.bookmarked.into_iter().collect(),
+                pinned: marks.pinned.into_iter().collect(),
             },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "viewer state unavailable; answering without it");
@@ -196,7 +199,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         reblogged: false,
         muted: false,
         bookmarked: viewer.bookmarked.contains(&p.id),
-        pinned: false,
+        pinned: viewer.pinned.contains(&p.id),
         filtered: vec![],
         account: author,
     }

@@ -150,3 +150,41 @@ async fn bookmarks_are_private_uncounted_and_listed_newest_first() {
     assert_eq!(e.status, StatusCode::FORBIDDEN);
     h.get("/api/v1/bookmarks", None).await.error(StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn pins_feature_up_to_five_own_posts_on_the_profile() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    let mut posts = Vec::new();
+    for (i, visibility) in ["public", "unlisted", "private", "public", "public", "public"].iter().enumerate() {
+        posts.push(h.status(&alice, &format!("p{i}"), visibility).await);
+    }
+    for id in &posts[..5] {
+        let s = h.post(&format!("/api/v1/statuses/{id}/pin"), Some(&alice.token), json!({})).await;
+        assert_eq!(s.expect(StatusCode::OK)["pinned"], true);
+    }
+    let sixth = h.post(&format!("/api/v1/statuses/{}/pin", posts[5]), Some(&alice.token), json!({})).await;
+    assert_eq!(
+        sixth.error(StatusCode::UNPROCESSABLE_ENTITY),
+        "Validation failed: You have already pinned the maximum number of toots"
+    );
+    let bobs = h.status(&bob, "bob's", "public").await;
+    let foreign = h.post(&format!("/api/v1/statuses/{bobs}/pin"), Some(&alice.token), json!({})).await;
+    assert_eq!(
+        foreign.error(StatusCode::UNPROCESSABLE_ENTITY),
+        "Validation failed: Someone else's post cannot be pinned"
+    );
+
+    // The profile's pins, newest pin first; the private one only to those who may see it.
+    let path = format!("/api/v1/accounts/{}/statuses?pinned=true", alice.id);
+    let own = h.get(&path, Some(&alice.token)).await.expect(StatusCode::OK);
+    let expected: Vec<String> = posts[..5].iter().rev().cloned().collect();
+    assert_eq!(ids(&own), expected);
+    assert!(own.as_array().unwrap().iter().all(|s| s["pinned"] == true));
+    let stranger = h.get(&path, Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(ids(&stranger).len(), 4, "the private pin is hidden");
+    assert!(stranger.as_array().unwrap().iter().all(|s| s["pinned"] == false), "pinned is the viewer's own");
+    let s = h.post(&format!("/api/v1/statuses/{}/unpin", posts[0]), Some(&alice.token), json!({})).await;
+    assert_eq!(s.expect(StatusCode::OK)["pinned"], false);
+    assert_eq!(ids(&h.get(&path, None).await.expect(StatusCode::OK)).len(), 3);
+}

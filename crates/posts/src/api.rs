@@ -32,6 +32,13 @@ pub enum Mark {
     Favourite,
     /// Private to the account: no count, no event.
     Bookmark,
+    /// The author's own post featured on their profile: public, at most
+    /// [`Mark::MAX_PINS`], and only public, unlisted or private posts.
+    Pin,
+}
+
+impl Mark {
+    pub const MAX_PINS: u64 = 5;
 }
 
 /// One mark: its id (the cursor its list pages by), who and what.
@@ -47,6 +54,9 @@ pub struct Marked {
 pub struct ViewerMarks {
     pub favourited: Vec<Id>,
     pub bookmarked: Vec<Id>,
+    /// Absent from answers of instances without pins (mid-upgrade).
+    #[serde(default)]
+    pub pinned: Vec<Id>,
 }
 
 /// The little a timeline needs to know about a post.

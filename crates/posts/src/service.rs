@@ -53,14 +53,18 @@ impl PostsService {
         // A write first, so the transaction holds the post's row (and on
         // SQLite the write lock) from its start: a transaction that read
         // first could not write once another had committed meanwhile.
-        let author: Option<i64> = sqlx::query_scalar(
-            "UPDATE posts SET favourites_count = favourites_count WHERE id = $1 RETURNING author_id",
+        let row = sqlx::query(
+            "UPDATE posts SET favourites_count = favourites_count WHERE id = $1 RETURNING author_id, visibility",
         )
         .bind(post.get())
         .fetch_optional(&mut *tx)
         .await
-        .map_err(unexpected)?;
-        let author = Id::from_i64(author.ok_or(PostsError::NotFound)?);
+        .map_err(unexpected)?
+        .ok_or(PostsError::NotFound)?;
+        let author = Id::from_i64(row.get("author_id"));
+        if kind == Mark::Pin && on {
+            self.check_pin(&mut tx, account, post, author, row.get("visibility")).await?;
+        }
         // `table` is one of this file's constants; values are bound.
         let changed = if on {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -106,6 +110,44 @@ impl PostsService {
             }
         }
         Ok(record)
+    }
+
+    /// Whether `account` may pin a post by `author`: its own, not direct,
+    /// and fewer than [`Mark::MAX_PINS`] already (counted under a lock on
+    /// the account's pins, so two at once cannot both take the fifth place).
+    async fn check_pin(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        account: Id,
+        post: Id,
+        author: Id,
+        visibility: String,
+    ) -> Result<()> {
+        if author != account {
+            return Err(PostsError::Validation("Someone else's post cannot be pinned".into()));
+        }
+        if visibility == "direct" {
+            return Err(PostsError::Validation("Non-public toot cannot be pinned".into()));
+        }
+        // SQLite has one writer at a time already.
+        sqlx::query(self.db.sql("SELECT $1", "SELECT pg_advisory_xact_lock($1)"))
+            .bind(account.get())
+            .execute(&mut **tx)
+            .await
+            .map_err(unexpected)?;
+        // Pinning a pinned post again is no sixth pin.
+        let (pinned, this): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN post_id = $2 THEN 1 ELSE 0 END), 0) FROM pins WHERE account_id = $1",
+        )
+        .bind(account.get())
+        .bind(post.get())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(unexpected)?;
+        if this == 0 && pinned as u64 >= Mark::MAX_PINS {
+            return Err(PostsError::Validation("You have already pinned the maximum number of toots".into()));
+        }
+        Ok(())
     }
 
     /// Marks of `kind` where `column` is `value`, newest first.
@@ -237,6 +279,7 @@ fn mark_table(kind: Mark) -> &'static str {
     match kind {
         Mark::Favourite => "favourites",
         Mark::Bookmark => "bookmarks",
+        Mark::Pin => "pins",
     }
 }
 
@@ -376,11 +419,12 @@ impl PostsApi for PostsService {
         if posts.is_empty() {
             return Ok(ViewerMarks::default());
         }
-        let (favourited, bookmarked) = tokio::try_join!(
+        let (favourited, bookmarked, pinned) = tokio::try_join!(
             self.marked_among(Mark::Favourite, viewer, posts),
-            self.marked_among(Mark::Bookmark, viewer, posts)
+            self.marked_among(Mark::Bookmark, viewer, posts),
+            self.marked_among(Mark::Pin, viewer, posts)
         )?;
-        Ok(ViewerMarks { favourited, bookmarked })
+        Ok(ViewerMarks { favourited, bookmarked, pinned })
     }
 
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
@@ -392,7 +436,7 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
-        for table in ["favourites", "bookmarks"] {
+        for table in ["favourites", "bookmarks", "pins"] {
             // Constant table names of this file; the value is bound.
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
                 .bind(post.id.get())

@@ -104,6 +104,48 @@ async fn favourites_count_once_and_page(config: DbConfig) {
     assert!(owner.marks(Mark::Bookmark, other, &Page::first(10)).await.unwrap().is_empty());
 }
 
+async fn pins_are_the_authors_own_and_at_most_five(config: DbConfig) {
+    let svc = PostsService::open(&config, Arc::new(IdGenerator::new(1))).await.unwrap();
+    let (author, other) = (Id::from_i64(1), Id::from_i64(2));
+    let mut posts = Vec::new();
+    for i in 0..6 {
+        posts.push(svc.create(NewPost::public(author, PostText::parse(&format!("p{i}"), 500).unwrap())).await.unwrap());
+    }
+    let foreign = svc.create(NewPost::public(other, PostText::parse("not yours", 500).unwrap())).await.unwrap();
+    let refused = svc.mark(Mark::Pin, author, foreign.id, true).await;
+    assert!(matches!(refused, Err(posts::PostsError::Validation(m)) if m.contains("Someone else")));
+    for p in &posts[..5] {
+        svc.mark(Mark::Pin, author, p.id, true).await.unwrap();
+    }
+    // Pinning one already pinned changes nothing; a sixth is refused.
+    svc.mark(Mark::Pin, author, posts[0].id, true).await.unwrap();
+    let sixth = svc.mark(Mark::Pin, author, posts[5].id, true).await;
+    assert!(matches!(sixth, Err(posts::PostsError::Validation(m)) if m.contains("maximum")));
+    let pinned = svc.marks(Mark::Pin, author, &Page::first(10)).await.unwrap();
+    assert_eq!(
+        pinned.iter().map(|m| m.post_id).collect::<Vec<_>>(),
+        posts[..5].iter().rev().map(|p| p.id).collect::<Vec<_>>()
+    );
+    // Unpinning frees a place.
+    svc.mark(Mark::Pin, author, posts[0].id, false).await.unwrap();
+    svc.mark(Mark::Pin, author, posts[5].id, true).await.unwrap();
+    let marks = svc.viewer_marks(author, &[posts[0].id, posts[5].id]).await.unwrap();
+    assert_eq!(marks.pinned, [posts[5].id]);
+}
+
+#[tokio::test]
+async fn pins_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    pins_are_the_authors_own_and_at_most_five(DbConfig::Sqlite { dir: dir.path().into() }).await;
+}
+
+#[tokio::test]
+async fn pins_on_postgres() {
+    let db = testdb::TestDatabase::create().await;
+    pins_are_the_authors_own_and_at_most_five(db.config()).await;
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn favourites_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ use axum::routing::{get, patch, post};
 use model::entity::{Account, Relationship, Status, Token};
 use model::{Email, Id, Password, Username};
 use platform::ApiError;
+use posts::Mark;
 use serde_json::json;
 use users::{FollowEdge, SignUp, UsersError};
 
@@ -86,21 +87,19 @@ impl ProfileForm {
 
 /// `GET /api/v1/accounts/:id/statuses`'s filters.
 struct StatusesQuery {
-    /// Filters for what Aviary does not have yet (pins, media, hashtags):
-    /// their true answer is empty.
+    /// Filters for what Aviary does not have yet (media, hashtags): their
+    /// true answer is empty.
     empty: bool,
+    /// Only the account's pinned posts, newest pin first.
+    pinned: bool,
     exclude_replies: bool,
 }
 
 impl StatusesQuery {
     fn parse(params: &Params) -> Result<Self, ApiError> {
-        let empty = params.bool("pinned")? == Some(true)
-            || params.bool("only_media")? == Some(true)
-            || params.text("tagged").is_some();
-        if empty {
-            return Ok(StatusesQuery { empty, exclude_replies: false });
-        }
-        Ok(StatusesQuery { empty, exclude_replies: params.bool("exclude_replies")?.unwrap_or(false) })
+        let pinned = params.bool("pinned")? == Some(true);
+        let empty = params.bool("only_media")? == Some(true) || params.text("tagged").is_some();
+        Ok(StatusesQuery { empty, pinned, exclude_replies: params.bool("exclude_replies")?.unwrap_or(false) })
     }
 }
 
@@ -215,6 +214,16 @@ pub async fn statuses(
     let query = StatusesQuery::parse(&params)?;
     if query.empty {
         return Ok((HeaderMap::new(), Json(vec![])));
+    }
+    if query.pinned {
+        // Five at most: one page, no cursors. Private pins only to those
+        // who may see them.
+        let pins = gw.posts.marks(Mark::Pin, author, &model::Page::first(Mark::MAX_PINS as usize)).await.or_api()?;
+        let order: Vec<Id> = pins.iter().map(|m| m.post_id).collect();
+        let posts = crate::visibility::visible(&gw, viewer, gw.posts.get_many(&order).await.or_api()?).await?;
+        let mut statuses: std::collections::HashMap<Id, Status> =
+            render::statuses(&gw, &base, viewer, &posts).await?.into_iter().map(|s| (s.id, s)).collect();
+        return Ok((HeaderMap::new(), Json(order.iter().filter_map(|id| statuses.remove(id)).collect())));
     }
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
     let posts = gw.posts.by_author(author, include_private, query.exclude_replies, &page).await.or_api()?;

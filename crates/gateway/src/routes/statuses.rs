@@ -27,6 +27,8 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/statuses/{id}/unfavourite", mark_handler(Mark::Favourite, false))
         .route("/api/v1/statuses/{id}/bookmark", mark_handler(Mark::Bookmark, true))
         .route("/api/v1/statuses/{id}/unbookmark", mark_handler(Mark::Bookmark, false))
+        .route("/api/v1/statuses/{id}/pin", mark_handler(Mark::Pin, true))
+        .route("/api/v1/statuses/{id}/unpin", mark_handler(Mark::Pin, false))
         .route("/api/v1/statuses/{id}/favourited_by", get(favourited_by))
 }
 
@@ -188,6 +190,7 @@ fn mark_scope(kind: Mark) -> &'static str {
     match kind {
         Mark::Favourite => "write:favourites",
         Mark::Bookmark => "write:bookmarks",
+        Mark::Pin => "write:accounts",
     }
 }
 
