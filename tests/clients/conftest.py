@@ -1,10 +1,5 @@
-"""Shared fixtures: the server under test comes from AVIARY_URL.
-
-The Rust test `mastodon_py_client_passes_its_suite` starts a fresh server
-and runs this suite against it; it can also be pointed at any running
-Aviary: AVIARY_URL=http://127.0.0.1:8080 python3 -m pytest tests/clients
-"""
-import os
+"""The Mastodon.py suite's fixtures: an app and logged-in accounts on the
+server tests/conftest.py names (AVIARY_URL)."""
 import uuid
 
 import pytest
@@ -12,14 +7,6 @@ from mastodon import Mastodon
 
 SCOPES = ["read", "write", "follow"]
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="session")
-def base_url():
-    url = os.environ.get("AVIARY_URL")
-    if not url:
-        pytest.fail("AVIARY_URL is not set: point it at a running Aviary")
-    return url
 
 
 @pytest.fixture(scope="session")

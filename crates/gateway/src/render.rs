@@ -220,6 +220,23 @@ pub async fn statuses(
     Ok(assemble(base, posts, &accounts?, &state))
 }
 
+/// The statuses of the posts `order` names, in that order, as `viewer` may
+/// see them: a post deleted since, or not (or no longer) visible to the
+/// viewer, drops out. For lists kept by something other than the post id
+/// (favourites, bookmarks, pins).
+pub async fn visible_in_order(
+    gw: &Gateway,
+    base: &str,
+    viewer: Option<Id>,
+    order: &[Id],
+) -> Result<Vec<Status>, ApiError> {
+    let posts = gw.posts.get_many(order).await.or_api()?;
+    let posts = crate::visibility::visible(gw, viewer, posts).await?;
+    let mut by_id: HashMap<Id, Status> =
+        statuses(gw, base, viewer, &posts).await?.into_iter().map(|s| (s.id, s)).collect();
+    Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// Statuses from posts, their already fetched authors and the viewer's state.
 pub fn assemble(
     base: &str,

@@ -220,10 +220,7 @@ pub async fn statuses(
         // who may see them.
         let pins = gw.posts.marks(Mark::Pin, author, &model::Page::first(Mark::MAX_PINS as usize)).await.or_api()?;
         let order: Vec<Id> = pins.iter().map(|m| m.post_id).collect();
-        let posts = crate::visibility::visible(&gw, viewer, gw.posts.get_many(&order).await.or_api()?).await?;
-        let mut statuses: std::collections::HashMap<Id, Status> =
-            render::statuses(&gw, &base, viewer, &posts).await?.into_iter().map(|s| (s.id, s)).collect();
-        return Ok((HeaderMap::new(), Json(order.iter().filter_map(|id| statuses.remove(id)).collect())));
+        return Ok((HeaderMap::new(), Json(render::visible_in_order(&gw, &base, viewer, &order).await?)));
     }
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
     let posts = gw.posts.by_author(author, include_private, query.exclude_replies, &page).await.or_api()?;

@@ -17,7 +17,6 @@ use model::Id;
 use model::entity::Status;
 use platform::ApiError;
 use posts::Mark;
-use std::collections::HashMap;
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -49,13 +48,7 @@ async fn list(
     let page = page(&params)?;
     let marks = gw.posts.marks(kind, me, &page).await.or_api()?;
     let post_ids: Vec<Id> = marks.iter().map(|m| m.post_id).collect();
-    // A post deleted since, or no longer visible to the account (a private
-    // post of someone it stopped following), drops out of the page.
-    let posts = gw.posts.get_many(&post_ids).await.or_api()?;
-    let posts = crate::visibility::visible(&gw, Some(me), posts).await?;
-    let mut statuses: HashMap<Id, Status> =
-        render::statuses(&gw, &base, Some(me), &posts).await?.into_iter().map(|s| (s.id, s)).collect();
-    let body = post_ids.iter().filter_map(|id| statuses.remove(id)).collect();
+    let body = render::visible_in_order(&gw, &base, Some(me), &post_ids).await?;
     let cursors: Vec<Id> = marks.iter().map(|m| m.id).collect();
     Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
 }
