@@ -169,6 +169,45 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&[u8]], trusted: &[IpAdd
     Some(forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
 }
 
+/// `AsyncWrite` for a wrapper that changes only how its `inner` connection
+/// is read: every write goes straight through.
+macro_rules! write_through {
+    ($wrapper:ident $(<$param:ident>)?) => {
+        impl$(<$param: tokio::io::AsyncWrite + Unpin>)? tokio::io::AsyncWrite for $wrapper$(<$param>)? {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+            }
+            fn poll_write_vectored(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+            }
+            fn is_write_vectored(&self) -> bool {
+                self.inner.is_write_vectored()
+            }
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+            }
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+            }
+        }
+    };
+}
+pub(crate) use write_through;
+
 /// A connection that must send its first byte within a deadline: hyper
 /// reads the first bytes (to tell HTTP/2 from HTTP/1.1) with no timer of
 /// its own, so a silent client would hold the connection forever.
@@ -206,7 +245,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for FirstByteWithin<I> {
     }
 }
 
-crate::listen::write_through!(FirstByteWithin<I>);
+write_through!(FirstByteWithin<I>);
 
 /// The error a too-slow body ends with; the gateway answers it 408.
 #[derive(Debug, thiserror::Error)]
