@@ -196,3 +196,14 @@ def test_pins(trio):
     theirs = bob.status_post("not alice's")
     with pytest.raises(MastodonAPIError):
         alice.status_pin(theirs)
+
+
+def test_conversation_mute(trio):
+    alice, bob, _ = trio
+    root = alice.status_post("a thread to mute")
+    reply = bob.status_post("a reply", in_reply_to_id=root)
+    assert bob.status_mute(root).muted is True
+    assert bob.status(reply).muted is True
+    assert alice.status(reply).muted is False
+    assert bob.status_unmute(reply).muted is False
+    assert bob.status(root).muted is False

@@ -124,13 +124,15 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
 }
 
 /// What the viewer has done to the posts of a page (`favourited`,
-/// `bookmarked`…), looked up once per page.
+/// `bookmarked`, `pinned`, `muted`), looked up once per kind per page.
 #[derive(Debug, Default)]
 pub struct ViewerState {
     favourited: HashSet<Id>,
     bookmarked: HashSet<Id>,
     /// The viewer's own posts it pinned.
     pinned: HashSet<Id>,
+    /// Posts in conversations the viewer muted.
+    muted: HashSet<Id>,
 }
 
 impl ViewerState {
@@ -149,6 +151,7 @@ impl ViewerState {
                 favourited: marks.favourited.into_iter().collect(),
                 bookmarked: marks.bookmarked.into_iter().collect(),
                 pinned: marks.pinned.into_iter().collect(),
+                muted: marks.muted.into_iter().collect(),
             },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "viewer state unavailable; answering without it");
@@ -197,7 +200,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         language: p.language.clone(),
         favourited: viewer.favourited.contains(&p.id),
         reblogged: false,
-        muted: false,
+        muted: viewer.muted.contains(&p.id),
         bookmarked: viewer.bookmarked.contains(&p.id),
         pinned: viewer.pinned.contains(&p.id),
         filtered: vec![],

@@ -188,3 +188,31 @@ async fn pins_feature_up_to_five_own_posts_on_the_profile() {
     assert_eq!(s.expect(StatusCode::OK)["pinned"], false);
     assert_eq!(ids(&h.get(&path, None).await.expect(StatusCode::OK)).len(), 3);
 }
+
+#[tokio::test]
+async fn muting_a_conversation_shows_on_every_status_of_the_thread() {
+    let h = Harness::new().await;
+    let (alice, bob) = (h.user("alice").await, h.user("bob").await);
+    let root = h.status(&alice, "a thread", "public").await;
+    let reply = h
+        .post("/api/v1/statuses", Some(&bob.token), json!({"status": "a reply", "in_reply_to_id": root}))
+        .await
+        .expect(StatusCode::OK)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        let s = h.post(&format!("/api/v1/statuses/{root}/mute"), Some(&bob.token), json!({})).await;
+        assert_eq!(s.expect(StatusCode::OK)["muted"], true);
+    }
+    let context = h.get(&format!("/api/v1/statuses/{root}/context"), Some(&bob.token)).await.expect(StatusCode::OK);
+    assert_eq!(context["descendants"][0]["id"], reply.as_str());
+    assert_eq!(context["descendants"][0]["muted"], true, "the whole thread is muted");
+    let theirs = h.get(&format!("/api/v1/statuses/{reply}"), Some(&alice.token)).await.expect(StatusCode::OK);
+    assert_eq!(theirs["muted"], false, "a mute is the account's own");
+    let s = h.post(&format!("/api/v1/statuses/{reply}/unmute"), Some(&bob.token), json!({})).await;
+    assert_eq!(s.expect(StatusCode::OK)["muted"], false);
+    let private = h.status(&alice, "followers only", "private").await;
+    h.post(&format!("/api/v1/statuses/{private}/mute"), Some(&bob.token), json!({})).await.error(StatusCode::NOT_FOUND);
+    h.post(&format!("/api/v1/statuses/{root}/mute"), None, json!({})).await.error(StatusCode::UNAUTHORIZED);
+}

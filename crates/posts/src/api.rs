@@ -21,6 +21,10 @@ pub struct PostRecord {
     /// Absent in records cached before favourites existed.
     #[serde(default)]
     pub favourites_count: u64,
+    /// The thread's root; `None` in records from before conversations
+    /// were kept (the post is then its own).
+    #[serde(default)]
+    pub conversation_id: Option<Id>,
     pub created_at_ms: i64,
 }
 
@@ -57,6 +61,9 @@ pub struct ViewerMarks {
     /// Absent from answers of instances without pins (mid-upgrade).
     #[serde(default)]
     pub pinned: Vec<Id>,
+    /// Posts in conversations the viewer muted.
+    #[serde(default)]
+    pub muted: Vec<Id>,
 }
 
 /// The little a timeline needs to know about a post.
@@ -168,6 +175,10 @@ pub trait PostsApi: Send + Sync + 'static {
     /// Who marked `post` with `kind`, newest first, keyset-paged by mark id.
     #[read]
     async fn marked_by(&self, kind: Mark, post: Id, page: &Page) -> Result<Vec<Marked>>;
+    /// Mutes (`on`) or unmutes `account`'s notifications from the
+    /// conversation `post` belongs to; again changes nothing. The post.
+    #[write]
+    async fn mute_conversation(&self, account: Id, post: Id, on: bool) -> Result<PostRecord>;
     /// Which of `posts` `viewer` has marked: one query per kind for a page.
     #[read]
     async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks>;

@@ -31,6 +31,7 @@ fn post_row(r: &AnyRow) -> PostRecord {
         app_website: r.get("app_website"),
         replies_count: r.get::<i64, _>("replies_count").max(0) as u64,
         favourites_count: r.get::<i64, _>("favourites_count").max(0) as u64,
+        conversation_id: r.get::<Option<i64>, _>("conversation_id").map(Id::from_i64),
         created_at_ms: r.get("created_at"),
     }
 }
@@ -182,6 +183,24 @@ impl PostsService {
         Ok(found)
     }
 
+    /// Which of `posts` are in conversations `viewer` muted.
+    async fn muted_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
+        let ids = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
+        // The id list's unpacking is a constant; values are bound.
+        let sql = format!(
+            "SELECT p.id FROM posts p JOIN conversation_mutes m
+               ON m.account_id = $1 AND m.conversation_id = COALESCE(p.conversation_id, p.id)
+             WHERE p.id IN ({ids})"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.get())
+            .bind(id_list(posts))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows.iter().map(|r| Id::from_i64(r.get(0))).collect())
+    }
+
     /// Which of `posts` `viewer` marked with `kind`.
     async fn marked_among(&self, kind: Mark, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
         let ids = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
@@ -328,8 +347,9 @@ impl PostsApi for PostsService {
         }
         sqlx::query(
             "INSERT INTO posts (id, author_id, text, spoiler_text, sensitive, visibility, language,
-                                in_reply_to_id, in_reply_to_account_id, app_name, app_website, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                in_reply_to_id, in_reply_to_account_id, app_name, app_website, created_at,
+                                conversation_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(id.get())
         .bind(new.author_id.get())
@@ -343,6 +363,8 @@ impl PostsApi for PostsService {
         .bind(&new.app_name)
         .bind(&new.app_website)
         .bind(now)
+        // A reply joins its parent's conversation; a new thread starts one.
+        .bind(parent.as_ref().map_or(id, |p| p.conversation_id.unwrap_or(p.id)).get())
         .execute(&mut *tx)
         .await
         .map_err(unexpected)?;
@@ -419,12 +441,33 @@ impl PostsApi for PostsService {
         if posts.is_empty() {
             return Ok(ViewerMarks::default());
         }
-        let (favourited, bookmarked, pinned) = tokio::try_join!(
+        let (favourited, bookmarked, pinned, muted) = tokio::try_join!(
             self.marked_among(Mark::Favourite, viewer, posts),
             self.marked_among(Mark::Bookmark, viewer, posts),
-            self.marked_among(Mark::Pin, viewer, posts)
+            self.marked_among(Mark::Pin, viewer, posts),
+            self.muted_among(viewer, posts)
         )?;
-        Ok(ViewerMarks { favourited, bookmarked, pinned })
+        Ok(ViewerMarks { favourited, bookmarked, pinned, muted })
+    }
+
+    async fn mute_conversation(&self, account: Id, post: Id, on: bool) -> Result<PostRecord> {
+        let record = self.get(post).await?.ok_or(PostsError::NotFound)?;
+        let conversation = record.conversation_id.unwrap_or(record.id);
+        let query = if on {
+            sqlx::query(
+                "INSERT INTO conversation_mutes (account_id, conversation_id, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (account_id, conversation_id) DO NOTHING",
+            )
+            .bind(account.get())
+            .bind(conversation.get())
+            .bind(now_millis())
+        } else {
+            sqlx::query("DELETE FROM conversation_mutes WHERE account_id = $1 AND conversation_id = $2")
+                .bind(account.get())
+                .bind(conversation.get())
+        };
+        query.execute(&self.db.pool).await.map_err(unexpected)?;
+        Ok(record)
     }
 
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {

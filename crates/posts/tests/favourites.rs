@@ -133,6 +133,48 @@ async fn pins_are_the_authors_own_and_at_most_five(config: DbConfig) {
     assert_eq!(marks.pinned, [posts[5].id]);
 }
 
+async fn a_muted_conversation_is_every_post_of_its_thread(config: DbConfig) {
+    let svc = PostsService::open(&config, Arc::new(IdGenerator::new(1))).await.unwrap();
+    let (alice, bob) = (Id::from_i64(1), Id::from_i64(2));
+    let text = |s: &str| PostText::parse(s, 500).unwrap();
+    let root = svc.create(NewPost::public(alice, text("root"))).await.unwrap();
+    let mut reply = NewPost::public(bob, text("reply"));
+    reply.in_reply_to_id = Some(root.id);
+    let reply = svc.create(reply).await.unwrap();
+    let mut deeper = NewPost::public(alice, text("deeper"));
+    deeper.in_reply_to_id = Some(reply.id);
+    let deeper = svc.create(deeper).await.unwrap();
+    let elsewhere = svc.create(NewPost::public(alice, text("another thread"))).await.unwrap();
+    assert_eq!(deeper.conversation_id, Some(root.id), "a reply's reply is in the root's conversation");
+    assert_eq!(elsewhere.conversation_id, Some(elsewhere.id));
+
+    // Muted through the middle of the thread: all of it, nothing else; twice is once.
+    for _ in 0..2 {
+        svc.mute_conversation(bob, reply.id, true).await.unwrap();
+    }
+    let all = [root.id, reply.id, deeper.id, elsewhere.id];
+    let mut muted = svc.viewer_marks(bob, &all).await.unwrap().muted;
+    muted.sort();
+    assert_eq!(muted, [root.id, reply.id, deeper.id]);
+    assert!(svc.viewer_marks(alice, &all).await.unwrap().muted.is_empty(), "a mute is the account's own");
+    svc.mute_conversation(bob, deeper.id, false).await.unwrap();
+    assert!(svc.viewer_marks(bob, &all).await.unwrap().muted.is_empty());
+    assert!(matches!(svc.mute_conversation(bob, Id::from_i64(999), true).await, Err(posts::PostsError::NotFound)));
+}
+
+#[tokio::test]
+async fn conversations_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_muted_conversation_is_every_post_of_its_thread(DbConfig::Sqlite { dir: dir.path().into() }).await;
+}
+
+#[tokio::test]
+async fn conversations_on_postgres() {
+    let db = testdb::TestDatabase::create().await;
+    a_muted_conversation_is_every_post_of_its_thread(db.config()).await;
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn pins_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -29,6 +29,8 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/statuses/{id}/unbookmark", mark_handler(Mark::Bookmark, false))
         .route("/api/v1/statuses/{id}/pin", mark_handler(Mark::Pin, true))
         .route("/api/v1/statuses/{id}/unpin", mark_handler(Mark::Pin, false))
+        .route("/api/v1/statuses/{id}/mute", mute_handler(true))
+        .route("/api/v1/statuses/{id}/unmute", mute_handler(false))
         .route("/api/v1/statuses/{id}/favourited_by", get(favourited_by))
 }
 
@@ -214,6 +216,17 @@ async fn set_mark(
 fn mark_handler(kind: Mark, on: bool) -> MethodRouter<Gateway> {
     post(move |State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>| {
         set_mark(gw, auth, base, id, kind, on)
+    })
+}
+
+/// `POST /api/v1/statuses/:id/mute|unmute`: the conversation the status
+/// belongs to, muted or not for the account (its notifications honour it).
+fn mute_handler(on: bool) -> MethodRouter<Gateway> {
+    post(move |State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>| async move {
+        let me = auth.user("write:mutes")?;
+        let post = readable(&gw, Some(me), path_id(&id)?).await?;
+        let post = gw.posts.mute_conversation(me, post.id, on).await.or_api()?;
+        Ok::<_, ApiError>(Json(render::one_status(&gw, &base, Some(me), &post).await?))
     })
 }
 
