@@ -207,3 +207,20 @@ def test_conversation_mute(trio):
     assert alice.status(reply).muted is False
     assert bob.status_unmute(reply).muted is False
     assert bob.status(root).muted is False
+
+
+def test_follow_requests(base_url, app):
+    lock = new_account(base_url, app, "lock")
+    fan = new_account(base_url, app, "fan")
+    assert lock.account_update_credentials(locked=True).locked is True
+    me = lock.account_verify_credentials()
+    secret = lock.status_post("followers only", visibility="private")
+    rel = fan.account_follow(me.id)
+    assert rel.requested is True and rel.following is False
+    with pytest.raises(MastodonNotFoundError):
+        fan.status(secret)
+    waiting = lock.follow_requests()
+    assert [a.acct for a in waiting] == [fan.account_verify_credentials().acct]
+    assert lock.follow_request_authorize(waiting[0].id).followed_by is True
+    assert fan.status(secret).id == secret.id
+    assert lock.follow_requests() == []

@@ -17,6 +17,9 @@ pub enum Event {
     FollowCreated { follower_id: Id, followee_id: Id },
     #[serde(rename = "follow.removed")]
     FollowRemoved { follower_id: Id, followee_id: Id },
+    /// `follower_id` asked to follow the locked `followee_id`.
+    #[serde(rename = "follow_request.created")]
+    FollowRequestCreated { follower_id: Id, followee_id: Id },
     #[serde(rename = "post.created")]
     PostCreated { post_id: Id, author_id: Id, visibility: Visibility, in_reply_to_account_id: Option<Id> },
     #[serde(rename = "post.deleted")]
@@ -34,6 +37,7 @@ impl Event {
             Event::AccountCreated { .. } => "account.created",
             Event::FollowCreated { .. } => "follow.created",
             Event::FollowRemoved { .. } => "follow.removed",
+            Event::FollowRequestCreated { .. } => "follow_request.created",
             Event::PostCreated { .. } => "post.created",
             Event::PostDeleted { .. } => "post.deleted",
             Event::FavouriteCreated { .. } => "favourite.created",

@@ -205,7 +205,10 @@ impl TimelinesHandler {
                     s.posts.replies_to(*followee_id, &others, s.cap).await?.into_iter().map(|p| p.post_id).collect();
                 s.cache.remove_posts(&[*follower_id], &replies).await?;
             }
-            Event::AccountCreated { .. } | Event::FavouriteCreated { .. } | Event::FavouriteRemoved { .. } => {}
+            Event::AccountCreated { .. }
+            | Event::FavouriteCreated { .. }
+            | Event::FavouriteRemoved { .. }
+            | Event::FollowRequestCreated { .. } => {}
         }
         Ok(inserted)
     }

@@ -82,6 +82,12 @@ pub struct RelationshipRecord {
     pub id: Id,
     pub following: bool,
     pub followed_by: bool,
+    /// The viewer asked to follow this locked account and waits.
+    #[serde(default)]
+    pub requested: bool,
+    /// This account asked to follow the viewer and waits.
+    #[serde(default)]
+    pub requested_by: bool,
 }
 
 /// An account's preferences, as `GET /api/v1/preferences` shows them.
@@ -202,8 +208,15 @@ pub trait UsersApi: Send + Sync + 'static {
     #[read]
     async fn lookup(&self, username: &str) -> Result<Option<AccountRecord>>;
     #[write]
-    async fn update_profile(&self, id: Id, display_name: Option<String>, note: Option<String>)
-    -> Result<AccountRecord>;
+    /// Changes what is given (`None`: kept). `locked`: follows must be
+    /// asked for from now on.
+    async fn update_profile(
+        &self,
+        id: Id,
+        display_name: Option<String>,
+        note: Option<String>,
+        locked: Option<bool>,
+    ) -> Result<AccountRecord>;
     #[read]
     async fn account_count(&self) -> Result<u64>;
     /// `account`'s preferences; `NotFound` when there is no such account.
@@ -212,7 +225,17 @@ pub trait UsersApi: Send + Sync + 'static {
 
     // Follows.
     #[write]
+    /// Follows `followee` at once, or asks to when it is locked (a
+    /// request it authorizes or rejects); again changes nothing.
     async fn follow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
+    /// The accounts waiting for `account` to answer their follow requests,
+    /// newest first, keyset-paged by request id.
+    #[read]
+    async fn follow_requests(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    /// `account` authorizes (`accept`) or rejects `requester`'s request;
+    /// `NotFound` when there is none. The relationship as `account` sees it.
+    #[write]
+    async fn answer_follow_request(&self, account: Id, requester: Id, accept: bool) -> Result<RelationshipRecord>;
     #[write]
     async fn unfollow(&self, follower: Id, followee: Id) -> Result<RelationshipRecord>;
     #[read]

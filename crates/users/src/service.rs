@@ -87,11 +87,15 @@ impl UsersService {
         if follower == followee {
             return Err(UsersError::Forbidden("You cannot follow yourself".into()));
         }
-        self.account_by(followee).await?;
+        let target = self.account_by(followee).await?;
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
-        let changed = if follow {
-            sqlx::query(
-                "INSERT INTO follows (id, follower_id, followee_id, created_at) VALUES ($1, $2, $3, $4)
+        let (changed, requested) = if follow && target.locked {
+            // A locked account is asked, unless it is followed already.
+            // The insert is the transaction's first statement (see `edge`).
+            let asked = sqlx::query(
+                "INSERT INTO follow_requests (id, follower_id, followee_id, created_at)
+                 SELECT $1, $2, $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM follows WHERE follower_id = $2 AND followee_id = $3)
                  ON CONFLICT (follower_id, followee_id) DO NOTHING",
             )
             .bind(self.ids.next().get())
@@ -102,44 +106,91 @@ impl UsersService {
             .await
             .map_err(unexpected)?
             .rows_affected()
+                == 1;
+            if asked {
+                let event = Event::FollowRequestCreated { follower_id: follower, followee_id: followee };
+                Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+            }
+            (false, asked)
+        } else {
+            if !follow {
+                // Unfollowing withdraws a request still waiting.
+                sqlx::query("DELETE FROM follow_requests WHERE follower_id = $1 AND followee_id = $2")
+                    .bind(follower.get())
+                    .bind(followee.get())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unexpected)?;
+            }
+            (Self::edge(&mut tx, &self.ids, follower, followee, follow).await?, false)
+        };
+        tx.commit().await.map_err(unexpected)?;
+        if changed || requested {
+            self.outbox.wake();
+        }
+        if changed {
+            self.refresh_records(&[follower, followee]).await;
+        }
+        Ok(self.relationships(follower, &[followee]).await?.remove(0))
+    }
+
+    /// Adds or removes the follow edge with its counters and event; whether
+    /// it changed. Counters and the event change only when the edge did, so
+    /// following twice is a no-op rather than a double count. The edge is
+    /// written first in the transaction: on SQLite a transaction that read
+    /// first could not write once another had committed meanwhile.
+    async fn edge(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        ids: &IdGenerator,
+        follower: Id,
+        followee: Id,
+        follow: bool,
+    ) -> Result<bool> {
+        let changed = if follow {
+            sqlx::query(
+                "INSERT INTO follows (id, follower_id, followee_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (follower_id, followee_id) DO NOTHING",
+            )
+            .bind(ids.next().get())
+            .bind(follower.get())
+            .bind(followee.get())
+            .bind(now_millis())
+            .execute(&mut **tx)
+            .await
+            .map_err(unexpected)?
+            .rows_affected()
         } else {
             sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
                 .bind(follower.get())
                 .bind(followee.get())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(unexpected)?
                 .rows_affected()
         };
-        // Counters and the event change only when the edge did, so
-        // following twice is a no-op rather than a double count.
-        if changed == 1 {
-            let delta: i64 = if follow { 1 } else { -1 };
-            sqlx::query("UPDATE accounts SET following_count = following_count + $1 WHERE id = $2")
-                .bind(delta)
-                .bind(follower.get())
-                .execute(&mut *tx)
-                .await
-                .map_err(unexpected)?;
-            sqlx::query("UPDATE accounts SET followers_count = followers_count + $1 WHERE id = $2")
-                .bind(delta)
-                .bind(followee.get())
-                .execute(&mut *tx)
-                .await
-                .map_err(unexpected)?;
-            let event = if follow {
-                Event::FollowCreated { follower_id: follower, followee_id: followee }
-            } else {
-                Event::FollowRemoved { follower_id: follower, followee_id: followee }
-            };
-            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        if changed != 1 {
+            return Ok(false);
         }
-        tx.commit().await.map_err(unexpected)?;
-        if changed == 1 {
-            self.outbox.wake();
-            self.refresh_records(&[follower, followee]).await;
-        }
-        Ok(self.relationships(follower, &[followee]).await?.remove(0))
+        let delta: i64 = if follow { 1 } else { -1 };
+        sqlx::query("UPDATE accounts SET following_count = following_count + $1 WHERE id = $2")
+            .bind(delta)
+            .bind(follower.get())
+            .execute(&mut **tx)
+            .await
+            .map_err(unexpected)?;
+        sqlx::query("UPDATE accounts SET followers_count = followers_count + $1 WHERE id = $2")
+            .bind(delta)
+            .bind(followee.get())
+            .execute(&mut **tx)
+            .await
+            .map_err(unexpected)?;
+        let event = if follow {
+            Event::FollowCreated { follower_id: follower, followee_id: followee }
+        } else {
+            Event::FollowRemoved { follower_id: follower, followee_id: followee }
+        };
+        Outbox::enqueue(&mut *tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        Ok(true)
     }
 }
 
@@ -153,7 +204,9 @@ impl UsersApi for UsersService {
             return Err(UsersError::Validation("Redirect URI can't be blank".into()));
         }
         for uri in &app.redirect_uris {
-            let ok = uri == "urn:ietf:wg:oauth:2.0:oob" || uri.contains("://");
+            // The gateway checks the form (absolute http(s), an app's own
+            // scheme, the OOB URN); this only keeps out what has no scheme.
+            let ok = uri == "urn:ietf:wg:oauth:2.0:oob" || uri.contains(':');
             if !ok || uri.contains('\n') {
                 return Err(UsersError::Validation("Redirect URI must be an absolute URI.".into()));
             }
@@ -411,6 +464,7 @@ impl UsersApi for UsersService {
         id: Id,
         display_name: Option<String>,
         note: Option<String>,
+        locked: Option<bool>,
     ) -> Result<AccountRecord> {
         if display_name.as_ref().is_some_and(|d| d.chars().count() > 30) {
             return Err(UsersError::Validation("Display name is too long (maximum is 30 characters)".into()));
@@ -419,10 +473,12 @@ impl UsersApi for UsersService {
             return Err(UsersError::Validation("Note is too long (maximum is 500 characters)".into()));
         }
         sqlx::query(
-            "UPDATE accounts SET display_name = COALESCE($1, display_name), note = COALESCE($2, note) WHERE id = $3",
+            "UPDATE accounts SET display_name = COALESCE($1, display_name), note = COALESCE($2, note),
+                                 locked = COALESCE($3, locked) WHERE id = $4",
         )
         .bind(display_name)
         .bind(note)
+        .bind(locked.map(i64::from))
         .bind(id.get())
         .execute(&self.db.pool)
         .await
@@ -482,14 +538,61 @@ impl UsersApi for UsersService {
         .await
         .map_err(unexpected)?;
         let pairs: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // Pending requests either way: few, so all of the viewer's.
+        let asked = sqlx::query(
+            "SELECT follower_id, followee_id FROM follow_requests WHERE follower_id = $1 OR followee_id = $2",
+        )
+        .bind(viewer.get())
+        .bind(viewer.get())
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        let asked: Vec<(i64, i64)> = asked.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(ids
             .iter()
             .map(|&id| RelationshipRecord {
                 id,
                 following: pairs.contains(&(viewer.get(), id.get())),
                 followed_by: pairs.contains(&(id.get(), viewer.get())),
+                requested: asked.contains(&(viewer.get(), id.get())),
+                requested_by: asked.contains(&(id.get(), viewer.get())),
             })
             .collect())
+    }
+
+    async fn follow_requests(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        self.edges(
+            [
+                "SELECT id, follower_id FROM follow_requests WHERE followee_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
+                "SELECT id, follower_id FROM follow_requests WHERE followee_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
+            ],
+            account,
+            page,
+        )
+        .await
+    }
+
+    async fn answer_follow_request(&self, account: Id, requester: Id, accept: bool) -> Result<RelationshipRecord> {
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        let pending = sqlx::query("DELETE FROM follow_requests WHERE follower_id = $1 AND followee_id = $2")
+            .bind(requester.get())
+            .bind(account.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?
+            .rows_affected();
+        if pending == 0 {
+            return Err(UsersError::NotFound);
+        }
+        let changed = accept && Self::edge(&mut tx, &self.ids, requester, account, true).await?;
+        tx.commit().await.map_err(unexpected)?;
+        if changed {
+            self.outbox.wake();
+            self.refresh_records(&[requester, account]).await;
+        }
+        Ok(self.relationships(account, &[requester]).await?.remove(0))
     }
 
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {

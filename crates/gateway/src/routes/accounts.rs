@@ -74,14 +74,16 @@ impl SignUpForm {
 struct ProfileForm {
     display_name: Option<String>,
     note: Option<String>,
+    locked: Option<bool>,
 }
 
 impl ProfileForm {
-    fn parse(params: &Params) -> Self {
-        ProfileForm {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        Ok(ProfileForm {
             display_name: params.get("display_name").map(String::from),
             note: params.get("note").or_else(|| params.get("source[note]")).map(String::from),
-        }
+            locked: params.bool("locked")?,
+        })
     }
 }
 
@@ -151,8 +153,8 @@ pub async fn update_credentials(
     params: Params,
 ) -> Result<Json<Account>, ApiError> {
     let me = auth.user("write:accounts")?;
-    let form = ProfileForm::parse(&params);
-    gw.users.update_profile(me, form.display_name, form.note).await.or_api()?;
+    let form = ProfileForm::parse(&params)?;
+    gw.users.update_profile(me, form.display_name, form.note, form.locked).await.or_api()?;
     Ok(Json(own_account(&gw, &base, me).await?))
 }
 
@@ -194,7 +196,7 @@ pub async fn relationships(
     // Unparseable ids cannot name accounts; Mastodon drops them too.
     let ids: Vec<Id> = params.all("id").into_iter().filter_map(|s| s.parse().ok()).take(100).collect();
     let rels = gw.users.relationships(me, &ids).await.or_api()?;
-    Ok(Json(rels.into_iter().map(|r| Relationship::new(r.id, r.following, r.followed_by)).collect()))
+    Ok(Json(rels.iter().map(relationship).collect()))
 }
 
 pub async fn statuses(
@@ -233,7 +235,15 @@ async fn follow_change(gw: &Gateway, auth: &Auth, id: &str, follow: bool) -> Res
     let me = auth.user("write:follows")?;
     let target = path_id(id)?;
     let r = if follow { gw.users.follow(me, target).await } else { gw.users.unfollow(me, target).await }.or_api()?;
-    Ok(Json(Relationship::new(r.id, r.following, r.followed_by)))
+    Ok(Json(relationship(&r)))
+}
+
+/// The entity for a relationship record.
+pub(crate) fn relationship(r: &users::RelationshipRecord) -> Relationship {
+    let mut rel = Relationship::new(r.id, r.following, r.followed_by);
+    rel.requested = r.requested;
+    rel.requested_by = r.requested_by;
+    rel
 }
 
 pub async fn follow(

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod apps;
+mod follow_requests;
 mod instance;
 mod marks;
 mod notifications;
@@ -52,6 +53,7 @@ fn all() -> Routes {
         preferences::routes,
         notifications::routes,
         marks::routes,
+        follow_requests::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))
