@@ -36,7 +36,7 @@ async fn cached_accounts_follow_changes() {
     owner.unfollow(a, b).await.unwrap();
     assert_eq!(counts(two.accounts(&[a, b]).await.unwrap()), [(a, 1, 0), (b, 0, 1)]);
 
-    owner.update_profile(b, Some("Bob B.".into()), Some("hello".into())).await.unwrap();
+    owner.update_profile(b, Some("Bob B.".into()), Some("hello".into()), None).await.unwrap();
     let bob = one.accounts(&[b]).await.unwrap().pop().unwrap();
     assert_eq!((bob.display_name.as_str(), bob.note.as_str()), ("Bob B.", "hello"));
 }
