@@ -219,6 +219,7 @@ def test_follow_requests(base_url, app):
     assert rel.requested is True and rel.following is False
     with pytest.raises(MastodonNotFoundError):
         fan.status(secret)
+    assert lock.account_verify_credentials().source.follow_requests_count == 1
     waiting = lock.follow_requests()
     assert [a.acct for a in waiting] == [fan.account_verify_credentials().acct]
     assert lock.follow_request_authorize(waiting[0].id).followed_by is True

@@ -55,16 +55,23 @@ pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Ac
     }
 }
 
+/// What `source` says beyond the account record: the posting defaults and
+/// the follow requests waiting.
+pub struct SourceParts {
+    pub preferences: users::Preferences,
+    pub follow_requests: u64,
+}
+
 /// The caller's own account, with `source` (what `verify_credentials` returns).
-pub fn own_account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Account {
+pub fn own_account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>, parts: &SourceParts) -> Account {
     let mut acc = account(base, a, stats);
     acc.source = Some(Source {
-        privacy: "public",
-        sensitive: false,
-        language: None,
+        privacy: parts.preferences.posting_visibility.as_str(),
+        sensitive: parts.preferences.posting_sensitive,
+        language: parts.preferences.posting_language.clone(),
         note: a.note.clone(),
         fields: vec![],
-        follow_requests_count: 0,
+        follow_requests_count: parts.follow_requests,
     });
     acc
 }

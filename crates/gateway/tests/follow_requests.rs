@@ -25,6 +25,9 @@ async fn a_locked_account_answers_follow_requests_and_its_private_posts_wait_for
         h.get("/api/v1/timelines/home", Some(&fan.token)).await.expect(StatusCode::OK).as_array().unwrap().is_empty()
     );
 
+    let me = h.get("/api/v1/accounts/verify_credentials", Some(&lock.token)).await.expect(StatusCode::OK);
+    assert_eq!(me["source"]["follow_requests_count"], 1);
+    assert_eq!(me["source"]["privacy"], "private", "a locked account posts to followers by default");
     let waiting = h.get("/api/v1/follow_requests", Some(&lock.token)).await.expect(StatusCode::OK);
     assert_eq!(waiting[0]["username"], "fan");
     let rel = h.get(&format!("/api/v1/accounts/relationships?id[]={}", fan.id), Some(&lock.token)).await;

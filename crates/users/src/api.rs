@@ -232,6 +232,9 @@ pub trait UsersApi: Send + Sync + 'static {
     /// newest first, keyset-paged by request id.
     #[read]
     async fn follow_requests(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    /// How many follow requests wait for `account`'s answer.
+    #[read]
+    async fn follow_request_count(&self, account: Id) -> Result<u64>;
     /// `account` authorizes (`accept`) or rejects `requester`'s request;
     /// `NotFound` when there is none. The relationship as `account` sees it.
     #[write]

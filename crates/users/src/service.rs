@@ -574,6 +574,15 @@ impl UsersApi for UsersService {
         .await
     }
 
+    async fn follow_request_count(&self, account: Id) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follow_requests WHERE followee_id = $1")
+            .bind(account.get())
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn answer_follow_request(&self, account: Id, requester: Id, accept: bool) -> Result<RelationshipRecord> {
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         let pending = sqlx::query("DELETE FROM follow_requests WHERE follower_id = $1 AND followee_id = $2")

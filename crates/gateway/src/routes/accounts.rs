@@ -132,9 +132,15 @@ pub async fn sign_up(State(gw): State<Gateway>, auth: Auth, params: Params) -> R
 
 async fn own_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiError> {
     let ids = [id];
-    let (records, stats) = tokio::join!(gw.users.accounts(&ids), gw.posts.author_stats(&ids));
+    let (records, stats, preferences, follow_requests) = tokio::join!(
+        gw.users.accounts(&ids),
+        gw.posts.author_stats(&ids),
+        gw.users.preferences(id),
+        gw.users.follow_request_count(id)
+    );
     let record = records.or_api()?.pop().ok_or_else(ApiError::unauthorized)?;
-    Ok(render::own_account(base, &record, stats.or_api()?.first()))
+    let parts = render::SourceParts { preferences: preferences.or_api()?, follow_requests: follow_requests.or_api()? };
+    Ok(render::own_account(base, &record, stats.or_api()?.first(), &parts))
 }
 
 pub async fn verify_credentials(
