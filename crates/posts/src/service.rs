@@ -185,27 +185,31 @@ impl PostsService {
 
     /// Which of `posts` are in conversations `viewer` muted.
     async fn muted_among(&self, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
-        let ids = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
-        // The id list's unpacking is a constant; values are bound.
-        let sql = format!(
+        self.viewer_ids(
             "SELECT p.id FROM posts p JOIN conversation_mutes m
                ON m.account_id = $1 AND m.conversation_id = COALESCE(p.conversation_id, p.id)
-             WHERE p.id IN ({ids})"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(viewer.get())
-            .bind(id_list(posts))
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(unexpected)?;
-        Ok(rows.iter().map(|r| Id::from_i64(r.get(0))).collect())
+             WHERE p.id IN",
+            viewer,
+            posts,
+        )
+        .await
     }
 
     /// Which of `posts` `viewer` marked with `kind`.
     async fn marked_among(&self, kind: Mark, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
+        let select = match kind {
+            Mark::Favourite => "SELECT post_id FROM favourites WHERE account_id = $1 AND post_id IN",
+            Mark::Bookmark => "SELECT post_id FROM bookmarks WHERE account_id = $1 AND post_id IN",
+            Mark::Pin => "SELECT post_id FROM pins WHERE account_id = $1 AND post_id IN",
+        };
+        self.viewer_ids(select, viewer, posts).await
+    }
+
+    /// The post ids `select` (ending in `IN`, `$1` the viewer) finds among `posts`.
+    async fn viewer_ids(&self, select: &'static str, viewer: Id, posts: &[Id]) -> Result<Vec<Id>> {
         let ids = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
-        // The table and the id list's unpacking are constants; values are bound.
-        let sql = format!("SELECT post_id FROM {} WHERE account_id = $1 AND post_id IN ({ids})", mark_table(kind));
+        // `select` and the id list's unpacking are constants; values are bound.
+        let sql = format!("{select} ({ids})");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(viewer.get())
             .bind(id_list(posts))

@@ -62,12 +62,26 @@ impl UsersService {
 
     /// A page of follow edges; `sql` is the [newest-first, oldest-first]
     /// pair of the same query, chosen by the page's direction.
-    async fn edges(&self, sql: [&'static str; 2], account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        let sql = match page.direction() {
-            PageDirection::Descending => sql[0],
-            PageDirection::AscendingFromMin => sql[1],
+    /// A page of the rows of `table` (`follows`, `follow_requests`) whose
+    /// `key` column is `account`: each row's id and its `other` account.
+    async fn edges(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        other: &'static str,
+        account: Id,
+        page: &Page,
+    ) -> Result<Vec<FollowEdge>> {
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
         };
-        let rows = sqlx::query(sql)
+        // Table, columns and order are constants of this file; values are bound.
+        let sql = format!(
+            "SELECT id, {other} FROM {table} WHERE {key} = $1
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account.get())
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
@@ -561,17 +575,7 @@ impl UsersApi for UsersService {
     }
 
     async fn follow_requests(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        self.edges(
-            [
-                "SELECT id, follower_id FROM follow_requests WHERE followee_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
-                "SELECT id, follower_id FROM follow_requests WHERE followee_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
-            ],
-            account,
-            page,
-        )
-        .await
+        self.edges("follow_requests", "followee_id", "follower_id", account, page).await
     }
 
     async fn follow_request_count(&self, account: Id) -> Result<u64> {
@@ -605,31 +609,11 @@ impl UsersApi for UsersService {
     }
 
     async fn followers(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        self.edges(
-            [
-                "SELECT id, follower_id FROM follows WHERE followee_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
-                "SELECT id, follower_id FROM follows WHERE followee_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
-            ],
-            account,
-            page,
-        )
-        .await
+        self.edges("follows", "followee_id", "follower_id", account, page).await
     }
 
     async fn following(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
-        self.edges(
-            [
-                "SELECT id, followee_id FROM follows WHERE follower_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4",
-                "SELECT id, followee_id FROM follows WHERE follower_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4",
-            ],
-            account,
-            page,
-        )
-        .await
+        self.edges("follows", "follower_id", "followee_id", account, page).await
     }
 
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>> {
