@@ -225,3 +225,22 @@ def test_follow_requests(base_url, app):
     assert lock.follow_request_authorize(waiting[0].id).followed_by is True
     assert fan.status(secret).id == secret.id
     assert lock.follow_requests() == []
+
+
+def test_edits(trio):
+    alice, bob, _ = trio
+    me = alice.account_verify_credentials()
+    post = alice.status_post("a first draft")
+    edited = alice.status_update(post, "the final text", spoiler_text="cw")
+    assert "the final text" in edited.content and edited.edited_at is not None
+    # The next read of every timeline that holds it shows the edit.
+    assert eventually(lambda: any(s.id == post.id and "the final text" in s.content
+                                  for s in alice.timeline_home()))
+    assert any(s.id == post.id and "the final text" in s.content for s in bob.timeline_public())
+    assert "the final text" in alice.account_statuses(me.id, limit=5)[0].content
+    history = alice.status_history(post)
+    assert ["a first draft" in history[0].content, "the final text" in history[-1].content] == [True, True]
+    source = alice.status_source(post)
+    assert source.text == "the final text" and source.spoiler_text == "cw"
+    with pytest.raises(MastodonNotFoundError):
+        bob.status_update(post, "not yours")

@@ -180,7 +180,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         uri: format!("{}/statuses/{}", author.uri, p.id),
         url: format!("{base}/@{}/{}", author.username, p.id),
         created_at: rfc3339_millis(p.created_at_ms),
-        edited_at: None,
+        edited_at: p.edited_at_ms.map(rfc3339_millis),
         content: render_text(&p.text),
         text: None,
         visibility: p.visibility.as_str(),

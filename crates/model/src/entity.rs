@@ -147,6 +147,26 @@ pub struct StatusApplication {
     pub website: Option<String>,
 }
 
+/// One version of a status (`GET /api/v1/statuses/:id/history`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusEdit {
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub created_at: String,
+    pub account: Account,
+    pub media_attachments: Vec<serde_json::Value>,
+    pub emojis: Vec<serde_json::Value>,
+}
+
+/// What a status was written as, for editing (`GET /api/v1/statuses/:id/source`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusSource {
+    pub id: Id,
+    pub text: String,
+    pub spoiler_text: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     pub ancestors: Vec<Status>,

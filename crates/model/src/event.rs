@@ -22,6 +22,9 @@ pub enum Event {
     FollowRequestCreated { follower_id: Id, followee_id: Id },
     #[serde(rename = "post.created")]
     PostCreated { post_id: Id, author_id: Id, visibility: Visibility, in_reply_to_account_id: Option<Id> },
+    /// The author edited the post: readers refresh what they hold of it.
+    #[serde(rename = "post.updated")]
+    PostUpdated { post_id: Id, author_id: Id },
     #[serde(rename = "post.deleted")]
     PostDeleted { post_id: Id, author_id: Id },
     /// `account_id` favourited `post_id`, written by `author_id`.
@@ -40,6 +43,7 @@ impl Event {
             Event::FollowRequestCreated { .. } => "follow_request.created",
             Event::PostCreated { .. } => "post.created",
             Event::PostDeleted { .. } => "post.deleted",
+            Event::PostUpdated { .. } => "post.updated",
             Event::FavouriteCreated { .. } => "favourite.created",
             Event::FavouriteRemoved { .. } => "favourite.removed",
         }

@@ -25,6 +25,27 @@ pub struct PostRecord {
     /// were kept (the post is then its own).
     #[serde(default)]
     pub conversation_id: Option<Id>,
+    /// When the author last edited it.
+    #[serde(default)]
+    pub edited_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+/// What an edit changes (`PUT /api/v1/statuses/:id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostEdit {
+    pub text: PostText,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+}
+
+/// One version of a post, as its history lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostVersion {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
     pub created_at_ms: i64,
 }
 
@@ -182,6 +203,14 @@ pub trait PostsApi: Send + Sync + 'static {
     /// Which of `posts` `viewer` has marked: one query per kind for a page.
     #[read]
     async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks>;
+    /// Edits `id` if `requester` wrote it (anyone else gets `NotFound`):
+    /// the post as it now is, its earlier versions kept.
+    #[write]
+    async fn edit(&self, id: Id, requester: Id, edit: PostEdit) -> Result<PostRecord>;
+    /// Every version of `id`, oldest first, the current one last (one
+    /// version for a post never edited).
+    #[read]
+    async fn history(&self, id: Id) -> Result<Vec<PostVersion>>;
     /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
     #[write]
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;

@@ -32,6 +32,7 @@ fn post_row(r: &AnyRow) -> PostRecord {
         replies_count: r.get::<i64, _>("replies_count").max(0) as u64,
         favourites_count: r.get::<i64, _>("favourites_count").max(0) as u64,
         conversation_id: r.get::<Option<i64>, _>("conversation_id").map(Id::from_i64),
+        edited_at_ms: r.get::<Option<i64>, _>("edited_at"),
         created_at_ms: r.get("created_at"),
     }
 }
@@ -474,6 +475,101 @@ impl PostsApi for PostsService {
         Ok(record)
     }
 
+    async fn edit(&self, id: Id, requester: Id, edit: PostEdit) -> Result<PostRecord> {
+        let now = now_millis();
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // The update comes first (it takes the row, and SQLite's write
+        // lock); the version it replaces is what it returns.
+        let before = sqlx::query(
+            "UPDATE posts SET edited_at = $1 WHERE id = $2 AND author_id = $3
+             RETURNING text, spoiler_text, sensitive, created_at, edited_at",
+        )
+        .bind(now)
+        .bind(id.get())
+        .bind(requester.get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unexpected)?
+        .ok_or(PostsError::NotFound)?;
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM post_versions WHERE post_id = $1")
+            .bind(id.get())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        let versions: Vec<(String, String, i64, i64)> = if kept == 0 {
+            // First edit: the original goes into the history too.
+            vec![(
+                before.get("text"),
+                before.get("spoiler_text"),
+                before.get::<i64, _>("sensitive"),
+                before.get::<i64, _>("created_at"),
+            )]
+        } else {
+            Vec::new()
+        };
+        let new_version = (edit.text.as_str().to_string(), edit.spoiler_text.clone(), edit.sensitive as i64, now);
+        for (text, spoiler, sensitive, at) in versions.into_iter().chain(std::iter::once(new_version)) {
+            sqlx::query(
+                "INSERT INTO post_versions (id, post_id, text, spoiler_text, sensitive, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(self.ids.next().get())
+            .bind(id.get())
+            .bind(text)
+            .bind(spoiler)
+            .bind(sensitive)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        }
+        sqlx::query("UPDATE posts SET text = $1, spoiler_text = $2, sensitive = $3, language = $4 WHERE id = $5")
+            .bind(edit.text.as_str())
+            .bind(&edit.spoiler_text)
+            .bind(edit.sensitive as i64)
+            .bind(&edit.language)
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        let event = Event::PostUpdated { post_id: id, author_id: requester };
+        Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        tx.commit().await.map_err(unexpected)?;
+        self.outbox.wake();
+        let record = self.get(id).await?.ok_or(PostsError::NotFound)?;
+        if let Some(records) = &self.records {
+            records.changed(std::slice::from_ref(&record), &[]).await;
+        }
+        Ok(record)
+    }
+
+    async fn history(&self, id: Id) -> Result<Vec<PostVersion>> {
+        let rows = sqlx::query(
+            "SELECT text, spoiler_text, sensitive, created_at FROM post_versions WHERE post_id = $1 ORDER BY id",
+        )
+        .bind(id.get())
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        let version = |r: &AnyRow| PostVersion {
+            text: r.get("text"),
+            spoiler_text: r.get("spoiler_text"),
+            sensitive: r.get::<i64, _>("sensitive") != 0,
+            created_at_ms: r.get("created_at"),
+        };
+        if !rows.is_empty() {
+            return Ok(rows.iter().map(version).collect());
+        }
+        // Never edited: its one version is the post.
+        let post = self.get(id).await?.ok_or(PostsError::NotFound)?;
+        Ok(vec![PostVersion {
+            text: post.text,
+            spoiler_text: post.spoiler_text,
+            sensitive: post.sensitive,
+            created_at_ms: post.created_at_ms,
+        }])
+    }
+
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord> {
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         let row = sqlx::query("DELETE FROM posts WHERE id = $1 AND author_id = $2 RETURNING *")
@@ -483,7 +579,7 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
-        for table in ["favourites", "bookmarks", "pins"] {
+        for table in ["favourites", "bookmarks", "pins", "post_versions"] {
             // Constant table names of this file; the value is bound.
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
                 .bind(post.id.get())

@@ -208,7 +208,9 @@ impl TimelinesHandler {
             Event::AccountCreated { .. }
             | Event::FavouriteCreated { .. }
             | Event::FavouriteRemoved { .. }
-            | Event::FollowRequestCreated { .. } => {}
+            | Event::FollowRequestCreated { .. }
+            // Timelines hold ids; an edit reaches readers through the post's record.
+            | Event::PostUpdated { .. } => {}
         }
         Ok(inserted)
     }

@@ -12,16 +12,18 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{MethodRouter, get, post};
-use model::entity::{Context, Status};
+use model::entity::{Context, Status, StatusEdit, StatusSource};
 use model::{Id, PostText, Visibility};
 use platform::ApiError;
-use posts::{Mark, NewPost, PostRecord};
+use posts::{Mark, NewPost, PostEdit, PostRecord};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
     Routes::default()
         .route("/api/v1/statuses", post(create))
-        .route("/api/v1/statuses/{id}", get(show).delete(delete))
+        .route("/api/v1/statuses/{id}", get(show).delete(delete).put(edit))
+        .route("/api/v1/statuses/{id}/history", get(history))
+        .route("/api/v1/statuses/{id}/source", get(source))
         .route("/api/v1/statuses/{id}/context", get(context))
         .route("/api/v1/statuses/{id}/favourite", mark_handler(Mark::Favourite, true))
         .route("/api/v1/statuses/{id}/unfavourite", mark_handler(Mark::Favourite, false))
@@ -150,6 +152,87 @@ pub async fn show(
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     Ok(Json(render::one_status(&gw, &base, viewer, &post).await?))
+}
+
+/// `PUT /api/v1/statuses/:id`'s parameters: what an edit may change.
+struct EditForm(PostEdit);
+
+impl EditForm {
+    fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
+        let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
+        let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
+        if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
+            return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
+        }
+        let language = match params.text("language") {
+            None => None,
+            Some(l) if valid_language(l) => Some(l.to_string()),
+            Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
+        };
+        if !params.all("media_ids").iter().all(|m| m.is_empty()) || !params.all("poll[options]").is_empty() {
+            return Err(ApiError::validation("Media attachments and polls are not supported by this server yet"));
+        }
+        let sensitive = params.bool("sensitive")?.unwrap_or(false);
+        Ok(EditForm(PostEdit { text, spoiler_text, sensitive, language }))
+    }
+}
+
+/// `PUT /api/v1/statuses/:id`: the author's edit; anyone else's is 404.
+/// Every timeline holding the post shows the edit on its next read (they
+/// hold ids; the post's record is rewritten).
+pub async fn edit(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:statuses")?;
+    let form = EditForm::parse(&params, gw.settings.instance.max_characters)?;
+    let post = gw.posts.edit(path_id(&id)?, me, form.0).await.or_api()?;
+    Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
+}
+
+/// `GET /api/v1/statuses/:id/history`: every version, oldest first.
+pub async fn history(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<StatusEdit>>, ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let post = readable(&gw, viewer, path_id(&id)?).await?;
+    let (versions, author) = tokio::join!(gw.posts.history(post.id), render::one_account(&gw, &base, post.author_id));
+    let author = author?;
+    Ok(Json(
+        versions
+            .or_api()?
+            .into_iter()
+            .map(|v| StatusEdit {
+                content: crate::html::render_text(&v.text),
+                spoiler_text: v.spoiler_text,
+                sensitive: v.sensitive,
+                created_at: model::time_fmt::rfc3339_millis(v.created_at_ms),
+                account: author.clone(),
+                media_attachments: vec![],
+                emojis: vec![],
+            })
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/statuses/:id/source`: the author's own text, for editing.
+pub async fn source(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<StatusSource>, ApiError> {
+    let me = auth.user("read:statuses")?;
+    let post = readable(&gw, Some(me), path_id(&id)?).await?;
+    if post.author_id != me {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(StatusSource { id: post.id, text: post.text, spoiler_text: post.spoiler_text }))
 }
 
 pub async fn delete(

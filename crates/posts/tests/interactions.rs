@@ -1,7 +1,8 @@
-//! Favourites and bookmarks on both engines: once per account and post,
+//! Interactions on both engines. Favourites and bookmarks: once per account and post,
 //! favourites counted on the post (also for readers through the record
 //! cache) with an event per change, both paged newest first, looked up per
 //! page, and gone with their post.
+//! Pins, conversation mutes and edits below.
 
 use cache::{MemorySharedState, SharedState};
 use model::{Id, IdGenerator, Page, PostText};
@@ -160,6 +161,55 @@ async fn a_muted_conversation_is_every_post_of_its_thread(config: DbConfig) {
     svc.mute_conversation(bob, deeper.id, false).await.unwrap();
     assert!(svc.viewer_marks(bob, &all).await.unwrap().muted.is_empty());
     assert!(matches!(svc.mute_conversation(bob, Id::from_i64(999), true).await, Err(posts::PostsError::NotFound)));
+}
+
+async fn an_edit_keeps_every_version_and_reaches_cached_readers(config: DbConfig) {
+    let shared: Arc<dyn SharedState> = Arc::new(MemorySharedState::new());
+    let records = || PostsRecords::new(shared.clone(), Duration::from_secs(600));
+    let svc = PostsService::open(&config, Arc::new(IdGenerator::new(1))).await.unwrap().with_records(records());
+    let owner: Arc<dyn PostsApi> = Arc::new(svc.clone());
+    let reader = CachedPosts::new(owner.clone(), records());
+    let (author, other) = (Id::from_i64(1), Id::from_i64(2));
+    let text = |s: &str| PostText::parse(s, 500).unwrap();
+    let post = owner.create(NewPost::public(author, text("first draft"))).await.unwrap();
+    assert_eq!(owner.history(post.id).await.unwrap().len(), 1, "never edited: one version");
+    assert_eq!(reader.get(post.id).await.unwrap().unwrap().text, "first draft");
+    let edit = |t: &str| posts::PostEdit {
+        text: text(t),
+        spoiler_text: "cw".into(),
+        sensitive: true,
+        language: Some("en".into()),
+    };
+    assert!(matches!(owner.edit(post.id, other, edit("hijack")).await, Err(posts::PostsError::NotFound)));
+    let edited = owner.edit(post.id, author, edit("second draft")).await.unwrap();
+    assert!(edited.edited_at_ms.is_some() && edited.text == "second draft" && edited.sensitive);
+    owner.edit(post.id, author, edit("final")).await.unwrap();
+    let cached = reader.get(post.id).await.unwrap().unwrap();
+    assert_eq!((cached.text.as_str(), cached.spoiler_text.as_str()), ("final", "cw"), "readers see the edit at once");
+    let versions: Vec<String> = owner.history(post.id).await.unwrap().into_iter().map(|v| v.text).collect();
+    assert_eq!(versions, ["first draft", "second draft", "final"]);
+    assert_eq!(outbox_updates(&svc).await, 2);
+    owner.delete(post.id, author).await.unwrap();
+    assert!(matches!(owner.history(post.id).await, Err(posts::PostsError::NotFound)));
+}
+
+async fn outbox_updates(svc: &PostsService) -> usize {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT envelope FROM outbox").fetch_all(&svc.db().pool).await.unwrap();
+    rows.iter().filter(|r| r.get::<String, _>(0).contains("post.updated")).count()
+}
+
+#[tokio::test]
+async fn edits_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    an_edit_keeps_every_version_and_reaches_cached_readers(DbConfig::Sqlite { dir: dir.path().into() }).await;
+}
+
+#[tokio::test]
+async fn edits_on_postgres() {
+    let db = testdb::TestDatabase::create().await;
+    an_edit_keeps_every_version_and_reaches_cached_readers(db.config()).await;
+    db.drop().await;
 }
 
 #[tokio::test]

@@ -1,0 +1,12 @@
+-- Edits: when a post last changed, and every version it has had (the
+-- original is kept when it is first edited), oldest first by id.
+ALTER TABLE posts ADD COLUMN edited_at INTEGER;
+CREATE TABLE post_versions (
+    id           INTEGER PRIMARY KEY,
+    post_id      INTEGER NOT NULL,
+    text         TEXT NOT NULL,
+    spoiler_text TEXT NOT NULL,
+    sensitive    INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX post_versions_by_post ON post_versions (post_id, id);
