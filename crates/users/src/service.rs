@@ -148,6 +148,26 @@ impl UsersService {
         Ok(self.relationships(follower, &[followee]).await?.remove(0))
     }
 
+    /// An account that unlocks no longer asks: the requests waiting for it
+    /// become follows, as Mastodon does, each in its own transaction (a
+    /// failure leaves the rest waiting, to be approved on the next unlock
+    /// or by hand).
+    async fn approve_waiting(&self, account: Id) -> Result<()> {
+        loop {
+            let waiting = self.follow_requests(account, &Page::first(Page::MAX_LIMIT)).await?;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            for request in waiting {
+                match self.answer_follow_request(account, request.account_id, true).await {
+                    // Withdrawn meanwhile.
+                    Ok(_) | Err(UsersError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
     /// Adds or removes the follow edge with its counters and event; whether
     /// it changed. Counters and the event change only when the edge did, so
     /// following twice is a no-op rather than a double count. The edge is
@@ -497,6 +517,9 @@ impl UsersApi for UsersService {
         .execute(&self.db.pool)
         .await
         .map_err(unexpected)?;
+        if locked == Some(false) {
+            self.approve_waiting(id).await?;
+        }
         let account = self.account_by(id).await?;
         if let Some(records) = &self.records {
             records.store(std::slice::from_ref(&account)).await;

@@ -58,10 +58,17 @@ async fn follows_of_a_locked_account_wait_for_its_answer(config: DbConfig) {
     assert!(users.follow_requests(lock, &Page::first(10)).await.unwrap().is_empty());
     // An unlocked account is followed at once.
     assert!(users.follow(lock, ann).await.unwrap().following);
+    // Unlocking approves the requests still waiting.
+    users.follow(ben, lock).await.unwrap();
+    users.update_profile(lock, None, None, Some(false)).await.unwrap();
+    assert!(users.is_following(ben, lock).await.unwrap());
+    assert!(users.follow_requests(lock, &Page::first(10)).await.unwrap().is_empty());
     assert_eq!(
         event_kinds(&users).await,
         [
             "\"follow_request.created\"",
+            "\"follow_request.created\"",
+            "\"follow.created\"",
             "\"follow_request.created\"",
             "\"follow.created\"",
             "\"follow_request.created\"",
