@@ -186,6 +186,7 @@ async fn the_authorize_page_cannot_be_framed_cached_or_posted_from_elsewhere() {
     let (cid, _) = web_app(&h).await;
     let (page, token) = authorize_page(&h, &format!("client_id={cid}&redirect_uri={CB}&response_type=code")).await;
     assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert!(!page.headers[header::SET_COOKIE].to_str().unwrap().contains("Secure"), "plain http here");
     assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     for part in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self' https://app.example"] {
@@ -208,6 +209,14 @@ async fn the_authorize_page_cannot_be_framed_cached_or_posted_from_elsewhere() {
     }
     let ok = submit(&h, &login, (Some(&token), Some(&token))).await;
     assert!(ok.status.is_redirection(), "{}", ok.status);
+}
+
+#[tokio::test]
+async fn the_csrf_cookie_is_secure_behind_an_https_public_url() {
+    let h = Harness::with(|s| s.instance.public_url = Some("https://social.example".into())).await;
+    let (cid, _) = web_app(&h).await;
+    let (page, _) = authorize_page(&h, &format!("client_id={cid}&redirect_uri={CB}")).await;
+    assert!(page.headers[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"));
 }
 
 #[tokio::test]

@@ -336,7 +336,7 @@ fn form_action(redirect: &str) -> String {
 
 /// The authorize page's answers: never framed (clickjacking a consent
 /// button), never cached, no scripts, no referrer carrying the code.
-fn guarded(mut answer: Response, redirect: &str, csrf: Option<&str>) -> Response {
+fn guarded(mut answer: Response, redirect: &str, csrf: Option<String>) -> Response {
     let h = answer.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -349,14 +349,21 @@ fn guarded(mut answer: Response, redirect: &str, csrf: Option<&str>) -> Response
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    if let Some(token) = csrf
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "{CSRF_COOKIE}={token}; Path=/oauth/authorize; HttpOnly; SameSite=Strict; Max-Age=3600"
-        ))
+    if let Some(cookie) = csrf
+        && let Ok(v) = HeaderValue::from_str(&cookie)
     {
         h.insert(header::SET_COOKIE, v);
     }
     answer
+}
+
+/// The CSRF cookie for `token`: `Secure` when the server is reached over
+/// https (its public URL says so, or it terminates TLS itself).
+fn csrf_cookie_for(gw: &Gateway, token: &str) -> String {
+    let https = gw.settings.instance.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        || gw.settings.http.tls_cert.is_some();
+    let secure = if https { "; Secure" } else { "" };
+    format!("{CSRF_COOKIE}={token}; Path=/oauth/authorize; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
 }
 
 fn login_form(req: &AuthorizationRequest, params: &Params, csrf: &str, error: Option<&str>) -> Html<String> {
@@ -393,7 +400,8 @@ fn login_form(req: &AuthorizationRequest, params: &Params, csrf: &str, error: Op
 pub async fn authorize_page(State(gw): State<Gateway>, params: Params) -> Result<Response, ApiError> {
     let req = authorization_request(&gw, &params).await?;
     let csrf = csrf_token();
-    Ok(guarded(login_form(&req, &params, &csrf, None).into_response(), &req.redirect, Some(&csrf)))
+    let cookie = csrf_cookie_for(&gw, &csrf);
+    Ok(guarded(login_form(&req, &params, &csrf, None).into_response(), &req.redirect, Some(cookie)))
 }
 
 /// A fresh random token (256 bits, URL-safe).
