@@ -131,7 +131,7 @@ pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, Ap
 }
 
 /// What the viewer has done to the posts of a page (`favourited`,
-/// `bookmarked`, `pinned`, `muted`), looked up once per kind per page.
+/// `bookmarked`, `pinned`, `muted`), looked up once per page.
 #[derive(Debug, Default)]
 pub struct ViewerState {
     favourited: HashSet<Id>,
@@ -143,7 +143,7 @@ pub struct ViewerState {
 }
 
 impl ViewerState {
-    /// The viewer's state for `posts`: one batched lookup per kind. Like
+    /// The viewer's state for `posts`: one batched lookup. Like
     /// the authors' counters, it is a part a page can do without: if it
     /// fails or is late, the page says so (`X-Aviary-Degraded`) and shows
     /// nothing as done.

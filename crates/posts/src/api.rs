@@ -200,7 +200,7 @@ pub trait PostsApi: Send + Sync + 'static {
     /// conversation `post` belongs to; again changes nothing. The post.
     #[write]
     async fn mute_conversation(&self, account: Id, post: Id, on: bool) -> Result<PostRecord>;
-    /// Which of `posts` `viewer` has marked: one query per kind for a page.
+    /// Which of `posts` `viewer` has marked, every kind: one statement for a page.
     #[read]
     async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks>;
     /// Edits `id` if `requester` wrote it (anyone else gets `NotFound`):
