@@ -126,6 +126,14 @@ pub async fn accounts(gw: &Gateway, base: &str, ids: &[Id]) -> Result<HashMap<Id
     Ok(records.iter().map(|a| (a.id, account(base, a, stats.get(&a.id)))).collect())
 }
 
+/// The accounts `order` names, in that order; ids that no longer exist
+/// drop out. For lists kept by something other than the account id
+/// (followers, favouriters, follow requests).
+pub async fn accounts_in_order(gw: &Gateway, base: &str, order: &[Id]) -> Result<Vec<Account>, ApiError> {
+    let mut by_id = accounts(gw, base, order).await?;
+    Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiError> {
     accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
 }

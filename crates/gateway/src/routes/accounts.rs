@@ -293,8 +293,7 @@ async fn follow_list(
     }
     .or_api()?;
     let ids: Vec<Id> = edges.iter().map(|e| e.account_id).collect();
-    let mut accounts = render::accounts(gw, base, &ids).await?;
-    let body: Vec<Account> = ids.iter().filter_map(|id| accounts.remove(id)).collect();
+    let body = render::accounts_in_order(gw, base, &ids).await?;
     let cursors: Vec<Id> = edges.iter().map(|e| e.follow_id).collect();
     Ok((link_header(base, uri.path(), uri.query(), &cursors), Json(body)))
 }

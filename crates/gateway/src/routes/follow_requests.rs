@@ -36,8 +36,7 @@ pub async fn list(
     let page = page(&params)?;
     let requests = gw.users.follow_requests(me, &page).await.or_api()?;
     let who: Vec<Id> = requests.iter().map(|r| r.account_id).collect();
-    let mut accounts = render::accounts(&gw, &base, &who).await?;
-    let body = who.iter().filter_map(|id| accounts.remove(id)).collect();
+    let body = render::accounts_in_order(&gw, &base, &who).await?;
     let cursors: Vec<Id> = requests.iter().map(|r| r.follow_id).collect();
     Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
 }

@@ -328,8 +328,7 @@ pub async fn favourited_by(
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     let favourites = gw.posts.marked_by(Mark::Favourite, post.id, &page).await.or_api()?;
     let who: Vec<Id> = favourites.iter().map(|f| f.account_id).collect();
-    let mut accounts = render::accounts(&gw, &base, &who).await?;
-    let body = who.iter().filter_map(|id| accounts.remove(id)).collect();
+    let body = render::accounts_in_order(&gw, &base, &who).await?;
     let cursors: Vec<Id> = favourites.iter().map(|f| f.id).collect();
     Ok((crate::paging::link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
 }
