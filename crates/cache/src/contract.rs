@@ -6,7 +6,10 @@ use model::{Id, Page};
 use std::future::Future;
 
 fn e(post: i64, author: i64) -> Entry {
-    Entry { post_id: Id::from_i64(post), author_id: Id::from_i64(author) }
+    Entry::post(Id::from_i64(post), Id::from_i64(author))
+}
+fn boost(post: i64, of: i64, booster: i64) -> Entry {
+    Entry { post_id: Id::from_i64(post), author_id: Id::from_i64(booster), reblog_of: Some(Id::from_i64(of)) }
 }
 fn id(n: i64) -> Id {
     Id::from_i64(n)
@@ -38,6 +41,27 @@ where
     author_lists_live_under_negative_owners(&make(800).await).await;
     backfill_never_leaves_a_hole(&make(6).await).await;
     fan_out_to_many_timelines_writes_each_present_one(&make(3).await).await;
+    boosts_keep_what_they_boost(&make(800).await).await;
+}
+
+/// A boost comes back with the post it boosts, through every way in, and
+/// leaves with its booster's entries on an unfollow.
+pub async fn boosts_keep_what_they_boost<C: TimelineCache>(c: &C) {
+    let owner = id(1);
+    build(c, owner, &[e(10, 2), boost(20, 10, 3)]).await;
+    c.insert(&[owner], &[boost(30, 10, 4)]).await.unwrap();
+    c.backfill(owner, &[boost(25, 7, 12)], None).await.unwrap();
+    let page = Page { max_id: None, since_id: None, min_id: None, limit: 10 };
+    assert_eq!(
+        c.page(owner, &page).await.unwrap(),
+        vec![boost(30, 10, 4), boost(25, 7, 12), boost(20, 10, 3), e(10, 2)]
+    );
+    // Author 2 is not booster 12, nor the author of what 12 boosted.
+    c.remove_author(owner, id(2)).await.unwrap();
+    c.remove_author(owner, id(3)).await.unwrap();
+    assert_eq!(c.page(owner, &page).await.unwrap(), vec![boost(30, 10, 4), boost(25, 7, 12)]);
+    c.remove_posts(&[owner], &[id(30)]).await.unwrap();
+    assert_eq!(posts(c.page(owner, &page).await.unwrap()), vec![25]);
 }
 
 /// A fan-out wide enough to span several of an adapter's batches writes

@@ -71,11 +71,17 @@ impl Default for CacheSettings {
 }
 
 /// One timeline entry. The author is kept so that an unfollow can remove an
-/// author's posts without asking `posts` which ones they were.
+/// author's posts without asking `posts` which ones they were; a boost
+/// keeps the post it boosts, so a reader can hide a boost whose original
+/// is close below it (Mastodon's `REBLOG_FALLOFF`) without loading posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub post_id: Id,
+    /// The author of the post, or the booster of a boost.
     pub author_id: Id,
+    /// The boosted post, when this entry is a boost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reblog_of: Option<Id>,
 }
 
 impl Entry {
@@ -84,7 +90,17 @@ impl Entry {
     /// first trim at the cap removes it, and a list that lost entries to
     /// the cap is no longer marked complete. Adapters store it as any other
     /// entry; `timelines` writes it and strips it from what it returns.
-    pub const END: Entry = Entry { post_id: Id::from_i64(0), author_id: Id::from_i64(0) };
+    pub const END: Entry = Entry { post_id: Id::from_i64(0), author_id: Id::from_i64(0), reblog_of: None };
+
+    /// An entry for a post of `author_id` (not a boost).
+    pub const fn post(post_id: Id, author_id: Id) -> Entry {
+        Entry { post_id, author_id, reblog_of: None }
+    }
+
+    /// The post this entry shows: the boosted one for a boost.
+    pub fn shown(&self) -> Id {
+        self.reblog_of.unwrap_or(self.post_id)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,8 @@ const SHARDS: usize = 16;
 
 struct Timeline {
     ready: bool,
-    /// post id → author id, ordered by post id (= time).
-    entries: BTreeMap<Id, Id>,
+    /// post id → its entry, ordered by post id (= time).
+    entries: BTreeMap<Id, Entry>,
     /// Gone after this: set by rebuilds and reads, never by fan-out, so
     /// an account that stops reading stops receiving fan-out.
     expires: Instant,
@@ -83,7 +83,7 @@ impl TimelineCache for MemoryTimelineCache {
         let expires = self.fresh();
         Ok(self.with(owner, |m| {
             let Some(t) = m.get_mut(&owner) else { return false };
-            t.entries.extend(entries.iter().map(|e| (e.post_id, e.author_id)));
+            t.entries.extend(entries.iter().map(|e| (e.post_id, *e)));
             t.ready = true;
             t.expires = expires;
             self.trim(t);
@@ -95,7 +95,7 @@ impl TimelineCache for MemoryTimelineCache {
         for &owner in owners {
             self.with(owner, |m| {
                 if let Some(t) = m.get_mut(&owner) {
-                    t.entries.extend(entries.iter().map(|e| (e.post_id, e.author_id)));
+                    t.entries.extend(entries.iter().map(|e| (e.post_id, *e)));
                     self.trim(t);
                 }
             });
@@ -121,9 +121,7 @@ impl TimelineCache for MemoryTimelineCache {
                 }
             };
             let from = held_from.max(floor);
-            t.entries.extend(
-                entries.iter().filter(|e| from.is_none_or(|f| e.post_id >= f)).map(|e| (e.post_id, e.author_id)),
-            );
+            t.entries.extend(entries.iter().filter(|e| from.is_none_or(|f| e.post_id >= f)).map(|e| (e.post_id, *e)));
             if let Some(f) = from {
                 t.entries.retain(|post, _| *post >= f);
             }
@@ -148,7 +146,7 @@ impl TimelineCache for MemoryTimelineCache {
     async fn remove_author(&self, owner: Id, author: Id) -> Result<()> {
         self.with(owner, |m| {
             if let Some(t) = m.get_mut(&owner) {
-                t.entries.retain(|_, a| *a != author);
+                t.entries.retain(|_, e| e.author_id != author);
             }
         });
         Ok(())
@@ -161,7 +159,7 @@ impl TimelineCache for MemoryTimelineCache {
             t.expires = expires;
             let lo = page.lower().map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
             let hi = page.max_id.map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
-            let range = t.entries.range((lo, hi)).map(|(&post_id, &author_id)| Entry { post_id, author_id });
+            let range = t.entries.range((lo, hi)).map(|(_, e)| *e);
             let mut out: Vec<Entry> = match page.direction() {
                 PageDirection::Descending => range.rev().take(page.limit).collect(),
                 PageDirection::AscendingFromMin => range.take(page.limit).collect(),

@@ -141,7 +141,7 @@ async fn redis_cache_passes_the_contract_on_a_cluster() {
     // tag is per account), and each still reads back whole.
     let cache = RedisTimelineCache::new(conn.clone(), "spread:", 800);
     for owner in 100..130 {
-        let e = cache::Entry { post_id: model::Id::from_i64(owner * 10), author_id: model::Id::from_i64(owner) };
+        let e = cache::Entry::post(model::Id::from_i64(owner * 10), model::Id::from_i64(owner));
         cache.begin_rebuild(model::Id::from_i64(owner)).await.unwrap();
         assert!(cache.finish_rebuild(model::Id::from_i64(owner), &[e]).await.unwrap());
         assert_eq!(cache.page(model::Id::from_i64(owner), &model::Page::first(5)).await.unwrap(), vec![e]);

@@ -148,6 +148,8 @@ pub struct ViewerState {
     pinned: HashSet<Id>,
     /// Posts in conversations the viewer muted.
     muted: HashSet<Id>,
+    /// Posts the viewer boosted.
+    reblogged: HashSet<Id>,
 }
 
 impl ViewerState {
@@ -167,6 +169,7 @@ impl ViewerState {
                 bookmarked: marks.bookmarked.into_iter().collect(),
                 pinned: marks.pinned.into_iter().collect(),
                 muted: marks.muted.into_iter().collect(),
+                reblogged: marks.reblogged.into_iter().collect(),
             },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "viewer state unavailable; answering without it");
@@ -204,7 +207,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         mentions: vec![],
         tags: vec![],
         emojis: vec![],
-        reblogs_count: 0,
+        reblogs_count: p.reblogs_count,
         favourites_count: p.favourites_count,
         replies_count: p.replies_count,
         in_reply_to_id: p.in_reply_to_id,
@@ -214,7 +217,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         card: None,
         language: p.language.clone(),
         favourited: viewer.favourited.contains(&p.id),
-        reblogged: false,
+        reblogged: viewer.reblogged.contains(&p.id),
         muted: viewer.muted.contains(&p.id),
         bookmarked: viewer.bookmarked.contains(&p.id),
         pinned: viewer.pinned.contains(&p.id),
@@ -223,19 +226,52 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
     }
 }
 
+/// A boost as Mastodon shows it: an empty status of the booster's whose
+/// `reblog` is the original. Its flags are the original's (every action on
+/// a boost acts on the original), its counts its own.
+fn boost(mut shell: Status, original: Status) -> Status {
+    shell.uri = format!("{}/activity", shell.uri);
+    shell.favourited = original.favourited;
+    shell.reblogged = original.reblogged;
+    shell.bookmarked = original.bookmarked;
+    shell.muted = original.muted;
+    shell.reblog = Some(Box::new(original));
+    shell
+}
+
+/// The posts the boosts among `posts` show, keyed by id: those that still
+/// exist and `viewer` may see (a boost of anything else drops out of the
+/// page). No call when there is no boost.
+pub async fn originals(
+    gw: &Gateway,
+    viewer: Option<Id>,
+    posts: &[PostRecord],
+) -> Result<HashMap<Id, PostRecord>, ApiError> {
+    let wanted: Vec<Id> = posts.iter().filter_map(|p| p.reblog_of_id).collect::<HashSet<_>>().into_iter().collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = gw.posts.get_many(&wanted).await.or_api()?;
+    let visible = crate::visibility::visible(gw, viewer, found).await?;
+    Ok(visible.into_iter().map(|p| (p.id, p)).collect())
+}
+
 /// Statuses for `posts` as `viewer` sees them, in the given order: the
-/// authors and the viewer's state fetched concurrently. A post whose author
-/// cannot be found is dropped rather than failing the page.
+/// boosted originals, then their authors and the viewer's state fetched
+/// concurrently. A post whose author cannot be found is dropped rather
+/// than failing the page.
 pub async fn statuses(
     gw: &Gateway,
     base: &str,
     viewer: Option<Id>,
     posts: &[PostRecord],
 ) -> Result<Vec<Status>, ApiError> {
-    let authors: Vec<Id> = posts.iter().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
-    let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    let originals = originals(gw, viewer, posts).await?;
+    let shown = || posts.iter().chain(originals.values());
+    let authors: Vec<Id> = shown().map(|p| p.author_id).collect::<HashSet<_>>().into_iter().collect();
+    let ids: Vec<Id> = shown().map(|p| p.id).collect();
     let (accounts, state) = tokio::join!(accounts(gw, base, &authors), ViewerState::of(gw, viewer, &ids));
-    Ok(assemble(base, posts, &accounts?, &state))
+    Ok(assemble(base, posts, &originals, &accounts?, &state))
 }
 
 /// The statuses of the posts `order` names, in that order, as `viewer` may
@@ -255,15 +291,27 @@ pub async fn visible_in_order(
     Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-/// Statuses from posts, their already fetched authors and the viewer's state.
+/// Statuses from posts, the originals their boosts show, their already
+/// fetched authors and the viewer's state.
 pub fn assemble(
     base: &str,
     posts: &[PostRecord],
+    originals: &HashMap<Id, PostRecord>,
     accounts: &HashMap<Id, Account>,
     viewer: &ViewerState,
 ) -> Vec<Status> {
     let shared: HashMap<Id, Arc<Account>> = accounts.iter().map(|(&id, a)| (id, Arc::new(a.clone()))).collect();
-    posts.iter().filter_map(|p| shared.get(&p.author_id).map(|a| status(base, p, a.clone(), viewer))).collect()
+    let one = |p: &PostRecord| shared.get(&p.author_id).map(|a| status(base, p, a.clone(), viewer));
+    posts
+        .iter()
+        .filter_map(|p| {
+            let shell = one(p)?;
+            match p.reblog_of_id {
+                None => Some(shell),
+                Some(o) => Some(boost(shell, one(originals.get(&o)?)?)),
+            }
+        })
+        .collect()
 }
 
 pub async fn one_status(gw: &Gateway, base: &str, viewer: Option<Id>, post: &PostRecord) -> Result<Status, ApiError> {

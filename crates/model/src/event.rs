@@ -32,6 +32,11 @@ pub enum Event {
     FavouriteCreated { account_id: Id, post_id: Id, author_id: Id },
     #[serde(rename = "favourite.removed")]
     FavouriteRemoved { account_id: Id, post_id: Id, author_id: Id },
+    /// `author_id` boosted `reblog_of_id` (written by `original_author_id`);
+    /// the boost is post `post_id`, with its own visibility. Taking the
+    /// boost back deletes that post (`post.deleted`).
+    #[serde(rename = "reblog.created")]
+    ReblogCreated { post_id: Id, author_id: Id, reblog_of_id: Id, original_author_id: Id, visibility: Visibility },
 }
 
 impl Event {
@@ -46,6 +51,7 @@ impl Event {
             Event::PostUpdated { .. } => "post.updated",
             Event::FavouriteCreated { .. } => "favourite.created",
             Event::FavouriteRemoved { .. } => "favourite.removed",
+            Event::ReblogCreated { .. } => "reblog.created",
         }
     }
 }

@@ -28,7 +28,38 @@ pub struct PostRecord {
     /// When the author last edited it.
     #[serde(default)]
     pub edited_at_ms: Option<i64>,
+    /// The boosted post, when this post is a boost (its text is empty).
+    #[serde(default)]
+    pub reblog_of_id: Option<Id>,
+    #[serde(default)]
+    pub reblogs_count: u64,
     pub created_at_ms: i64,
+}
+
+/// Which of an author's posts `by_author` lists (Mastodon's account
+/// statuses filters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorFilter {
+    /// Private posts too (for the author and followers).
+    pub include_private: bool,
+    /// Leave out replies to others (self-replies, i.e. threads, stay, as
+    /// in Mastodon).
+    pub exclude_replies: bool,
+    /// Leave out the author's boosts.
+    #[serde(default)]
+    pub exclude_reblogs: bool,
+}
+
+impl AuthorFilter {
+    /// What a first page's cache key names.
+    pub fn key(&self) -> String {
+        format!(
+            "{}{}{}",
+            u8::from(self.include_private),
+            u8::from(self.exclude_replies),
+            u8::from(self.exclude_reblogs)
+        )
+    }
 }
 
 /// What an edit changes (`PUT /api/v1/statuses/:id`).
@@ -85,6 +116,9 @@ pub struct ViewerMarks {
     /// Posts in conversations the viewer muted.
     #[serde(default)]
     pub muted: Vec<Id>,
+    /// Posts the viewer boosted.
+    #[serde(default)]
+    pub reblogged: Vec<Id>,
 }
 
 /// The little a timeline needs to know about a post.
@@ -93,6 +127,9 @@ pub struct PostRef {
     pub post_id: Id,
     pub author_id: Id,
     pub in_reply_to_account_id: Option<Id>,
+    /// The boosted post, for a boost.
+    #[serde(default)]
+    pub reblog_of: Option<Id>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,9 +237,25 @@ pub trait PostsApi: Send + Sync + 'static {
     /// conversation `post` belongs to; again changes nothing. The post.
     #[write]
     async fn mute_conversation(&self, account: Id, post: Id, on: bool) -> Result<PostRecord>;
-    /// Which of `posts` `viewer` has marked, every kind: one statement for a page.
+    /// Which of `posts` `viewer` has marked or boosted, every kind: one
+    /// statement for a page.
     #[read]
     async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks>;
+    /// `account` boosts `post` (its original, if `post` is a boost) with
+    /// `visibility`: the boost, a post of `account`'s. Boosting again
+    /// answers the boost there is. Only the author may boost a private
+    /// post (the boost is then private too). The caller checks that
+    /// `account` may see the post.
+    #[write]
+    async fn reblog(&self, account: Id, post: Id, visibility: Visibility) -> Result<PostRecord>;
+    /// Takes back `account`'s boost of `post` (or of its original); without
+    /// one, changes nothing. The boosted post as it now is.
+    #[write]
+    async fn unreblog(&self, account: Id, post: Id) -> Result<PostRecord>;
+    /// Who boosted `post`, newest boost first, keyset-paged by the boost's
+    /// id (each [`Marked`] is a boost: its id, booster and `post`).
+    #[read]
+    async fn reblogged_by(&self, post: Id, page: &Page) -> Result<Vec<Marked>>;
     /// Edits `id` if `requester` wrote it (anyone else gets `NotFound`):
     /// the post as it now is, its earlier versions kept.
     #[write]
@@ -214,34 +267,21 @@ pub trait PostsApi: Send + Sync + 'static {
     /// Deletes `id` if `requester` wrote it; anyone else gets `NotFound`.
     #[write]
     async fn delete(&self, id: Id, requester: Id) -> Result<PostRecord>;
-    /// An author's posts, newest first; private ones only when
-    /// `include_private`; replies to others left out when `exclude_replies`
-    /// (self-replies, i.e. threads, stay, as in Mastodon).
+    /// An author's posts and boosts, newest first, as `filter` says.
     #[read]
-    async fn by_author(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<PostRecord>>;
+    async fn by_author(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<PostRecord>>;
     /// The ids of the posts `by_author` returns, newest first: for readers
     /// that hold the records themselves ([`crate::CachedPosts`]).
     #[read]
-    async fn by_author_ids(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<Id>>;
-    /// Public posts, newest first.
+    async fn by_author_ids(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<Id>>;
+    /// Public posts (not boosts), newest first.
     #[read]
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>>;
     /// (ancestors oldest first, descendants in id order) of a post.
     #[read]
     async fn context(&self, id: Id) -> Result<(Vec<PostRecord>, Vec<PostRecord>)>;
-    /// The newest posts (any visibility) by any of `authors` below `max_id`.
+    /// The newest posts and boosts (any visibility) by any of `authors`
+    /// below `max_id`.
     #[read]
     async fn recent_by_authors(&self, authors: &[Id], max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
     /// The oldest posts (any visibility) by any of `authors` above

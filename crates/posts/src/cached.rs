@@ -78,13 +78,7 @@ impl ForwardPosts for CachedPosts {
             self.records.posts.read_through(ids, |missing| async move { inner.get_many(&missing).await }).await?,
         ))
     }
-    async fn by_author(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<PostRecord>> {
+    async fn by_author(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<PostRecord>> {
         // Ids from the owner's index, records from the cache: the query
         // reads no post's text. A first page's ids are cached too, under a
         // key naming the author's post count and last post time: any post
@@ -95,21 +89,11 @@ impl ForwardPosts for CachedPosts {
         let ids = if first_page {
             let stats = ForwardPosts::author_stats(self, &[author]).await?;
             let (count, last) = stats.first().map_or((0, None), |s| (s.statuses_count, s.last_status_at_ms));
-            let version = format!(
-                "{}:{}{}:{}:{count}:{}",
-                author.get(),
-                u8::from(include_private),
-                u8::from(exclude_replies),
-                page.limit,
-                last.unwrap_or(0)
-            );
+            let version = format!("{}:{}:{}:{count}:{}", author.get(), filter.key(), page.limit, last.unwrap_or(0));
             let inner = &self.inner;
-            self.records
-                .first_pages
-                .read_through(&version, || inner.by_author_ids(author, include_private, exclude_replies, page))
-                .await?
+            self.records.first_pages.read_through(&version, || inner.by_author_ids(author, filter, page)).await?
         } else {
-            self.inner.by_author_ids(author, include_private, exclude_replies, page).await?
+            self.inner.by_author_ids(author, filter, page).await?
         };
         ForwardPosts::get_many(self, &ids).await
     }

@@ -33,6 +33,8 @@ fn post_row(r: &AnyRow) -> PostRecord {
         favourites_count: r.get::<i64, _>("favourites_count").max(0) as u64,
         conversation_id: r.get::<Option<i64>, _>("conversation_id").map(Id::from_i64),
         edited_at_ms: r.get::<Option<i64>, _>("edited_at"),
+        reblog_of_id: r.get::<Option<i64>, _>("reblog_of_id").map(Id::from_i64),
+        reblogs_count: r.get::<i64, _>("reblogs_count").max(0) as u64,
         created_at_ms: r.get("created_at"),
     }
 }
@@ -42,6 +44,7 @@ fn post_ref(r: &AnyRow) -> PostRef {
         post_id: Id::from_i64(r.get(0)),
         author_id: Id::from_i64(r.get(1)),
         in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
+        reblog_of: r.get::<Option<i64>, _>(3).map(Id::from_i64),
     }
 }
 
@@ -56,7 +59,7 @@ impl PostsService {
         // SQLite the write lock) from its start: a transaction that read
         // first could not write once another had committed meanwhile.
         let row = sqlx::query(
-            "UPDATE posts SET favourites_count = favourites_count WHERE id = $1 RETURNING author_id, visibility",
+            "UPDATE posts SET favourites_count = favourites_count WHERE id = $1 RETURNING author_id, visibility, reblog_of_id",
         )
         .bind(post.get())
         .fetch_optional(&mut *tx)
@@ -65,6 +68,9 @@ impl PostsService {
         .ok_or(PostsError::NotFound)?;
         let author = Id::from_i64(row.get("author_id"));
         if kind == Mark::Pin && on {
+            if row.get::<Option<i64>, _>("reblog_of_id").is_some() {
+                return Err(PostsError::Validation("Boosts cannot be pinned".into()));
+            }
             self.check_pin(&mut tx, account, post, author, row.get("visibility")).await?;
         }
         // `table` is one of this file's constants; values are bound.
@@ -196,7 +202,8 @@ impl PostsService {
              UNION ALL SELECT 2, post_id FROM pins WHERE account_id = $1 AND post_id IN ({ids})
              UNION ALL SELECT 3, p.id FROM posts p JOIN conversation_mutes m
                ON m.account_id = $1 AND m.conversation_id = COALESCE(p.conversation_id, p.id)
-               WHERE p.id IN ({ids})"
+               WHERE p.id IN ({ids})
+             UNION ALL SELECT 4, reblog_of_id FROM posts WHERE author_id = $1 AND reblog_of_id IN ({ids})"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(viewer.get())
@@ -232,8 +239,7 @@ impl PostsService {
         &self,
         columns: &'static str,
         author: Id,
-        include_private: bool,
-        exclude_replies: bool,
+        filter: AuthorFilter,
         page: &Page,
     ) -> Result<Vec<AnyRow>> {
         let order = match page.direction() {
@@ -244,6 +250,7 @@ impl PostsService {
             "SELECT {columns} FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
              AND ($5 OR visibility IN ('public', 'unlisted'))
              AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
+             AND (NOT $7 OR reblog_of_id IS NULL)
              ORDER BY id {order} LIMIT $4"
         );
         // `columns` and `order` are constants of this file; values are bound.
@@ -252,37 +259,58 @@ impl PostsService {
             .bind(page.max_id.map(Id::get))
             .bind(page.lower().map(Id::get))
             .bind(page.limit as i64)
-            .bind(include_private)
-            .bind(exclude_replies)
+            .bind(filter.include_private)
+            .bind(filter.exclude_replies)
+            .bind(filter.exclude_reblogs)
             .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)
     }
 
-    /// After a commit that created (`created`) or deleted `post` (as read
-    /// after the commit): what it changed in cached records — the post
-    /// itself (stored, or a tombstone), its parent's `replies_count` and
-    /// its author's counters, the last two re-read from the database so the
-    /// stored values are the committed ones.
-    async fn refresh_records(&self, post: &PostRecord, created: bool) {
+    /// After a commit: what it changed in cached records. `created` is
+    /// stored as read after the commit, `deleted` posts become tombstones,
+    /// and `touched` posts (a parent's `replies_count`, a boosted post's
+    /// `reblogs_count`) and `authors`' counters are re-read from the
+    /// database, so the stored values are the committed ones.
+    async fn refresh_records(&self, created: Option<&PostRecord>, deleted: &[Id], touched: &[Id], authors: &[Id]) {
         let Some(records) = &self.records else { return };
-        if !created {
-            records.deleted(post.id).await;
+        for &id in deleted {
+            records.deleted(id).await;
         }
-        let parent: Vec<Id> = post.in_reply_to_id.into_iter().collect();
-        let author = [post.author_id];
-        match tokio::try_join!(self.get_many(&parent), self.author_stats(&author)) {
+        match tokio::try_join!(self.get_many(touched), self.author_stats(authors)) {
             Ok((mut posts, stats)) => {
-                if created {
-                    posts.push(post.clone());
-                }
+                posts.extend(created.cloned());
                 records.changed(&posts, &stats).await
             }
             // The cache keeps the old values until their TTL; say so.
             Err(e) => {
-                tracing::error!(post = %post.id, error = %e, "cannot re-read a changed post for the record cache; readers may see old counters until they expire")
+                tracing::error!(?touched, error = %e, "cannot re-read changed posts for the record cache; readers may see old counters until they expire")
             }
         }
+    }
+
+    /// The post `post` shows: its original if it is a boost.
+    async fn original_of(&self, post: Id) -> Result<Id> {
+        let row: Option<Option<i64>> = sqlx::query_scalar("SELECT reblog_of_id FROM posts WHERE id = $1")
+            .bind(post.get())
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        match row {
+            None => Err(PostsError::NotFound),
+            Some(original) => Ok(original.map_or(post, Id::from_i64)),
+        }
+    }
+
+    /// `account`'s boost of `original`, if any.
+    async fn boost_by(&self, account: Id, original: Id) -> Result<Option<PostRecord>> {
+        let row = sqlx::query("SELECT * FROM posts WHERE reblog_of_id = $1 AND author_id = $2")
+            .bind(original.get())
+            .bind(account.get())
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(row.as_ref().map(post_row))
     }
 }
 
@@ -389,7 +417,8 @@ impl PostsApi for PostsService {
             .get(id)
             .await?
             .ok_or_else(|| PostsError::Unexpected(anyhow::anyhow!("post {id} vanished after commit")))?;
-        self.refresh_records(&post, true).await;
+        let parent: Vec<Id> = post.in_reply_to_id.into_iter().collect();
+        self.refresh_records(Some(&post), &[], &parent, &[post.author_id]).await;
         Ok(post)
     }
 
@@ -439,7 +468,8 @@ impl PostsApi for PostsService {
                 0 => marks.favourited.push(post),
                 1 => marks.bookmarked.push(post),
                 2 => marks.pinned.push(post),
-                _ => marks.muted.push(post),
+                3 => marks.muted.push(post),
+                _ => marks.reblogged.push(post),
             }
         }
         Ok(marks)
@@ -471,7 +501,7 @@ impl PostsApi for PostsService {
         // The update comes first (it takes the row, and SQLite's write
         // lock); the version it replaces is what it returns.
         let before = sqlx::query(
-            "UPDATE posts SET edited_at = $1 WHERE id = $2 AND author_id = $3
+            "UPDATE posts SET edited_at = $1 WHERE id = $2 AND author_id = $3 AND reblog_of_id IS NULL
              RETURNING text, spoiler_text, sensitive, created_at, edited_at",
         )
         .bind(now)
@@ -577,45 +607,176 @@ impl PostsApi for PostsService {
                 .await
                 .map_err(unexpected)?;
         }
-        if let Some(parent) = post.in_reply_to_id {
-            sqlx::query("UPDATE posts SET replies_count = CASE WHEN replies_count > 0 THEN replies_count - 1 ELSE 0 END WHERE id = $1")
-                .bind(parent.get())
-                .execute(&mut *tx)
+        // A boost gone, its original counts one fewer; an original gone,
+        // its boosts go with it, each a deletion of its own.
+        let boosts: Vec<(Id, Id)> = if post.reblog_of_id.is_some() {
+            Vec::new()
+        } else {
+            sqlx::query_as::<_, (i64, i64)>("DELETE FROM posts WHERE reblog_of_id = $1 RETURNING id, author_id")
+                .bind(post.id.get())
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(unexpected)?;
-        }
-        sqlx::query("UPDATE author_stats SET statuses_count = CASE WHEN statuses_count > 0 THEN statuses_count - 1 ELSE 0 END WHERE author_id = $1")
-            .bind(post.author_id.get())
+                .map_err(unexpected)?
+                .into_iter()
+                .map(|(b, a)| (Id::from_i64(b), Id::from_i64(a)))
+                .collect()
+        };
+        let (counter, parent) = match (post.reblog_of_id, post.in_reply_to_id) {
+            (Some(original), _) => ("reblogs_count", Some(original)),
+            (None, Some(parent)) => ("replies_count", Some(parent)),
+            (None, None) => ("replies_count", None),
+        };
+        if let Some(parent) = parent {
+            // `counter` is one of the two constants above; the id is bound.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE posts SET {counter} = CASE WHEN {counter} > 0 THEN {counter} - 1 ELSE 0 END WHERE id = $1"
+            )))
+            .bind(parent.get())
             .execute(&mut *tx)
             .await
             .map_err(unexpected)?;
-        let event = Event::PostDeleted { post_id: post.id, author_id: post.author_id };
-        Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        let gone = std::iter::once((post.id, post.author_id)).chain(boosts.iter().copied());
+        for (post_id, author_id) in gone.clone() {
+            sqlx::query("UPDATE author_stats SET statuses_count = CASE WHEN statuses_count > 0 THEN statuses_count - 1 ELSE 0 END WHERE author_id = $1")
+                .bind(author_id.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+            let event = Event::PostDeleted { post_id, author_id };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
-        self.refresh_records(&post, false).await;
+        let (deleted, authors): (Vec<Id>, Vec<Id>) = gone.unzip();
+        self.refresh_records(None, &deleted, &parent.into_iter().collect::<Vec<_>>(), &authors).await;
         Ok(post)
     }
 
-    async fn by_author(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<PostRecord>> {
-        let rows = self.by_author_rows("*", author, include_private, exclude_replies, page).await?;
+    async fn reblog(&self, account: Id, post: Id, visibility: Visibility) -> Result<PostRecord> {
+        let original = self.original_of(post).await?;
+        let id = self.ids.next();
+        let now = now_millis();
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // A write first: it takes the original's row (and SQLite's write
+        // lock), so a deletion cannot slip between this check and the
+        // insert and leave a boost of nothing.
+        let row = sqlx::query(
+            "UPDATE posts SET reblogs_count = reblogs_count WHERE id = $1 AND reblog_of_id IS NULL
+             RETURNING author_id, visibility",
+        )
+        .bind(original.get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unexpected)?
+        .ok_or(PostsError::NotFound)?;
+        let original_author = Id::from_i64(row.get("author_id"));
+        let original_visibility = Visibility::parse(&row.get::<String, _>("visibility")).unwrap_or(Visibility::Private);
+        // As Mastodon: a private post is boosted only by its author, and
+        // the boost stays private.
+        let visibility = match original_visibility {
+            Visibility::Public | Visibility::Unlisted => visibility,
+            _ if original_author == account => original_visibility,
+            _ => return Err(PostsError::Validation("Private posts cannot be boosted".into())),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO posts (id, author_id, text, visibility, reblog_of_id, conversation_id, created_at)
+             VALUES ($1, $2, '', $3, $4, $1, $5)
+             ON CONFLICT (reblog_of_id, author_id) WHERE reblog_of_id IS NOT NULL DO NOTHING",
+        )
+        .bind(id.get())
+        .bind(account.get())
+        .bind(visibility.as_str())
+        .bind(original.get())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unexpected)?
+        .rows_affected()
+            > 0;
+        if inserted {
+            sqlx::query("UPDATE posts SET reblogs_count = reblogs_count + 1 WHERE id = $1")
+                .bind(original.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+            sqlx::query(
+                "INSERT INTO author_stats (author_id, statuses_count, last_status_at) VALUES ($1, 1, $2)
+                 ON CONFLICT (author_id) DO UPDATE SET statuses_count = author_stats.statuses_count + 1, last_status_at = excluded.last_status_at",
+            )
+            .bind(account.get())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+            let event = Event::ReblogCreated {
+                post_id: id,
+                author_id: account,
+                reblog_of_id: original,
+                original_author_id: original_author,
+                visibility,
+            };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        let boost = self.boost_by(account, original).await?.ok_or(PostsError::NotFound)?;
+        if inserted {
+            self.outbox.wake();
+            self.refresh_records(Some(&boost), &[], &[original], &[account]).await;
+        }
+        Ok(boost)
+    }
+
+    async fn unreblog(&self, account: Id, post: Id) -> Result<PostRecord> {
+        let original = self.original_of(post).await?;
+        if let Some(boost) = self.boost_by(account, original).await? {
+            match self.delete(boost.id, account).await {
+                // Taken back meanwhile by a concurrent request: the same end.
+                Ok(_) | Err(PostsError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.get(original).await?.ok_or(PostsError::NotFound)
+    }
+
+    async fn reblogged_by(&self, post: Id, page: &Page) -> Result<Vec<Marked>> {
+        let sql = match page.direction() {
+            PageDirection::Descending => {
+                "SELECT id, author_id, reblog_of_id FROM posts WHERE reblog_of_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4"
+            }
+            PageDirection::AscendingFromMin => {
+                "SELECT id, author_id, reblog_of_id FROM posts WHERE reblog_of_id = $1
+                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4"
+            }
+        };
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sql)
+            .bind(post.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .fetch_all(self.db.reader())
+            .await
+            .map_err(unexpected)?;
+        let mut found: Vec<Marked> = rows
+            .into_iter()
+            .map(|(id, account, post)| Marked {
+                id: Id::from_i64(id),
+                account_id: Id::from_i64(account),
+                post_id: Id::from_i64(post),
+            })
+            .collect();
+        found.sort_by_key(|m| std::cmp::Reverse(m.id));
+        Ok(found)
+    }
+
+    async fn by_author(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<PostRecord>> {
+        let rows = self.by_author_rows("*", author, filter, page).await?;
         Ok(newest_first(rows.iter().map(post_row).collect()))
     }
 
-    async fn by_author_ids(
-        &self,
-        author: Id,
-        include_private: bool,
-        exclude_replies: bool,
-        page: &Page,
-    ) -> Result<Vec<Id>> {
-        let rows = self.by_author_rows("id", author, include_private, exclude_replies, page).await?;
+    async fn by_author_ids(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<Id>> {
+        let rows = self.by_author_rows("id", author, filter, page).await?;
         let mut ids: Vec<Id> = rows.iter().map(|r| Id::from_i64(r.get(0))).collect();
         ids.sort_by_key(|&id| std::cmp::Reverse(id));
         Ok(ids)
@@ -624,11 +785,11 @@ impl PostsApi for PostsService {
     async fn public(&self, page: &Page) -> Result<Vec<PostRecord>> {
         let sql = match page.direction() {
             PageDirection::Descending => {
-                "SELECT * FROM posts WHERE visibility = 'public'
+                "SELECT * FROM posts WHERE visibility = 'public' AND reblog_of_id IS NULL
                  AND ($1 IS NULL OR id < $1) AND ($2 IS NULL OR id > $2) ORDER BY id DESC LIMIT $3"
             }
             PageDirection::AscendingFromMin => {
-                "SELECT * FROM posts WHERE visibility = 'public'
+                "SELECT * FROM posts WHERE visibility = 'public' AND reblog_of_id IS NULL
                  AND ($1 IS NULL OR id < $1) AND ($2 IS NULL OR id > $2) ORDER BY id ASC LIMIT $3"
             }
         };
@@ -675,10 +836,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND ($2 IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND ($2 IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
         ))
@@ -696,10 +857,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND id > $2
              ORDER BY id ASC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND id > $2
              ORDER BY id ASC LIMIT $3",
         ))
@@ -717,10 +878,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT value FROM json_each($2))
              ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)
              ORDER BY id DESC LIMIT $3",
         ))

@@ -4,7 +4,7 @@
 
 use cache::{MemorySharedState, SharedState};
 use model::{Id, IdGenerator, Page, PostText};
-use posts::{CachedPosts, NewPost, PostsApi, PostsRecords, PostsService};
+use posts::{AuthorFilter, CachedPosts, NewPost, PostsApi, PostsRecords, PostsService};
 use std::sync::Arc;
 use std::time::Duration;
 use store::DbConfig;
@@ -42,23 +42,28 @@ async fn readers_see_every_change(config: DbConfig) {
     // Lists: ids from the owner, records from the cache, in the owner's order.
     for page in [Page::first(10), Page::first(1), Page { min_id: Some(first.id), ..Page::first(10) }] {
         for (private, no_replies) in [(false, false), (true, true)] {
-            let cached = one.by_author(a, private, no_replies, &page).await.unwrap();
-            assert_eq!(cached, owner.by_author(a, private, no_replies, &page).await.unwrap(), "{page:?}");
+            let filter = AuthorFilter { include_private: private, exclude_replies: no_replies, exclude_reblogs: false };
+            let cached = one.by_author(a, filter, &page).await.unwrap();
+            assert_eq!(cached, owner.by_author(a, filter, &page).await.unwrap(), "{page:?}");
         }
     }
-    assert_eq!(two.by_author(b, false, false, &Page::first(5)).await.unwrap(), std::slice::from_ref(&reply));
+    assert_eq!(two.by_author(b, AuthorFilter::default(), &Page::first(5)).await.unwrap(), std::slice::from_ref(&reply));
 
     // A first page is cached, and a post or a deletion shows at once.
-    let before = one.by_author(a, false, false, &Page::first(3)).await.unwrap();
+    let before = one.by_author(a, AuthorFilter::default(), &Page::first(3)).await.unwrap();
     let third = owner.create(NewPost::public(a, text("third"))).await.unwrap();
-    let after = two.by_author(a, false, false, &Page::first(3)).await.unwrap();
+    let after = two.by_author(a, AuthorFilter::default(), &Page::first(3)).await.unwrap();
     assert_eq!(after[0], third, "a new post heads the cached first page");
     assert_eq!(after[1..], before[..2]);
     owner.delete(third.id, a).await.unwrap();
-    assert_eq!(one.by_author(a, false, false, &Page::first(3)).await.unwrap(), before, "and leaves it when deleted");
+    assert_eq!(
+        one.by_author(a, AuthorFilter::default(), &Page::first(3)).await.unwrap(),
+        before,
+        "and leaves it when deleted"
+    );
 
     owner.delete(reply.id, b).await.unwrap();
-    assert!(two.by_author(b, false, false, &Page::first(5)).await.unwrap().is_empty());
+    assert!(two.by_author(b, AuthorFilter::default(), &Page::first(5)).await.unwrap().is_empty());
     assert_eq!(one.get_many(&[reply.id, first.id]).await.unwrap().len(), 1, "the deleted post is gone");
     assert_eq!(two.get(reply.id).await.unwrap(), None);
     assert_eq!(one.get(first.id).await.unwrap().unwrap().replies_count, 0);

@@ -17,7 +17,7 @@ async fn imports_posts_in_order_with_counters(config: DbConfig) {
     assert_eq!(newest.iter().map(|p| p.post_id).collect::<Vec<_>>(), vec![ids[6999], ids[6998], ids[6997]]);
     let p = posts.get(ids[10]).await.unwrap().expect("imported post");
     assert_eq!((p.author_id, p.text.as_str()), (a, "post 10"));
-    let page = posts.by_author(b, false, false, &Page::first(2)).await.unwrap();
+    let page = posts.by_author(b, posts::AuthorFilter::default(), &Page::first(2)).await.unwrap();
     assert_eq!(page.len(), 2);
     // A second import adds to the counters.
     posts.import(&[(a, "one more".into())]).await.unwrap();

@@ -3,7 +3,7 @@
 //! `follow.created` arriving after the unfollow, a `post.created` after the
 //! delete) cannot resurrect what is gone.
 
-use crate::{Celebrities, TimelinesService, authored, reaches, reaches_all};
+use crate::{Celebrities, TimelinesService, authored, entry, reaches, reaches_all};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
 use cache::Entry;
@@ -56,7 +56,7 @@ impl TimelinesHandler {
     }
 
     pub fn subscription() -> Subscription {
-        Subscription::new(TimelinesService::COMPONENT, &["post.*", "follow.*"])
+        Subscription::new(TimelinesService::COMPONENT, &["post.*", "reblog.*", "follow.*"])
     }
 }
 
@@ -117,50 +117,67 @@ impl TimelinesHandler {
         Ok(Strategy::FanOut(followers))
     }
 
+    /// Adds post (or boost) `p` to the timelines it reaches; returns how
+    /// many home timelines were written.
+    async fn fan_out(&self, p: &PostRef) -> anyhow::Result<usize> {
+        let s = &self.service;
+        if s.posts.get(p.post_id).await?.is_none() {
+            return Ok(0); // deleted before we got to it
+        }
+        let mut owners = vec![p.author_id];
+        if reaches_all(p) {
+            // The author's list of recent posts (skipped unless a reader
+            // has pulled it since it last expired).
+            owners.push(authored(p.author_id));
+        }
+        let followers = match self.strategy(p.author_id).await? {
+            Strategy::FanOut(followers) => Some(followers),
+            // Replies to a third party reach only those who follow both,
+            // so they are fanned out even for celebrities.
+            Strategy::Pull if !reaches_all(p) => Some(s.users.follower_ids(p.author_id).await?),
+            Strategy::Pull => None,
+        };
+        if let Some(followers) = followers {
+            // For a reply to a third party, only those who follow both see it.
+            let also_follow: Option<HashSet<Id>> = match p.in_reply_to_account_id {
+                Some(r) if r != p.author_id => Some(s.users.follower_ids(r).await?.into_iter().collect()),
+                _ => None,
+            };
+            owners.extend(
+                followers
+                    .into_iter()
+                    .filter(|&f| reaches(f, p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f)))),
+            );
+        }
+        s.cache.insert(&owners, &[entry(p)]).await?;
+        tracing::debug!(post = %p.post_id, owners = owners.len(), "fanned out");
+        // Home timelines written (not the author's list).
+        Ok(owners.iter().filter(|o| o.get() > 0).count())
+    }
+
     /// Applies one event; returns how many timeline entries fan-out wrote.
     async fn apply(&self, envelope: &Envelope) -> anyhow::Result<usize> {
         let s = &self.service;
         let mut inserted = 0;
         match &envelope.event {
             Event::PostCreated { post_id, author_id, in_reply_to_account_id, .. } => {
-                if s.posts.get(*post_id).await?.is_none() {
-                    return Ok(0); // deleted before we got to it
-                }
                 let p = PostRef {
                     post_id: *post_id,
                     author_id: *author_id,
                     in_reply_to_account_id: *in_reply_to_account_id,
+                    reblog_of: None,
                 };
-                let entry = Entry { post_id: *post_id, author_id: *author_id };
-                let mut owners = vec![*author_id];
-                if reaches_all(&p) {
-                    // The author's list of recent posts (skipped unless a
-                    // reader has pulled it since it last expired).
-                    owners.push(authored(*author_id));
-                }
-                let followers = match self.strategy(*author_id).await? {
-                    Strategy::FanOut(followers) => Some(followers),
-                    // Replies to a third party reach only those who follow
-                    // both, so they are fanned out even for celebrities.
-                    Strategy::Pull if !reaches_all(&p) => Some(s.users.follower_ids(*author_id).await?),
-                    Strategy::Pull => None,
+                inserted = self.fan_out(&p).await?;
+            }
+            Event::ReblogCreated { post_id, author_id, reblog_of_id, .. } => {
+                // Fanned out as the booster's post; readers thin repeats.
+                let p = PostRef {
+                    post_id: *post_id,
+                    author_id: *author_id,
+                    in_reply_to_account_id: None,
+                    reblog_of: Some(*reblog_of_id),
                 };
-                if let Some(followers) = followers {
-                    // For a reply to a third party, only those who follow both see it.
-                    let also_follow: Option<HashSet<Id>> = match in_reply_to_account_id {
-                        Some(r) if r != author_id => Some(s.users.follower_ids(*r).await?.into_iter().collect()),
-                        _ => None,
-                    };
-                    owners.extend(
-                        followers
-                            .into_iter()
-                            .filter(|&f| reaches(f, &p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f)))),
-                    );
-                }
-                s.cache.insert(&owners, &[entry]).await?;
-                // Home timelines written (not the author's list).
-                inserted = owners.iter().filter(|o| o.get() > 0).count();
-                tracing::debug!(post = %post_id, owners = owners.len(), "fanned out");
+                inserted = self.fan_out(&p).await?;
             }
             Event::PostDeleted { post_id, author_id } => {
                 // Followers too when the author is a celebrity now: the post
@@ -189,7 +206,7 @@ impl TimelinesHandler {
                     .into_iter()
                     .filter(|p| reaches(*follower_id, p, |a| following.contains(&a)))
                     .chain(replies)
-                    .map(|p| Entry { post_id: p.post_id, author_id: p.author_id })
+                    .map(|p| entry(&p))
                     .collect();
                 s.cache.backfill(*follower_id, &entries, floor).await?;
                 inserted = entries.len();

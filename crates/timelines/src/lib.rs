@@ -25,6 +25,14 @@
 //! Mastodon's rule for replies is kept: a reply to someone else reaches a
 //! follower's home timeline only if that follower also follows the person
 //! replied to. Self-replies (threads) reach every follower.
+//!
+//! Boosts are entries like posts (their booster as author, fanned out and
+//! pulled alike), and so is Mastodon's rule for them: a boost is not shown
+//! when the post it boosts, or another boost of it, is among the
+//! [`REBLOG_FALLOFF`] entries below it. The rule is applied when a page is
+//! read, over what the timeline holds, so a fanned-out, a pulled and a
+//! rebuilt timeline — which hold the same entries — show the same page
+//! whatever order the boosts arrived in.
 #![forbid(unsafe_code)]
 
 mod component;
@@ -160,6 +168,8 @@ pub struct TimelinesService {
     pub(crate) cap: usize,
     /// `None`: every author is fanned out.
     pub(crate) celebrities: Option<Celebrities>,
+    /// [`REBLOG_FALLOFF`], but for tests of small timelines.
+    pub(crate) reblog_falloff: usize,
 }
 
 /// Who is served by the pull path, and when an account moves.
@@ -185,6 +195,30 @@ impl Celebrities {
     pub(crate) fn stays(&self, followers: u64) -> bool {
         followers * 10 >= self.threshold * 9
     }
+}
+
+/// Mastodon's `REBLOG_FALLOFF`: how many entries below a boost are
+/// looked at for the post it boosts, or another boost of it.
+pub const REBLOG_FALLOFF: usize = 40;
+
+/// Which of `entries` (newest first, and then `below`, the entries right
+/// below them) are shown: all but the boosts whose original, or another
+/// boost of it, is among the `falloff` entries below them.
+fn shown(entries: &[Entry], below: &[Entry], falloff: usize) -> Vec<bool> {
+    let all: Vec<&Entry> = entries.iter().chain(below).collect();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match e.reblog_of {
+            None => true,
+            Some(original) => !all[i + 1..].iter().take(falloff).any(|b| b.shown() == original),
+        })
+        .collect()
+}
+
+/// The entry for a post.
+pub(crate) fn entry(p: &PostRef) -> Entry {
+    Entry { post_id: p.post_id, author_id: p.author_id, reblog_of: p.reblog_of }
 }
 
 /// Where `author`'s list of recent posts lives in the timeline cache.
@@ -225,7 +259,14 @@ impl TimelinesService {
     pub const DEFAULT_CELEBRITY_THRESHOLD: u64 = 10_000;
 
     pub fn new(cache: Arc<dyn TimelineCache>, users: Arc<dyn UsersApi>, posts: Arc<dyn PostsApi>, cap: usize) -> Self {
-        TimelinesService { cache, users, posts, cap, celebrities: None }
+        TimelinesService { cache, users, posts, cap, celebrities: None, reblog_falloff: REBLOG_FALLOFF }
+    }
+
+    /// Looks `falloff` entries below a boost instead of [`REBLOG_FALLOFF`]:
+    /// lets tests reach past the window with a few dozen posts.
+    pub fn with_reblog_falloff(mut self, falloff: usize) -> Self {
+        self.reblog_falloff = falloff;
+        self
     }
 
     /// Serves accounts with more than `threshold` followers by the pull
@@ -343,7 +384,7 @@ impl TimelinesService {
                 }
                 cursor = Some(p.post_id);
                 if reaches(owner, &p, |a| following.contains(&a)) {
-                    out.push(Entry { post_id: p.post_id, author_id: p.author_id });
+                    out.push(entry(&p));
                     if out.len() == want {
                         return Ok(out);
                     }
@@ -391,8 +432,7 @@ impl TimelinesService {
         keep: impl Fn(&PostRef) -> bool,
     ) -> Result<Rebuilt> {
         let complete = recent.len() < self.cap;
-        let mut entries: Vec<Entry> =
-            recent.iter().filter(|p| keep(p)).map(|p| Entry { post_id: p.post_id, author_id: p.author_id }).collect();
+        let mut entries: Vec<Entry> = recent.iter().filter(|p| keep(p)).map(entry).collect();
         if complete {
             entries.push(Entry::END);
         }
@@ -426,9 +466,51 @@ pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> b
     }
 }
 
+/// Home pages larger than this are not read to fill a page that boosts
+/// thinned: the page comes back short (a client asks for the next).
+const MAX_READ: usize = 1000;
+
 #[async_trait]
 impl TimelinesApi for TimelinesService {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
+        // What the timeline holds, a page at a time, with the boosts that
+        // are not shown taken out; a page they thinned is read again,
+        // larger, so it comes back full while the timeline has more.
+        let mut want = page.limit;
+        loop {
+            let held = self.held(account, &Page { limit: want, ..*page }).await?;
+            let more = held.len() >= want;
+            let below = match held.last() {
+                Some(lowest) if held.iter().any(|e| e.reblog_of.is_some()) => {
+                    let under =
+                        Page { max_id: Some(lowest.post_id), since_id: None, min_id: None, limit: self.reblog_falloff };
+                    self.held(account, &under).await?
+                }
+                _ => Vec::new(),
+            };
+            let flags = shown(&held, &below, self.reblog_falloff);
+            let mut kept: Vec<Entry> = held.into_iter().zip(flags).filter(|(_, s)| *s).map(|(e, _)| e).collect();
+            if kept.len() > page.limit {
+                match page.direction() {
+                    PageDirection::Descending => kept.truncate(page.limit),
+                    // The entries just above `min_id`: the lowest ones.
+                    PageDirection::AscendingFromMin => {
+                        kept.drain(..kept.len() - page.limit);
+                    }
+                }
+            }
+            if kept.len() == page.limit || !more || want >= MAX_READ {
+                return Ok(kept);
+            }
+            want = (want * 2).max(want + self.reblog_falloff).min(MAX_READ);
+        }
+    }
+}
+
+impl TimelinesService {
+    /// A page of everything `account`'s home timeline holds, boosts not
+    /// yet thinned, newest first.
+    async fn held(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
         let celebrities = self.followed_celebrities(account).await?;
         let mut owners = vec![account];
         owners.extend(celebrities.iter().map(|c| authored(*c)));

@@ -347,3 +347,87 @@ async fn an_inactive_account_following_1000_reads_a_complete_first_page_on_retur
     assert!(took < std::time::Duration::from_secs(2), "the returning read took {took:?}");
     assert_eq!(scroll(&w, reader, 40).await, want, "the whole timeline, past the cap, in order");
 }
+
+async fn home(w: &World, owner: Id) -> Vec<Id> {
+    ids(w.service.home(owner, &Page::first(60)).await.unwrap())
+}
+
+/// A boost is fanned out like a post (twice changes nothing; a late one
+/// for a boost taken back writes nothing), shown once in a home timeline
+/// that holds its original or an earlier boost within Mastodon's 40
+/// entries below it, shown again beyond them, and gone with an unboost.
+async fn boosts_fan_out_once_and_fall_off_after_40(w: World) {
+    let (author, booster, reader) = (w.account("author").await, w.account("booster").await, w.account("reader").await);
+    w.users.follow(reader, author).await.unwrap();
+    w.users.follow(reader, booster).await.unwrap();
+    for o in [author, booster, reader] {
+        w.service.home(o, &Page::first(20)).await.unwrap(); // materialise
+    }
+    let deliver_post = |id: Id, by: Id| Event::PostCreated {
+        post_id: id,
+        author_id: by,
+        visibility: Visibility::Public,
+        in_reply_to_account_id: None,
+    };
+    let original = w.post(author, "boost me").await;
+    w.twice(deliver_post(original, author), &[reader]).await;
+    let boost = |b: &posts::PostRecord| Event::ReblogCreated {
+        post_id: b.id,
+        author_id: b.author_id,
+        reblog_of_id: original,
+        original_author_id: author,
+        visibility: Visibility::Public,
+    };
+    let first = w.posts.reblog(booster, original, Visibility::Public).await.unwrap();
+    let s = w.twice(boost(&first), &[author, booster, reader]).await;
+    assert_eq!(s, vec![vec![original], vec![first.id], vec![first.id, original]], "held by the booster's followers");
+    assert_eq!(home(&w, reader).await, vec![original], "the original is right below: the boost is not shown");
+    assert_eq!(home(&w, booster).await, vec![first.id], "the booster sees its boost");
+
+    // 39 posts later the original is still within 40 entries of a new boost.
+    let mut filler = Vec::new();
+    for i in 0..39 {
+        let p = w.post(author, &format!("filler {i}")).await;
+        w.handler.handle(&Envelope::new("test", deliver_post(p, author))).await.unwrap();
+        filler.push(p);
+    }
+    w.posts.unreblog(booster, original).await.unwrap();
+    w.twice(Event::PostDeleted { post_id: first.id, author_id: booster }, &[reader]).await;
+    let again = w.posts.reblog(booster, original, Visibility::Public).await.unwrap();
+    w.twice(boost(&again), &[reader]).await;
+    assert_eq!(home(&w, reader).await.first(), filler.last(), "39 entries below: the original is within 40");
+    // One more entry between them and the boost is shown, above its original.
+    w.posts.unreblog(booster, original).await.unwrap();
+    w.handler
+        .handle(&Envelope::new("test", Event::PostDeleted { post_id: again.id, author_id: booster }))
+        .await
+        .unwrap();
+    let p = w.post(author, "the 40th").await;
+    w.handler.handle(&Envelope::new("test", deliver_post(p, author))).await.unwrap();
+    let third = w.posts.reblog(booster, original, Visibility::Public).await.unwrap();
+    w.twice(boost(&third), &[reader]).await;
+    let seen = home(&w, reader).await;
+    assert_eq!((seen[0], seen.len()), (third.id, 42), "40 entries below: the boost is shown");
+    assert_eq!(seen.iter().filter(|&&id| id == original).count(), 1);
+    // In pages of any size, the same.
+    for limit in [1, 7, 40] {
+        assert_eq!(scroll(&w, reader, limit).await, seen, "pages of {limit}");
+    }
+
+    // Taken back before its event arrives: the late event writes nothing.
+    w.posts.unreblog(booster, original).await.unwrap();
+    w.twice(Event::PostDeleted { post_id: third.id, author_id: booster }, &[reader]).await;
+    w.twice(boost(&third), &[reader, booster]).await;
+    assert!(!w.cached(reader).await.contains(&third.id));
+    assert_eq!(home(&w, reader).await.len(), 41);
+}
+
+#[tokio::test]
+async fn boosts_fan_out_once_and_fall_off_after_40_on_sqlite() {
+    boosts_fan_out_once_and_fall_off_after_40(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn boosts_fan_out_once_and_fall_off_after_40_on_postgres() {
+    boosts_fan_out_once_and_fall_off_after_40(world_on(true).await).await;
+}

@@ -3,12 +3,15 @@
 //! Two `timelines` services share one set of accounts and posts: one fans
 //! every post out, the other pulls the posts of accounts with more than
 //! `THRESHOLD` followers. Random follow graphs and posting sequences
-//! (originals, threads, replies to others, deletions, follows, unfollows,
+//! (originals, threads, replies to others, boosts — repeated within and
+//! beyond the falloff window — unboosts, deletions, follows, unfollows,
 //! reads) are applied to both; every account's home timeline, paged to the
 //! end at several page sizes and from `since_id`, must be identical in
-//! both — and equal to the timeline computed directly from the posts and
-//! the follow graph. The caps are small so pages run past the caches into
-//! the store, and accounts cross the threshold in both directions.
+//! both, in a third built from nothing at each check (a rebuild) — and
+//! equal to the timeline computed directly from the posts and the follow
+//! graph. The caps are small so pages run past the caches into the store,
+//! the falloff window is small so boosts cross it, and accounts cross the
+//! threshold in both directions.
 
 use bus::Handler;
 use cache::{MemorySharedState, MemoryTimelineCache, SharedState, TimelineCache};
@@ -22,6 +25,9 @@ use users::{SignUp, UsersApi, UsersService};
 
 const THRESHOLD: u64 = 3;
 const CAP: usize = 6;
+/// Entries looked at below a boost (Mastodon's 40, scaled to these
+/// timelines of a few dozen entries).
+const FALLOFF: usize = 4;
 
 /// A small deterministic generator (splitmix64), so a failing seed can be
 /// replayed.
@@ -57,8 +63,8 @@ struct World {
     celebrities: Arc<MemorySharedState>,
     accounts: Vec<Id>,
     /// What the test did, to compute the expected timelines: post id →
-    /// (author, account replied to).
-    live: BTreeMap<Id, (Id, Option<Id>)>,
+    /// (author or booster, account replied to, post boosted).
+    live: BTreeMap<Id, (Id, Option<Id>, Option<Id>)>,
     follows: BTreeSet<(Id, Id)>,
 }
 
@@ -70,7 +76,8 @@ async fn world(accounts: usize) -> World {
     let posts = PostsService::open(&config, ids).await.unwrap();
     let strategy = |celebrities: Option<Arc<MemorySharedState>>| {
         let cache = Arc::new(MemoryTimelineCache::new(CAP));
-        let mut service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), CAP);
+        let mut service = TimelinesService::new(cache.clone(), Arc::new(users.clone()), Arc::new(posts.clone()), CAP)
+            .with_reblog_falloff(FALLOFF);
         if let Some(set) = celebrities {
             service = service.with_celebrities(set, THRESHOLD);
         }
@@ -121,7 +128,7 @@ impl World {
         let text = PostText::parse("hello", 500).unwrap();
         let new = NewPost { in_reply_to_id: reply_to, ..NewPost::public(author, text) };
         let p = self.posts.create(new).await.unwrap();
-        self.live.insert(p.id, (author, p.in_reply_to_account_id));
+        self.live.insert(p.id, (author, p.in_reply_to_account_id, None));
         self.deliver(Event::PostCreated {
             post_id: p.id,
             author_id: author,
@@ -132,10 +139,41 @@ impl World {
         p.id
     }
 
+    /// Deletes `post`, and with an original its boosts, each its event.
     async fn delete(&mut self, post: Id) {
-        let (author, _) = self.live.remove(&post).unwrap();
+        let (author, _, _) = self.live[&post];
         self.posts.delete(post, author).await.unwrap();
-        self.deliver(Event::PostDeleted { post_id: post, author_id: author }).await;
+        let boosts: Vec<Id> = self.live.iter().filter(|(_, (_, _, of))| *of == Some(post)).map(|(id, _)| *id).collect();
+        for gone in std::iter::once(post).chain(boosts) {
+            let (author, _, _) = self.live.remove(&gone).unwrap();
+            self.deliver(Event::PostDeleted { post_id: gone, author_id: author }).await;
+        }
+    }
+
+    /// `booster` boosts `post` (its original, for a boost); a repeat is
+    /// no new boost and no event.
+    async fn boost(&mut self, booster: Id, post: Id) {
+        let b = self.posts.reblog(booster, post, Visibility::Public).await.unwrap();
+        if self.live.contains_key(&b.id) {
+            return;
+        }
+        let original = b.reblog_of_id.unwrap();
+        self.live.insert(b.id, (booster, None, Some(original)));
+        let original_author = self.live[&original].0;
+        self.deliver(Event::ReblogCreated {
+            post_id: b.id,
+            author_id: booster,
+            reblog_of_id: original,
+            original_author_id: original_author,
+            visibility: Visibility::Public,
+        })
+        .await;
+    }
+
+    async fn unboost(&mut self, boost: Id) {
+        let (booster, _, original) = self.live.remove(&boost).unwrap();
+        self.posts.unreblog(booster, original.unwrap()).await.unwrap();
+        self.deliver(Event::PostDeleted { post_id: boost, author_id: booster }).await;
     }
 
     async fn follow(&mut self, follower: Id, followee: Id) {
@@ -151,18 +189,31 @@ impl World {
     }
 
     /// `owner`'s home timeline computed from what the test did, newest
-    /// first: own posts, and posts of followed accounts except replies to
-    /// someone `owner` does not follow.
-    fn expected(&self, owner: Id) -> Vec<Id> {
+    /// first: own posts and boosts, and those of followed accounts except
+    /// replies to someone `owner` does not follow — less each boost with
+    /// its original, or another boost of it, within `FALLOFF` entries below.
+    /// Returns it with how many boosts it hid.
+    fn expected_and_hidden(&self, owner: Id) -> (Vec<Id>, usize) {
         let follows = |a: Id| self.follows.contains(&(owner, a));
-        self.live
+        let held: Vec<(Id, Option<Id>)> = self
+            .live
             .iter()
             .rev()
-            .filter(|(_, (author, to))| {
+            .filter(|(_, (author, to, _))| {
                 *author == owner || (follows(*author) && to.is_none_or(|r| r == *author || r == owner || follows(r)))
             })
-            .map(|(id, _)| *id)
-            .collect()
+            .map(|(id, (_, _, of))| (*id, *of))
+            .collect();
+        let shown: Vec<Id> = held
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, of))| {
+                of.is_none_or(|o| !held[i + 1..].iter().take(FALLOFF).any(|(id, of)| *id == o || *of == Some(o)))
+            })
+            .map(|(_, (id, _))| *id)
+            .collect();
+        let hidden = held.len() - shown.len();
+        (shown, hidden)
     }
 }
 
@@ -201,12 +252,22 @@ async fn scroll_up(s: &Strategy, owner: Id, from: Id, limit: usize) -> Vec<Id> {
     }
 }
 
+/// A service over an empty cache: its reads rebuild from the store.
+async fn rebuilt(w: &World) -> Strategy {
+    let cache = Arc::new(MemoryTimelineCache::new(CAP));
+    let service = TimelinesService::new(cache.clone(), Arc::new(w.users.clone()), Arc::new(w.posts.clone()), CAP)
+        .with_reblog_falloff(FALLOFF);
+    Strategy { handler: TimelinesHandler::new(service.clone()), service, cache }
+}
+
 /// Both strategies agree with each other and with the expected timeline
 /// for every account: full scrolls at several page sizes, `since_id`, and
 /// `min_id` from a random point (below the cache's cap, often) upwards.
-async fn check(w: &World, rng: &mut Rng, context: &str) {
+async fn check(w: &World, rng: &mut Rng, context: &str, crossings: &mut Crossings) {
     for &owner in &w.accounts {
-        let want = w.expected(owner);
+        let (want, hidden) = w.expected_and_hidden(owner);
+        crossings.hidden_boosts += hidden;
+        crossings.shown_boosts += want.iter().filter(|id| w.live[id].2.is_some()).count();
         for limit in [1, 3, 5, 20] {
             let hybrid = scroll(&w.hybrid, owner, limit).await;
             let fan_out = scroll(&w.fan_out, owner, limit).await;
@@ -223,6 +284,9 @@ async fn check(w: &World, rng: &mut Rng, context: &str) {
                 }
             }
             assert_eq!(hybrid, want, "{context}: {owner} in pages of {limit}: against the posts");
+            // Built from nothing: what a rebuild reads from the store.
+            let rebuilt = rebuilt(w).await;
+            assert_eq!(scroll(&rebuilt, owner, limit).await, want, "{context}: {owner} in pages of {limit}: rebuilt");
         }
         if !want.is_empty() {
             let since = Page { since_id: Some(want[rng.below(want.len())]), ..Page::first(1 + rng.below(8)) };
@@ -248,24 +312,27 @@ async fn check(w: &World, rng: &mut Rng, context: &str) {
 struct Crossings {
     up: usize,
     down: usize,
+    /// Boosts the expected timelines hid and showed, over every check.
+    hidden_boosts: usize,
+    shown_boosts: usize,
 }
 
 async fn run_seed(seed: u64, crossings: &mut Crossings) {
     let mut rng = Rng(seed);
     let mut w = world(9).await;
     let accounts = w.accounts.clone();
-    for step in 0..160 {
+    for step in 0..200 {
         let before = w.celebrities().await.len();
-        let mut op = rng.below(100);
-        if step >= 100 && (28..=62).contains(&op) && rng.below(3) > 0 {
+        let mut op = rng.below(118);
+        if step >= 110 && (28..=62).contains(&op) && rng.below(3) > 0 {
             op = 63; // the second half mostly unfollows: accounts move back
         }
         match op {
             0..=27 => {
                 let author = rng.pick(&accounts);
                 let reply_to = if rng.below(4) == 0 && !w.live.is_empty() {
-                    let posts: Vec<Id> = w.live.keys().copied().collect();
-                    Some(rng.pick(&posts))
+                    let posts: Vec<Id> = w.live.iter().filter(|(_, p)| p.2.is_none()).map(|(id, _)| *id).collect();
+                    (!posts.is_empty()).then(|| rng.pick(&posts))
                 } else {
                     None
                 };
@@ -294,6 +361,21 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
                     w.delete(rng.pick(&posts)).await;
                 }
             }
+            100..=113 => {
+                // Boosts gather on a few recent posts, so repeats fall
+                // within the window and, as posts pile up, beyond it.
+                let posts: Vec<Id> = w.live.keys().rev().take(6).copied().collect();
+                if !posts.is_empty() {
+                    let post = rng.pick(&posts);
+                    w.boost(rng.pick(&accounts), post).await;
+                }
+            }
+            114..=117 => {
+                let boosts: Vec<Id> = w.live.iter().filter(|(_, p)| p.2.is_some()).map(|(id, _)| *id).collect();
+                if !boosts.is_empty() {
+                    w.unboost(rng.pick(&boosts)).await;
+                }
+            }
             _ => {
                 // A read materialises (or renews) the reader's cached lists,
                 // so later fan-out and pulls meet present timelines.
@@ -310,10 +392,10 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
         crossings.up += after.saturating_sub(before);
         crossings.down += before.saturating_sub(after);
         if step % 40 == 39 {
-            check(&w, &mut rng, &format!("seed {seed} step {step}")).await;
+            check(&w, &mut rng, &format!("seed {seed} step {step}"), crossings).await;
         }
     }
-    check(&w, &mut rng, &format!("seed {seed} at the end")).await;
+    check(&w, &mut rng, &format!("seed {seed} at the end"), crossings).await;
 }
 
 #[tokio::test]
@@ -323,7 +405,16 @@ async fn hybrid_and_pure_fan_out_give_identical_timelines_on_random_graphs() {
         run_seed(seed, &mut crossings).await;
     }
     // The property means little unless accounts did move both ways.
-    eprintln!("{} moves onto the pull path, {} back", crossings.up, crossings.down);
+    eprintln!(
+        "{} moves onto the pull path, {} back; boosts hidden {} times, shown {}",
+        crossings.up, crossings.down, crossings.hidden_boosts, crossings.shown_boosts
+    );
+    assert!(
+        crossings.hidden_boosts >= 50 && crossings.shown_boosts >= 50,
+        "boosts must be both hidden and shown: {} hidden, {} shown",
+        crossings.hidden_boosts,
+        crossings.shown_boosts
+    );
     assert!(
         crossings.up >= 10 && crossings.down >= 8,
         "too few crossings: {} up, {} down",

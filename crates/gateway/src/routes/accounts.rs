@@ -16,7 +16,7 @@ use axum::routing::{get, patch, post};
 use model::entity::{Account, Relationship, Status, Token};
 use model::{Email, Id, Password, Username};
 use platform::ApiError;
-use posts::Mark;
+use posts::{AuthorFilter, Mark};
 use serde_json::json;
 use users::{FollowEdge, SignUp, UsersError};
 
@@ -95,13 +95,19 @@ struct StatusesQuery {
     /// Only the account's pinned posts, newest pin first.
     pinned: bool,
     exclude_replies: bool,
+    exclude_reblogs: bool,
 }
 
 impl StatusesQuery {
     fn parse(params: &Params) -> Result<Self, ApiError> {
         let pinned = params.bool("pinned")? == Some(true);
         let empty = params.bool("only_media")? == Some(true) || params.text("tagged").is_some();
-        Ok(StatusesQuery { empty, pinned, exclude_replies: params.bool("exclude_replies")?.unwrap_or(false) })
+        Ok(StatusesQuery {
+            empty,
+            pinned,
+            exclude_replies: params.bool("exclude_replies")?.unwrap_or(false),
+            exclude_reblogs: params.bool("exclude_reblogs")?.unwrap_or(false),
+        })
     }
 }
 
@@ -231,7 +237,12 @@ pub async fn statuses(
         return Ok((HeaderMap::new(), Json(render::visible_in_order(&gw, &base, viewer, &order).await?)));
     }
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
-    let posts = gw.posts.by_author(author, include_private, query.exclude_replies, &page).await.or_api()?;
+    let filter = AuthorFilter {
+        include_private,
+        exclude_replies: query.exclude_replies,
+        exclude_reblogs: query.exclude_reblogs,
+    };
+    let posts = gw.posts.by_author(author, filter, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
     let body = render::statuses(&gw, &base, viewer, &posts).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))

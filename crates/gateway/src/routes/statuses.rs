@@ -34,6 +34,9 @@ pub(super) fn routes() -> Routes {
         .route("/api/v1/statuses/{id}/mute", mute_handler(true))
         .route("/api/v1/statuses/{id}/unmute", mute_handler(false))
         .route("/api/v1/statuses/{id}/favourited_by", get(favourited_by))
+        .route("/api/v1/statuses/{id}/reblog", post(reblog))
+        .route("/api/v1/statuses/{id}/unreblog", post(unreblog))
+        .route("/api/v1/statuses/{id}/reblogged_by", get(reblogged_by))
 }
 
 const MAX_IDEMPOTENCY_KEY: usize = 256;
@@ -51,6 +54,17 @@ fn valid_language(l: &str) -> bool {
 async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
     let post = gw.posts.get(id).await.or_api()?.ok_or_else(ApiError::not_found)?;
     crate::visibility::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
+}
+
+/// The post an action on `id` acts on, if `viewer` may read it: the
+/// original when `id` is a boost (favouriting or boosting a boost
+/// favourites or boosts what it shows, as clients expect).
+async fn target(gw: &Gateway, viewer: Id, id: Id) -> Result<PostRecord, ApiError> {
+    let post = readable(gw, Some(viewer), id).await?;
+    match post.reblog_of_id {
+        Some(original) => readable(gw, Some(viewer), original).await,
+        None => Ok(post),
+    }
 }
 
 /// `POST /api/v1/statuses`'s parameters, as typed values.
@@ -290,7 +304,12 @@ async fn set_mark(
     on: bool,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user(mark_scope(kind))?;
-    let post = readable(&gw, Some(me), path_id(&id)?).await?;
+    // A boost itself is never pinned (`posts` says why); other marks go
+    // to what it shows.
+    let post = match kind {
+        Mark::Pin => readable(&gw, Some(me), path_id(&id)?).await?,
+        _ => target(&gw, me, path_id(&id)?).await?,
+    };
     let post = gw.posts.mark(kind, me, post.id, on).await.or_api()?;
     Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
 }
@@ -307,10 +326,75 @@ fn mark_handler(kind: Mark, on: bool) -> MethodRouter<Gateway> {
 fn mute_handler(on: bool) -> MethodRouter<Gateway> {
     post(move |State(gw): State<Gateway>, auth: Auth, BaseUrl(base): BaseUrl, Path(id): Path<String>| async move {
         let me = auth.user("write:mutes")?;
-        let post = readable(&gw, Some(me), path_id(&id)?).await?;
+        let post = target(&gw, me, path_id(&id)?).await?;
         let post = gw.posts.mute_conversation(me, post.id, on).await.or_api()?;
         Ok::<_, ApiError>(Json(render::one_status(&gw, &base, Some(me), &post).await?))
     })
+}
+
+/// `POST /api/v1/statuses/:id/reblog`: the boost (a status whose `reblog`
+/// is the original), with `visibility` (public, unlisted or private).
+/// Boosting again answers the same boost; another's private post is 422.
+pub async fn reblog(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:statuses")?;
+    let visibility = match params.text("visibility") {
+        None => Visibility::Public,
+        Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
+    };
+    let post = target(&gw, me, path_id(&id)?).await?;
+    let boost = gw.posts.reblog(me, post.id, visibility).await.or_api()?;
+    Ok(Json(render::one_status(&gw, &base, Some(me), &boost).await?))
+}
+
+/// `POST /api/v1/statuses/:id/unreblog`: the original, no longer boosted
+/// by the account (again changes nothing).
+pub async fn unreblog(
+    State(gw): State<Gateway>,
+    auth: Auth,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let me = auth.user("write:statuses")?;
+    let post = target(&gw, me, path_id(&id)?).await?;
+    let original = gw.posts.unreblog(me, post.id).await.or_api()?;
+    Ok(Json(render::one_status(&gw, &base, Some(me), &original).await?))
+}
+
+/// `GET /api/v1/statuses/:id/reblogged_by`: the boosters, newest boost
+/// first, paged by boost (`Link`).
+pub async fn reblogged_by(
+    State(gw): State<Gateway>,
+    auth: MaybeAuth,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<(HeaderMap, Json<Vec<model::entity::Account>>), ApiError> {
+    let viewer = auth.viewer("read:statuses")?;
+    let page = crate::paging::page(&params)?;
+    let post = readable(&gw, viewer, path_id(&id)?).await?;
+    let boosts = gw.posts.reblogged_by(post.reblog_of_id.unwrap_or(post.id), &page).await.or_api()?;
+    accounts_page(&gw, &base, &uri, &boosts).await
+}
+
+/// A page of accounts that marked or boosted a post, in the list's order,
+/// with `Link` cursors from the list's ids.
+async fn accounts_page(
+    gw: &Gateway,
+    base: &str,
+    uri: &axum::http::Uri,
+    list: &[posts::Marked],
+) -> Result<(HeaderMap, Json<Vec<model::entity::Account>>), ApiError> {
+    let who: Vec<Id> = list.iter().map(|m| m.account_id).collect();
+    let body = render::accounts_in_order(gw, base, &who).await?;
+    let cursors: Vec<Id> = list.iter().map(|m| m.id).collect();
+    Ok((crate::paging::link_header(base, uri.path(), uri.query(), &cursors), Json(body)))
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`: the accounts, newest
@@ -326,9 +410,6 @@ pub async fn favourited_by(
     let viewer = auth.viewer("read:statuses")?;
     let page = crate::paging::page(&params)?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
-    let favourites = gw.posts.marked_by(Mark::Favourite, post.id, &page).await.or_api()?;
-    let who: Vec<Id> = favourites.iter().map(|f| f.account_id).collect();
-    let body = render::accounts_in_order(&gw, &base, &who).await?;
-    let cursors: Vec<Id> = favourites.iter().map(|f| f.id).collect();
-    Ok((crate::paging::link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
+    let favourites = gw.posts.marked_by(Mark::Favourite, post.reblog_of_id.unwrap_or(post.id), &page).await.or_api()?;
+    accounts_page(&gw, &base, &uri, &favourites).await
 }

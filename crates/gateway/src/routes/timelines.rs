@@ -14,17 +14,20 @@ use axum::routing::get;
 use model::Id;
 use model::entity::Status;
 use platform::ApiError;
-use std::collections::HashSet;
+use posts::PostRecord;
+use std::collections::{HashMap, HashSet};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
     Routes::default().route("/api/v1/timelines/home", get(home)).route("/api/v1/timelines/public", get(public))
 }
 
-/// Entries (post and author ids) from `timelines`, then the posts and the
-/// authors concurrently. Posts deleted since they were fanned out simply
-/// drop out of the page; the `Link` cursors still come from the ids, so
-/// paging never skips or repeats.
+/// Entries (post, author and boosted post ids) from `timelines`, then the
+/// posts with the originals the boosts show, the authors and the viewer's
+/// state concurrently; only the originals' authors wait for the posts.
+/// Posts deleted since they were fanned out simply drop out of the page;
+/// the `Link` cursors still come from the ids, so paging never skips or
+/// repeats.
 pub async fn home(
     State(gw): State<Gateway>,
     auth: Auth,
@@ -36,13 +39,30 @@ pub async fn home(
     let page = page(&params)?;
     let entries = gw.timelines.home(me, &page).await.or_api()?;
     let ids: Vec<Id> = entries.iter().map(|e| e.post_id).collect();
+    let mut wanted = ids.clone();
+    wanted.extend(entries.iter().filter_map(|e| e.reblog_of).filter(|o| !ids.contains(o)));
     let authors: Vec<Id> = entries.iter().map(|e| e.author_id).collect::<HashSet<_>>().into_iter().collect();
     let (posts, accounts, state) = tokio::join!(
-        gw.posts.get_many(&ids),
+        gw.posts.get_many(&wanted),
         render::accounts(&gw, &base, &authors),
-        render::ViewerState::of(&gw, Some(me), &ids)
+        render::ViewerState::of(&gw, Some(me), &wanted)
     );
-    let body = render::assemble(&base, &posts.or_api()?, &accounts?, &state);
+    let (mut posts, mut accounts) = (posts.or_api()?, accounts?);
+    // The boosted originals: split off (a post both on the page and boosted
+    // on it stays on it), the ones the viewer may not see dropped.
+    let boosted_ids: HashSet<Id> = entries.iter().filter_map(|e| e.reblog_of).collect();
+    let originals = if boosted_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let boosted: Vec<PostRecord> = posts.iter().filter(|p| boosted_ids.contains(&p.id)).cloned().collect();
+        let on_page: HashSet<Id> = ids.iter().copied().collect();
+        posts.retain(|p| on_page.contains(&p.id));
+        let boosted = crate::visibility::visible(&gw, Some(me), boosted).await?;
+        let missing: Vec<Id> = boosted.iter().map(|p| p.author_id).filter(|a| !accounts.contains_key(a)).collect();
+        accounts.extend(render::accounts(&gw, &base, &missing).await?);
+        boosted.into_iter().map(|p| (p.id, p)).collect()
+    };
+    let body = render::assemble(&base, &posts, &originals, &accounts, &state);
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
