@@ -244,3 +244,51 @@ def test_edits(trio):
     assert source.text == "the final text" and source.spoiler_text == "cw"
     with pytest.raises(MastodonNotFoundError):
         bob.status_update(post, "not yours")
+
+
+def test_boosts(base_url, app):
+    alice, bob, carol, dave = (new_account(base_url, app, p) for p in ("alice", "bob", "carol", "dave"))
+    a, b = alice.account_verify_credentials(), bob.account_verify_credentials()
+    carol.account_follow(a.id)
+    carol.account_follow(b.id)
+    dave.account_follow(b.id)
+    original = alice.status_post("worth a boost")
+    boost = bob.status_reblog(original)
+    assert boost.reblog.id == original.id and boost.account.id == b.id
+    assert boost.reblog.reblogged is True and boost.reblog.reblogs_count == 1
+    assert bob.status_reblog(original).id == boost.id, "boosting again is the same boost"
+    assert [x.id for x in alice.status_reblogged_by(original)] == [b.id]
+    assert carol.status(original).reblogs_count == 1 and carol.status(original).reblogged is False
+
+    # Carol follows the author and the booster: the original appears once,
+    # and not as the boost. Dave follows only the booster: he sees the boost.
+    carols = eventually(lambda: (page := carol.timeline_home()) and page)
+    assert [s.id for s in carols] == [original.id]
+    daves = eventually(lambda: (page := dave.timeline_home()) and page)
+    assert [(s.id, s.reblog.id) for s in daves] == [(boost.id, original.id)]
+    # A boost far enough above an earlier appearance of its original shows.
+    fillers = [alice.status_post(f"filler {i}") for i in range(40)]
+    daves_boost = dave.status_reblog(original)
+    carol.account_follow(dave.account_verify_credentials().id)
+    carols = eventually(lambda: (page := all_pages(carol, carol.timeline_home(limit=20)))
+                        and len(page) == 42 and page)
+    assert [s.id for s in carols[:2]] == [daves_boost.id, fillers[-1].id]
+    assert carols[0].reblog.id == original.id and carols[-1].id == original.id
+
+    # Unboosting removes the boost from every home timeline.
+    unboosted = bob.status_unreblog(original)
+    assert unboosted.id == original.id and unboosted.reblogged is False
+    assert eventually(lambda: boost.id not in {s.id for s in dave.timeline_home()})
+    # Deleting the original removes every remaining boost of it.
+    alice.status_delete(original)
+    assert eventually(lambda: original.id not in {s.id for s in (s.reblog or s for s in
+                                                   all_pages(carol, carol.timeline_home(limit=40)))})
+    with pytest.raises(MastodonNotFoundError):
+        carol.status(daves_boost.id)
+
+    private = alice.status_post("followers only", visibility="private")
+    with pytest.raises(MastodonAPIError) as refused:
+        carol.status_reblog(private)
+    assert refused.value.args[1] == 422
+    with pytest.raises(MastodonNotFoundError):
+        dave.status_reblog(private)
