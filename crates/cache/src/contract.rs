@@ -9,7 +9,8 @@ fn e(post: i64, author: i64) -> Entry {
     Entry::post(Id::from_i64(post), Id::from_i64(author))
 }
 fn boost(post: i64, of: i64, booster: i64) -> Entry {
-    Entry { post_id: Id::from_i64(post), author_id: Id::from_i64(booster), reblog_of: Some(Id::from_i64(of)) }
+    // The boosted post's author: a number of its own, to tell it apart.
+    Entry::boost(Id::from_i64(post), Id::from_i64(booster), Id::from_i64(of), Id::from_i64(of + 1000))
 }
 fn id(n: i64) -> Id {
     Id::from_i64(n)

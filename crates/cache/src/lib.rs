@@ -72,8 +72,9 @@ impl Default for CacheSettings {
 
 /// One timeline entry. The author is kept so that an unfollow can remove an
 /// author's posts without asking `posts` which ones they were; a boost
-/// keeps the post it boosts, so a reader can hide a boost whose original
-/// is close below it (Mastodon's `REBLOG_FALLOFF`) without loading posts.
+/// keeps the post it boosts and that post's author, so a reader can hide a
+/// boost whose original is close below it (Mastodon's `REBLOG_FALLOFF`),
+/// or whose original's author it blocked or muted, without loading posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub post_id: Id,
@@ -82,6 +83,9 @@ pub struct Entry {
     /// The boosted post, when this entry is a boost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reblog_of: Option<Id>,
+    /// The boosted post's author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reblog_author: Option<Id>,
 }
 
 impl Entry {
@@ -90,11 +94,16 @@ impl Entry {
     /// first trim at the cap removes it, and a list that lost entries to
     /// the cap is no longer marked complete. Adapters store it as any other
     /// entry; `timelines` writes it and strips it from what it returns.
-    pub const END: Entry = Entry { post_id: Id::from_i64(0), author_id: Id::from_i64(0), reblog_of: None };
+    pub const END: Entry = Entry::post(Id::from_i64(0), Id::from_i64(0));
 
     /// An entry for a post of `author_id` (not a boost).
     pub const fn post(post_id: Id, author_id: Id) -> Entry {
-        Entry { post_id, author_id, reblog_of: None }
+        Entry { post_id, author_id, reblog_of: None, reblog_author: None }
+    }
+
+    /// An entry for `booster`'s boost `post_id` of `original` by `original_author`.
+    pub const fn boost(post_id: Id, booster: Id, original: Id, original_author: Id) -> Entry {
+        Entry { post_id, author_id: booster, reblog_of: Some(original), reblog_author: Some(original_author) }
     }
 
     /// The post this entry shows: the boosted one for a boost.

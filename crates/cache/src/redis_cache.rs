@@ -1,8 +1,9 @@
 //! Timelines in Redis, single node or Cluster.
 //!
 //! One sorted set per timeline, every score 0 and every member
-//! `<post id, 20 digits>:<author id>`, or `<post id>:<boosted id>:<author id>`
-//! for a boost (the author stays last, so one suffix finds an author's). With equal scores Redis orders
+//! `<post id, 20 digits>:<author id>`, or
+//! `<post id>:<boosted id>:<boosted post's author>:<author id>` for a boost
+//! (the author stays last, so one suffix finds an author's entries). With equal scores Redis orders
 //! members by their bytes, so fixed-width ids sort exactly by id and keyset
 //! pages are `ZREVRANGEBYLEX` ranges. (A score holding the 64-bit id would
 //! be a double, exact only to 2^53: ids would collide and misorder.)
@@ -99,17 +100,24 @@ pub struct RedisTimelineCache {
 fn member(e: &Entry) -> String {
     match e.reblog_of {
         None => format!("{:020}:{}", e.post_id.get(), e.author_id.get()),
-        Some(r) => format!("{:020}:{}:{}", e.post_id.get(), r.get(), e.author_id.get()),
+        Some(r) => {
+            format!("{:020}:{}:{}:{}", e.post_id.get(), r.get(), e.reblog_author.map_or(0, Id::get), e.author_id.get())
+        }
     }
 }
 
 fn parse_member(m: &str) -> Option<Entry> {
-    let (post, rest) = m.split_once(':')?;
-    let (reblog_of, author) = match rest.split_once(':') {
-        Some((r, a)) => (Some(Id::from_i64(r.parse().ok()?)), a),
-        None => (None, rest),
-    };
-    Some(Entry { post_id: Id::from_i64(post.parse().ok()?), author_id: Id::from_i64(author.parse().ok()?), reblog_of })
+    let id = |s: &str| s.parse::<i64>().ok().map(Id::from_i64);
+    let mut parts = m.split(':');
+    let post = id(parts.next()?)?;
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(author), None, None, None) => Some(Entry::post(post, id(author)?)),
+        (Some(of), Some(of_author), Some(author), None) => {
+            let of_author = id(of_author).filter(|a| a.get() != 0);
+            Some(Entry { post_id: post, author_id: id(author)?, reblog_of: Some(id(of)?), reblog_author: of_author })
+        }
+        _ => None,
+    }
 }
 
 fn fail(e: redis::RedisError) -> CacheError {

@@ -31,6 +31,9 @@ pub struct PostRecord {
     /// The boosted post, when this post is a boost (its text is empty).
     #[serde(default)]
     pub reblog_of_id: Option<Id>,
+    /// The boosted post's author.
+    #[serde(default)]
+    pub reblog_of_account_id: Option<Id>,
     #[serde(default)]
     pub reblogs_count: u64,
     pub created_at_ms: i64,
@@ -127,9 +130,11 @@ pub struct PostRef {
     pub post_id: Id,
     pub author_id: Id,
     pub in_reply_to_account_id: Option<Id>,
-    /// The boosted post, for a boost.
+    /// The boosted post and its author, for a boost.
     #[serde(default)]
     pub reblog_of: Option<Id>,
+    #[serde(default)]
+    pub reblog_author: Option<Id>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ fn post_row(r: &AnyRow) -> PostRecord {
         conversation_id: r.get::<Option<i64>, _>("conversation_id").map(Id::from_i64),
         edited_at_ms: r.get::<Option<i64>, _>("edited_at"),
         reblog_of_id: r.get::<Option<i64>, _>("reblog_of_id").map(Id::from_i64),
+        reblog_of_account_id: r.get::<Option<i64>, _>("reblog_of_account_id").map(Id::from_i64),
         reblogs_count: r.get::<i64, _>("reblogs_count").max(0) as u64,
         created_at_ms: r.get("created_at"),
     }
@@ -45,6 +46,7 @@ fn post_ref(r: &AnyRow) -> PostRef {
         author_id: Id::from_i64(r.get(1)),
         in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
         reblog_of: r.get::<Option<i64>, _>(3).map(Id::from_i64),
+        reblog_author: r.get::<Option<i64>, _>(4).map(Id::from_i64),
     }
 }
 
@@ -680,8 +682,8 @@ impl PostsApi for PostsService {
             _ => return Err(PostsError::Validation("Private posts cannot be boosted".into())),
         };
         let inserted = sqlx::query(
-            "INSERT INTO posts (id, author_id, text, visibility, reblog_of_id, conversation_id, created_at)
-             VALUES ($1, $2, '', $3, $4, $1, $5)
+            "INSERT INTO posts (id, author_id, text, visibility, reblog_of_id, reblog_of_account_id, conversation_id, created_at)
+             VALUES ($1, $2, '', $3, $4, $6, $1, $5)
              ON CONFLICT (reblog_of_id, author_id) WHERE reblog_of_id IS NOT NULL DO NOTHING",
         )
         .bind(id.get())
@@ -689,6 +691,7 @@ impl PostsApi for PostsService {
         .bind(visibility.as_str())
         .bind(original.get())
         .bind(now)
+        .bind(original_author.get())
         .execute(&mut *tx)
         .await
         .map_err(unexpected)?
@@ -836,10 +839,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND ($2 IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND ($2 IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
         ))
@@ -857,10 +860,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND id > $2
              ORDER BY id ASC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND id > $2
              ORDER BY id ASC LIMIT $3",
         ))
@@ -878,10 +881,10 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT value FROM json_each($2))
              ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id FROM posts
+            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)
              ORDER BY id DESC LIMIT $3",
         ))

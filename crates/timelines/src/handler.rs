@@ -166,16 +166,18 @@ impl TimelinesHandler {
                     author_id: *author_id,
                     in_reply_to_account_id: *in_reply_to_account_id,
                     reblog_of: None,
+                    reblog_author: None,
                 };
                 inserted = self.fan_out(&p).await?;
             }
-            Event::ReblogCreated { post_id, author_id, reblog_of_id, .. } => {
+            Event::ReblogCreated { post_id, author_id, reblog_of_id, original_author_id, .. } => {
                 // Fanned out as the booster's post; readers thin repeats.
                 let p = PostRef {
                     post_id: *post_id,
                     author_id: *author_id,
                     in_reply_to_account_id: None,
                     reblog_of: Some(*reblog_of_id),
+                    reblog_author: Some(*original_author_id),
                 };
                 inserted = self.fan_out(&p).await?;
             }

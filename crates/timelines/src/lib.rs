@@ -218,7 +218,7 @@ fn shown(entries: &[Entry], below: &[Entry], falloff: usize) -> Vec<bool> {
 
 /// The entry for a post.
 pub(crate) fn entry(p: &PostRef) -> Entry {
-    Entry { post_id: p.post_id, author_id: p.author_id, reblog_of: p.reblog_of }
+    Entry { post_id: p.post_id, author_id: p.author_id, reblog_of: p.reblog_of, reblog_author: p.reblog_author }
 }
 
 /// Where `author`'s list of recent posts lives in the timeline cache.
