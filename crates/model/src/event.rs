@@ -17,6 +17,24 @@ pub enum Event {
     FollowCreated { follower_id: Id, followee_id: Id },
     #[serde(rename = "follow.removed")]
     FollowRemoved { follower_id: Id, followee_id: Id },
+    /// `follower_id` changed what it asked of an existing follow: whether
+    /// `followee_id`'s boosts reach its home, whether it is notified of
+    /// `followee_id`'s posts.
+    #[serde(rename = "follow.updated")]
+    FollowUpdated { follower_id: Id, followee_id: Id, show_reblogs: bool, notify: bool },
+    /// `account_id` blocked `target_id` (the follows between them ended
+    /// in the same transaction, each with its `follow.removed`).
+    #[serde(rename = "block.created")]
+    BlockCreated { account_id: Id, target_id: Id },
+    #[serde(rename = "block.removed")]
+    BlockRemoved { account_id: Id, target_id: Id },
+    /// `account_id` muted `target_id` (its notifications too when
+    /// `notifications`).
+    #[serde(rename = "mute.created")]
+    MuteCreated { account_id: Id, target_id: Id, notifications: bool },
+    /// Unmuted, or the mute's time ran out.
+    #[serde(rename = "mute.removed")]
+    MuteRemoved { account_id: Id, target_id: Id },
     /// `follower_id` asked to follow the locked `followee_id`.
     #[serde(rename = "follow_request.created")]
     FollowRequestCreated { follower_id: Id, followee_id: Id },
@@ -46,6 +64,11 @@ impl Event {
             Event::FollowCreated { .. } => "follow.created",
             Event::FollowRemoved { .. } => "follow.removed",
             Event::FollowRequestCreated { .. } => "follow_request.created",
+            Event::FollowUpdated { .. } => "follow.updated",
+            Event::BlockCreated { .. } => "block.created",
+            Event::BlockRemoved { .. } => "block.removed",
+            Event::MuteCreated { .. } => "mute.created",
+            Event::MuteRemoved { .. } => "mute.removed",
             Event::PostCreated { .. } => "post.created",
             Event::PostDeleted { .. } => "post.deleted",
             Event::PostUpdated { .. } => "post.updated",

@@ -3,7 +3,7 @@
 //! `follow.created` arriving after the unfollow, a `post.created` after the
 //! delete) cannot resurrect what is gone.
 
-use crate::{Celebrities, TimelinesService, authored, entry, reaches, reaches_all};
+use crate::{Celebrities, Filters, TimelinesService, authored, entry, reaches, reaches_all};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
 use cache::Entry;
@@ -56,7 +56,7 @@ impl TimelinesHandler {
     }
 
     pub fn subscription() -> Subscription {
-        Subscription::new(TimelinesService::COMPONENT, &["post.*", "reblog.*", "follow.*"])
+        Subscription::new(TimelinesService::COMPONENT, &["post.*", "reblog.*", "follow.*", "block.*", "mute.*"])
     }
 }
 
@@ -149,6 +149,12 @@ impl TimelinesHandler {
                     .filter(|&f| reaches(f, p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f)))),
             );
         }
+        // Nothing for those who block or mute the author (or the boosted
+        // post's author), or whom they block, or who hide the booster's boosts.
+        let unreached: HashSet<Id> = s.users.unreached(p.author_id, p.reblog_author).await?.into_iter().collect();
+        if !unreached.is_empty() {
+            owners.retain(|o| o.get() < 0 || *o == p.author_id || !unreached.contains(o));
+        }
         s.cache.insert(&owners, &[entry(p)]).await?;
         tracing::debug!(post = %p.post_id, owners = owners.len(), "fanned out");
         // Home timelines written (not the author's list).
@@ -192,7 +198,11 @@ impl TimelinesHandler {
                 if !s.users.is_following(*follower_id, *followee_id).await? {
                     return Ok(0); // unfollowed since
                 }
-                let following: HashSet<Id> = s.users.following_ids(*follower_id).await?.into_iter().collect();
+                let (following, filters) = futures::try_join!(
+                    s.users.following_ids(*follower_id),
+                    Filters::of(&*s.users, *follower_id)
+                )?;
+                let following: HashSet<Id> = following.into_iter().collect();
                 // The followee's own posts, and (now that the follower
                 // follows the person replied to) replies to the followee by
                 // accounts the follower already follows: what a rebuild
@@ -209,6 +219,7 @@ impl TimelinesHandler {
                     .filter(|p| reaches(*follower_id, p, |a| following.contains(&a)))
                     .chain(replies)
                     .map(|p| entry(&p))
+                    .filter(|e| filters.admits(*follower_id, e))
                     .collect();
                 s.cache.backfill(*follower_id, &entries, floor).await?;
                 inserted = entries.len();
@@ -224,6 +235,18 @@ impl TimelinesHandler {
                     s.posts.replies_to(*followee_id, &others, s.cap).await?.into_iter().map(|p| p.post_id).collect();
                 s.cache.remove_posts(&[*follower_id], &replies).await?;
             }
+            // What the account kept out while it blocked or muted, or hid
+            // boosts, is missing from its timeline (fan-out skipped it):
+            // the next read rebuilds it complete. Blocking the other way
+            // ends the same for the target.
+            Event::BlockRemoved { account_id, target_id } => {
+                s.cache.evict(*account_id).await?;
+                s.cache.evict(*target_id).await?;
+            }
+            Event::MuteRemoved { account_id, .. } => s.cache.evict(*account_id).await?,
+            Event::FollowUpdated { follower_id, show_reblogs: true, .. } => s.cache.evict(*follower_id).await?,
+            // Reads hide at once what a new block or mute keeps out.
+            Event::BlockCreated { .. } | Event::MuteCreated { .. } | Event::FollowUpdated { .. } => {}
             Event::AccountCreated { .. }
             | Event::FavouriteCreated { .. }
             | Event::FavouriteRemoved { .. }

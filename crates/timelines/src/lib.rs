@@ -216,6 +216,38 @@ fn shown(entries: &[Entry], below: &[Entry], falloff: usize) -> Vec<bool> {
         .collect()
 }
 
+/// What an account's blocks and mutes keep out of its home timeline: the
+/// posts and boosts of accounts it blocks, that block it or that it mutes,
+/// boosts of their posts, and the boosts of accounts whose boosts it hides.
+/// Applied at fan-out (nothing is inserted), at rebuild and at read (a
+/// block made after fan-out still hides).
+#[derive(Default)]
+pub(crate) struct Filters {
+    hidden: HashSet<Id>,
+    no_boosts_from: HashSet<Id>,
+}
+
+impl Filters {
+    pub(crate) async fn of(users: &dyn UsersApi, owner: Id) -> users::Result<Filters> {
+        let f = users.timeline_filters(owner).await?;
+        Ok(Filters { hidden: f.hidden_accounts().collect(), no_boosts_from: f.hiding_reblogs.into_iter().collect() })
+    }
+
+    /// Whether `owner`'s home shows `e`, as far as blocks and mutes go.
+    pub(crate) fn admits(&self, owner: Id, e: &Entry) -> bool {
+        if self.hidden.is_empty() && self.no_boosts_from.is_empty() {
+            return true;
+        }
+        if e.author_id != owner && self.hidden.contains(&e.author_id) {
+            return false;
+        }
+        if e.reblog_author.is_some_and(|a| self.hidden.contains(&a)) {
+            return false;
+        }
+        !(e.reblog_of.is_some() && self.no_boosts_from.contains(&e.author_id))
+    }
+}
+
 /// The entry for a post.
 pub(crate) fn entry(p: &PostRef) -> Entry {
     Entry { post_id: p.post_id, author_id: p.author_id, reblog_of: p.reblog_of, reblog_author: p.reblog_author }
@@ -360,7 +392,9 @@ impl TimelinesService {
     /// direction `walk` says. Posts that fan-out would not have delivered
     /// (replies to strangers) are skipped.
     async fn walk_the_store(&self, owner: Id, want: usize, walk: Walk) -> Result<Vec<Entry>> {
-        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
+        let (following, filters) =
+            futures::try_join!(self.users.following_ids(owner), Filters::of(&*self.users, owner))?;
+        let following: HashSet<Id> = following.into_iter().collect();
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let mut out = Vec::with_capacity(want);
@@ -383,7 +417,7 @@ impl TimelinesService {
                     return Ok(out);
                 }
                 cursor = Some(p.post_id);
-                if reaches(owner, &p, |a| following.contains(&a)) {
+                if reaches(owner, &p, |a| following.contains(&a)) && filters.admits(owner, &entry(&p)) {
                     out.push(entry(&p));
                     if out.len() == want {
                         return Ok(out);
@@ -404,11 +438,14 @@ impl TimelinesService {
         // Mark the timeline present *before* reading the sources, so fan-out
         // of any post committed after our read lands in it (see `cache`).
         self.cache.begin_rebuild(owner).await?;
-        let following: HashSet<Id> = self.users.following_ids(owner).await?.into_iter().collect();
+        let (following, filters) =
+            futures::try_join!(self.users.following_ids(owner), Filters::of(&*self.users, owner))?;
+        let following: HashSet<Id> = following.into_iter().collect();
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let recent = self.posts.recent_by_authors(&authors, None, self.cap).await?;
-        let rebuilt = self.finish_rebuild(owner, recent, |p| reaches(owner, p, |a| following.contains(&a))).await?;
+        let keep = |p: &PostRef| reaches(owner, p, |a| following.contains(&a)) && filters.admits(owner, &entry(p));
+        let rebuilt = self.finish_rebuild(owner, recent, keep).await?;
         tracing::debug!(%owner, entries = rebuilt.entries.len(), cached = rebuilt.cached, "home timeline rebuilt");
         Ok(rebuilt)
     }
@@ -473,18 +510,20 @@ const MAX_READ: usize = 1000;
 #[async_trait]
 impl TimelinesApi for TimelinesService {
     async fn home(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
-        // What the timeline holds, a page at a time, with the boosts that
-        // are not shown taken out; a page they thinned is read again,
-        // larger, so it comes back full while the timeline has more.
+        // What the timeline holds, a page at a time, with what blocks and
+        // mutes keep out and the boosts that are not shown taken out; a
+        // page they thinned is read again, larger, so it comes back full
+        // while the timeline has more.
+        let filters = Filters::of(&*self.users, account).await?;
         let mut want = page.limit;
         loop {
             let held = self.held(account, &Page { limit: want, ..*page }).await?;
             let more = held.len() >= want;
-            let below = match held.last() {
+            let lowest = held.last().map(|e| e.post_id);
+            let held: Vec<Entry> = held.into_iter().filter(|e| filters.admits(account, e)).collect();
+            let below = match lowest {
                 Some(lowest) if held.iter().any(|e| e.reblog_of.is_some()) => {
-                    let under =
-                        Page { max_id: Some(lowest.post_id), since_id: None, min_id: None, limit: self.reblog_falloff };
-                    self.held(account, &under).await?
+                    self.admitted_below(account, lowest, self.reblog_falloff, &filters).await?
                 }
                 _ => Vec::new(),
             };
@@ -508,8 +547,27 @@ impl TimelinesApi for TimelinesService {
 }
 
 impl TimelinesService {
+    /// The `n` entries of `account`'s home just below `below` that its
+    /// filters admit (fewer at the end of the timeline), newest first.
+    async fn admitted_below(&self, account: Id, below: Id, n: usize, filters: &Filters) -> Result<Vec<Entry>> {
+        let mut out = Vec::with_capacity(n);
+        let mut cursor = below;
+        loop {
+            let want = (n - out.len()) * 2;
+            let held =
+                self.held(account, &Page { max_id: Some(cursor), since_id: None, min_id: None, limit: want }).await?;
+            let Some(last) = held.last() else { return Ok(out) };
+            cursor = last.post_id;
+            let exhausted = held.len() < want;
+            out.extend(held.into_iter().filter(|e| filters.admits(account, e)).take(n - out.len()));
+            if out.len() == n || exhausted {
+                return Ok(out);
+            }
+        }
+    }
+
     /// A page of everything `account`'s home timeline holds, boosts not
-    /// yet thinned, newest first.
+    /// yet thinned nor blocks and mutes applied, newest first.
     async fn held(&self, account: Id, page: &Page) -> Result<Vec<Entry>> {
         let celebrities = self.followed_celebrities(account).await?;
         let mut owners = vec![account];

@@ -88,6 +88,85 @@ pub struct RelationshipRecord {
     /// This account asked to follow the viewer and waits.
     #[serde(default)]
     pub requested_by: bool,
+    #[serde(default)]
+    pub blocking: bool,
+    #[serde(default)]
+    pub blocked_by: bool,
+    #[serde(default)]
+    pub muting: bool,
+    #[serde(default)]
+    pub muting_notifications: bool,
+    /// The followed (or requested) account's boosts reach the viewer's home.
+    #[serde(default = "yes")]
+    pub showing_reblogs: bool,
+    /// The viewer is notified of the followed account's posts.
+    #[serde(default)]
+    pub notifying: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RelationshipRecord {
+    /// No relationship at all with `id`.
+    pub fn none(id: Id) -> Self {
+        RelationshipRecord {
+            id,
+            following: false,
+            followed_by: false,
+            requested: false,
+            requested_by: false,
+            blocking: false,
+            blocked_by: false,
+            muting: false,
+            muting_notifications: false,
+            showing_reblogs: false,
+            notifying: false,
+        }
+    }
+}
+
+/// What the viewer asked of a follow (`POST /api/v1/accounts/:id/follow`'s
+/// `reblogs` and `notify`); `None` leaves it as it is (new follows: boosts
+/// shown, no notifications).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowOptions {
+    pub reblogs: Option<bool>,
+    pub notify: Option<bool>,
+}
+
+/// One row of a mutes list: as [`FollowEdge`], and when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteEdge {
+    pub mute_id: Id,
+    pub account_id: Id,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// What shapes an account's home timeline besides its follows: whom it
+/// blocks, who blocks it, whom it mutes, and whose boosts it hides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineFilters {
+    pub blocking: Vec<Id>,
+    pub blocked_by: Vec<Id>,
+    pub muting: Vec<Id>,
+    pub hiding_reblogs: Vec<Id>,
+}
+
+impl TimelineFilters {
+    /// Whether nothing is filtered: the common case, checked first.
+    pub fn is_empty(&self) -> bool {
+        self.blocking.is_empty()
+            && self.blocked_by.is_empty()
+            && self.muting.is_empty()
+            && self.hiding_reblogs.is_empty()
+    }
+
+    /// Accounts whose posts, and boosts of whose posts, are hidden.
+    pub fn hidden_accounts(&self) -> impl Iterator<Item = Id> + '_ {
+        self.blocking.iter().chain(&self.blocked_by).chain(&self.muting).copied()
+    }
 }
 
 /// An account's preferences, as `GET /api/v1/preferences` shows them.
@@ -255,4 +334,51 @@ pub trait UsersApi: Send + Sync + 'static {
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>>;
     #[read]
     async fn is_following(&self, follower: Id, followee: Id) -> Result<bool>;
+    /// Sets what `follower` asks of its follow (or pending request) of
+    /// `followee`; without either, changes nothing. The relationship.
+    #[write]
+    async fn set_follow_options(
+        &self,
+        follower: Id,
+        followee: Id,
+        options: FollowOptions,
+    ) -> Result<RelationshipRecord>;
+
+    // Blocks and mutes.
+    /// `account` blocks (`on`) or unblocks `target`; a block ends the
+    /// follows and follow requests between them. Again changes nothing.
+    #[write]
+    async fn block(&self, account: Id, target: Id, on: bool) -> Result<RelationshipRecord>;
+    /// `account` mutes `target` (its notifications too when
+    /// `notifications`) until `expires_at_ms` (`None`: until unmuted);
+    /// muting again updates both.
+    #[write]
+    async fn mute(
+        &self,
+        account: Id,
+        target: Id,
+        notifications: bool,
+        expires_at_ms: Option<i64>,
+    ) -> Result<RelationshipRecord>;
+    #[write]
+    async fn unmute(&self, account: Id, target: Id) -> Result<RelationshipRecord>;
+    /// `account`'s blocks, newest first, keyset-paged by block id.
+    #[read]
+    async fn blocks(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>>;
+    /// `account`'s mutes, newest first, keyset-paged by mute id.
+    #[read]
+    async fn mutes(&self, account: Id, page: &Page) -> Result<Vec<MuteEdge>>;
+    /// What filters `account`'s home timeline: one statement.
+    #[read]
+    async fn timeline_filters(&self, account: Id) -> Result<TimelineFilters>;
+    /// Who must not find `author`'s post — or, with `boosted` (the boosted
+    /// post's author), `author`'s boost — in their home timeline: whoever
+    /// blocks or mutes either, whom either blocks, and for a boost whoever
+    /// hides `author`'s boosts.
+    #[read]
+    async fn unreached(&self, author: Id, boosted: Option<Id>) -> Result<Vec<Id>>;
+    /// Ends the mutes whose time ran out (each with its `mute.removed`);
+    /// how many. Run now and then by every `users` instance.
+    #[write]
+    async fn expire_mutes(&self) -> Result<u64>;
 }

@@ -97,11 +97,27 @@ impl UsersService {
         Ok(edges)
     }
 
+    /// Whether either account blocks the other.
+    async fn blocked_between(&self, a: Id, b: Id) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM blocks WHERE (account_id = $1 AND target_id = $2) OR (account_id = $2 AND target_id = $1)",
+        )
+        .bind(a.get())
+        .bind(b.get())
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(n > 0)
+    }
+
     async fn change_follow(&self, follower: Id, followee: Id, follow: bool) -> Result<RelationshipRecord> {
         if follower == followee {
             return Err(UsersError::Forbidden("You cannot follow yourself".into()));
         }
         let target = self.account_by(followee).await?;
+        if follow && self.blocked_between(follower, followee).await? {
+            return Err(UsersError::Forbidden("This action is not allowed".into()));
+        }
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
         let (changed, requested) = if follow && target.locked {
             // A locked account is asked, unless it is followed already.
@@ -558,41 +574,46 @@ impl UsersApi for UsersService {
     }
 
     async fn relationships(&self, viewer: Id, ids: &[Id]) -> Result<Vec<RelationshipRecord>> {
-        let list = id_list(ids);
-        let rows = sqlx::query(self.db.sql(
-            "SELECT follower_id, followee_id FROM follows
-             WHERE (follower_id = $1 AND followee_id IN (SELECT value FROM json_each($2)))
-                OR (followee_id = $3 AND follower_id IN (SELECT value FROM json_each($4)))",
-            "SELECT follower_id, followee_id FROM follows
-             WHERE (follower_id = $1 AND followee_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint))
-                OR (followee_id = $3 AND follower_id IN (SELECT jsonb_array_elements_text($4::jsonb)::bigint))",
-        ))
-        .bind(viewer.get())
-        .bind(&list)
-        .bind(viewer.get())
-        .bind(&list)
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(unexpected)?;
-        let pairs: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        // Pending requests either way: few, so all of the viewer's.
-        let asked = sqlx::query(
-            "SELECT follower_id, followee_id FROM follow_requests WHERE follower_id = $1 OR followee_id = $2",
-        )
-        .bind(viewer.get())
-        .bind(viewer.get())
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(unexpected)?;
-        let asked: Vec<(i64, i64)> = asked.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let list =
+            self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)::bigint");
+        // Every kind of edge between the viewer and the accounts in one
+        // statement: a row per edge, its kind first, then two flags.
+        // The id list's unpacking is a constant; values are bound.
+        let sql = format!(
+            "SELECT 0, followee_id, show_reblogs, notify FROM follows WHERE follower_id = $1 AND followee_id IN ({list})
+             UNION ALL SELECT 1, follower_id, 0, 0 FROM follows WHERE followee_id = $1 AND follower_id IN ({list})
+             UNION ALL SELECT 2, followee_id, show_reblogs, notify FROM follow_requests
+               WHERE follower_id = $1 AND followee_id IN ({list})
+             UNION ALL SELECT 3, follower_id, 0, 0 FROM follow_requests WHERE followee_id = $1 AND follower_id IN ({list})
+             UNION ALL SELECT 4, target_id, 0, 0 FROM blocks WHERE account_id = $1 AND target_id IN ({list})
+             UNION ALL SELECT 5, account_id, 0, 0 FROM blocks WHERE target_id = $1 AND account_id IN ({list})
+             UNION ALL SELECT 6, target_id, notifications, 0 FROM mutes WHERE account_id = $1 AND target_id IN ({list})
+               AND (expires_at IS NULL OR expires_at > $3)"
+        );
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.get())
+            .bind(id_list(ids))
+            .bind(now_millis())
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
         Ok(ids
             .iter()
-            .map(|&id| RelationshipRecord {
-                id,
-                following: pairs.contains(&(viewer.get(), id.get())),
-                followed_by: pairs.contains(&(id.get(), viewer.get())),
-                requested: asked.contains(&(viewer.get(), id.get())),
-                requested_by: asked.contains(&(id.get(), viewer.get())),
+            .map(|&id| {
+                let mut r = RelationshipRecord::none(id);
+                for &(kind, _, a, b) in rows.iter().filter(|row| row.1 == id.get()) {
+                    match kind {
+                        0 => (r.following, r.showing_reblogs, r.notifying) = (true, a != 0, b != 0),
+                        1 => r.followed_by = true,
+                        2 if !r.following => (r.requested, r.showing_reblogs, r.notifying) = (true, a != 0, b != 0),
+                        2 => r.requested = true,
+                        3 => r.requested_by = true,
+                        4 => r.blocking = true,
+                        5 => r.blocked_by = true,
+                        _ => (r.muting, r.muting_notifications) = (true, a != 0),
+                    }
+                }
+                r
             })
             .collect())
     }
@@ -612,17 +633,29 @@ impl UsersApi for UsersService {
 
     async fn answer_follow_request(&self, account: Id, requester: Id, accept: bool) -> Result<RelationshipRecord> {
         let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
-        let pending = sqlx::query("DELETE FROM follow_requests WHERE follower_id = $1 AND followee_id = $2")
+        let pending: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM follow_requests WHERE follower_id = $1 AND followee_id = $2 RETURNING show_reblogs, notify",
+        )
+        .bind(requester.get())
+        .bind(account.get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        let Some((show_reblogs, notify)) = pending else { return Err(UsersError::NotFound) };
+        let changed = accept && Self::edge(&mut tx, &self.ids, requester, account, true).await?;
+        if changed {
+            // What the requester asked of the follow, kept with the request.
+            sqlx::query(
+                "UPDATE follows SET show_reblogs = $1, notify = $2 WHERE follower_id = $3 AND followee_id = $4",
+            )
+            .bind(show_reblogs)
+            .bind(notify)
             .bind(requester.get())
             .bind(account.get())
             .execute(&mut *tx)
             .await
-            .map_err(unexpected)?
-            .rows_affected();
-        if pending == 0 {
-            return Err(UsersError::NotFound);
+            .map_err(unexpected)?;
         }
-        let changed = accept && Self::edge(&mut tx, &self.ids, requester, account, true).await?;
         tx.commit().await.map_err(unexpected)?;
         if changed {
             self.outbox.wake();
@@ -665,6 +698,291 @@ impl UsersApi for UsersService {
             .await
             .map_err(unexpected)?;
         Ok(n > 0)
+    }
+
+    async fn set_follow_options(
+        &self,
+        follower: Id,
+        followee: Id,
+        options: FollowOptions,
+    ) -> Result<RelationshipRecord> {
+        if options.reblogs.is_some() || options.notify.is_some() {
+            let (reblogs, notify) = (options.reblogs.map(i64::from), options.notify.map(i64::from));
+            let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+            let changed: Option<(i64, i64)> = sqlx::query_as(
+                "UPDATE follows SET show_reblogs = COALESCE($1, show_reblogs), notify = COALESCE($2, notify)
+                 WHERE follower_id = $3 AND followee_id = $4
+                   AND (show_reblogs <> COALESCE($1, show_reblogs) OR notify <> COALESCE($2, notify))
+                 RETURNING show_reblogs, notify",
+            )
+            .bind(reblogs)
+            .bind(notify)
+            .bind(follower.get())
+            .bind(followee.get())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+            sqlx::query(
+                "UPDATE follow_requests SET show_reblogs = COALESCE($1, show_reblogs), notify = COALESCE($2, notify)
+                 WHERE follower_id = $3 AND followee_id = $4",
+            )
+            .bind(reblogs)
+            .bind(notify)
+            .bind(follower.get())
+            .bind(followee.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+            if let Some((show_reblogs, notify)) = changed {
+                let event = Event::FollowUpdated {
+                    follower_id: follower,
+                    followee_id: followee,
+                    show_reblogs: show_reblogs != 0,
+                    notify: notify != 0,
+                };
+                Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+            }
+            tx.commit().await.map_err(unexpected)?;
+            if changed.is_some() {
+                self.outbox.wake();
+            }
+        }
+        Ok(self.relationships(follower, &[followee]).await?.remove(0))
+    }
+
+    async fn block(&self, account: Id, target: Id, on: bool) -> Result<RelationshipRecord> {
+        if account == target {
+            return Err(UsersError::Validation("You cannot block yourself".into()));
+        }
+        self.account_by(target).await?;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // The write comes first (it takes SQLite's write lock).
+        let changed = if on {
+            sqlx::query(
+                "INSERT INTO blocks (id, account_id, target_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, target_id) DO NOTHING",
+            )
+            .bind(self.ids.next().get())
+            .bind(account.get())
+            .bind(target.get())
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+        } else {
+            sqlx::query("DELETE FROM blocks WHERE account_id = $1 AND target_id = $2")
+                .bind(account.get())
+                .bind(target.get())
+                .execute(&mut *tx)
+                .await
+        }
+        .map_err(unexpected)?
+        .rows_affected()
+            == 1;
+        let mut unfollowed = false;
+        if changed && on {
+            // A block ends what is between the two, both ways.
+            unfollowed |= Self::edge(&mut tx, &self.ids, account, target, false).await?;
+            unfollowed |= Self::edge(&mut tx, &self.ids, target, account, false).await?;
+            sqlx::query(
+                "DELETE FROM follow_requests WHERE (follower_id = $1 AND followee_id = $2)
+                                               OR (follower_id = $2 AND followee_id = $1)",
+            )
+            .bind(account.get())
+            .bind(target.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?;
+        }
+        if changed {
+            let event = if on {
+                Event::BlockCreated { account_id: account, target_id: target }
+            } else {
+                Event::BlockRemoved { account_id: account, target_id: target }
+            };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        if changed {
+            self.outbox.wake();
+        }
+        if unfollowed {
+            self.refresh_records(&[account, target]).await;
+        }
+        Ok(self.relationships(account, &[target]).await?.remove(0))
+    }
+
+    async fn mute(
+        &self,
+        account: Id,
+        target: Id,
+        notifications: bool,
+        expires_at_ms: Option<i64>,
+    ) -> Result<RelationshipRecord> {
+        if account == target {
+            return Err(UsersError::Validation("You cannot mute yourself".into()));
+        }
+        self.account_by(target).await?;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // Muting again changes the terms; only a new mute is an event.
+        let updated = sqlx::query(
+            "UPDATE mutes SET notifications = $1, expires_at = $2 WHERE account_id = $3 AND target_id = $4",
+        )
+        .bind(i64::from(notifications))
+        .bind(expires_at_ms)
+        .bind(account.get())
+        .bind(target.get())
+        .execute(&mut *tx)
+        .await
+        .map_err(unexpected)?
+        .rows_affected()
+            == 1;
+        let created = !updated
+            && sqlx::query(
+                "INSERT INTO mutes (id, account_id, target_id, notifications, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, target_id) DO NOTHING",
+            )
+            .bind(self.ids.next().get())
+            .bind(account.get())
+            .bind(target.get())
+            .bind(i64::from(notifications))
+            .bind(expires_at_ms)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?
+            .rows_affected()
+                == 1;
+        if created {
+            let event = Event::MuteCreated { account_id: account, target_id: target, notifications };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        if created {
+            self.outbox.wake();
+        }
+        Ok(self.relationships(account, &[target]).await?.remove(0))
+    }
+
+    async fn unmute(&self, account: Id, target: Id) -> Result<RelationshipRecord> {
+        self.account_by(target).await?;
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        let removed = sqlx::query("DELETE FROM mutes WHERE account_id = $1 AND target_id = $2")
+            .bind(account.get())
+            .bind(target.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(unexpected)?
+            .rows_affected()
+            == 1;
+        if removed {
+            let event = Event::MuteRemoved { account_id: account, target_id: target };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        if removed {
+            self.outbox.wake();
+        }
+        Ok(self.relationships(account, &[target]).await?.remove(0))
+    }
+
+    async fn blocks(&self, account: Id, page: &Page) -> Result<Vec<FollowEdge>> {
+        self.edges("blocks", "account_id", "target_id", account, page).await
+    }
+
+    async fn mutes(&self, account: Id, page: &Page) -> Result<Vec<MuteEdge>> {
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        };
+        // `order` is a constant of this file; values are bound.
+        let sql = format!(
+            "SELECT id, target_id, expires_at FROM mutes WHERE account_id = $1
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) AND (expires_at IS NULL OR expires_at > $5)
+             ORDER BY id {order} LIMIT $4"
+        );
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64)
+            .bind(now_millis())
+            .fetch_all(self.db.reader())
+            .await
+            .map_err(unexpected)?;
+        let mut edges: Vec<MuteEdge> = rows
+            .into_iter()
+            .map(|(id, target, expires)| MuteEdge {
+                mute_id: Id::from_i64(id),
+                account_id: Id::from_i64(target),
+                expires_at_ms: expires,
+            })
+            .collect();
+        edges.sort_by_key(|e| std::cmp::Reverse(e.mute_id));
+        Ok(edges)
+    }
+
+    async fn timeline_filters(&self, account: Id) -> Result<TimelineFilters> {
+        // Mutes apply until swept (`expire_mutes`), not to the millisecond:
+        // the sweep announces the end, and timelines that skipped the
+        // muted account's posts take them back then.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT 0, target_id FROM blocks WHERE account_id = $1
+             UNION ALL SELECT 1, account_id FROM blocks WHERE target_id = $1
+             UNION ALL SELECT 2, target_id FROM mutes WHERE account_id = $1
+             UNION ALL SELECT 3, followee_id FROM follows WHERE follower_id = $1 AND show_reblogs = 0",
+        )
+        .bind(account.get())
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        let mut f = TimelineFilters::default();
+        for (kind, id) in rows {
+            let id = Id::from_i64(id);
+            match kind {
+                0 => f.blocking.push(id),
+                1 => f.blocked_by.push(id),
+                2 => f.muting.push(id),
+                _ => f.hiding_reblogs.push(id),
+            }
+        }
+        Ok(f)
+    }
+
+    async fn unreached(&self, author: Id, boosted: Option<Id>) -> Result<Vec<Id>> {
+        let rows: Vec<i64> = sqlx::query_scalar(
+            "SELECT account_id FROM blocks WHERE target_id IN ($1, $2)
+             UNION SELECT target_id FROM blocks WHERE account_id IN ($1, $2)
+             UNION SELECT account_id FROM mutes WHERE target_id IN ($1, $2)
+             UNION SELECT follower_id FROM follows WHERE $2 IS NOT NULL AND followee_id = $1 AND show_reblogs = 0",
+        )
+        .bind(author.get())
+        .bind(boosted.map(Id::get))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows.into_iter().map(Id::from_i64).collect())
+    }
+
+    async fn expire_mutes(&self) -> Result<u64> {
+        let mut tx = self.db.pool.begin().await.map_err(unexpected)?;
+        // A batch at a time, so one sweep never holds the table long.
+        let ended: Vec<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM mutes WHERE id IN (SELECT id FROM mutes WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT 500)
+             RETURNING account_id, target_id",
+        )
+        .bind(now_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        for &(account, target) in &ended {
+            let event = Event::MuteRemoved { account_id: Id::from_i64(account), target_id: Id::from_i64(target) };
+            Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
+        }
+        tx.commit().await.map_err(unexpected)?;
+        if !ended.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(ended.len() as u64)
     }
 }
 

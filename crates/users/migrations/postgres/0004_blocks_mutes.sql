@@ -1,0 +1,32 @@
+-- Blocks: account_id blocks target_id. A block ends follows and follow
+-- requests both ways, in its transaction; the id orders an account's
+-- blocks (GET /api/v1/blocks pages by it).
+CREATE TABLE blocks (
+    id         BIGINT PRIMARY KEY,
+    account_id BIGINT NOT NULL,
+    target_id  BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (account_id, target_id)
+);
+CREATE INDEX blocks_by_target ON blocks (target_id);
+-- Mutes: account_id mutes target_id, its notifications too unless
+-- notifications is 0, until expires_at (null: until unmuted). Expired
+-- mutes are swept (and announced) by the users component.
+CREATE TABLE mutes (
+    id            BIGINT PRIMARY KEY,
+    account_id    BIGINT NOT NULL,
+    target_id     BIGINT NOT NULL,
+    notifications BIGINT NOT NULL DEFAULT 1,
+    expires_at    BIGINT,
+    created_at    BIGINT NOT NULL,
+    UNIQUE (account_id, target_id)
+);
+CREATE INDEX mutes_by_target ON mutes (target_id);
+CREATE INDEX mutes_expiring ON mutes (expires_at) WHERE expires_at IS NOT NULL;
+-- What a follower asked of a follow: the followee's boosts in its home
+-- (show_reblogs), a notification for each of its posts (notify). A
+-- request keeps them until it is authorized.
+ALTER TABLE follows ADD COLUMN show_reblogs BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE follows ADD COLUMN notify BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE follow_requests ADD COLUMN show_reblogs BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE follow_requests ADD COLUMN notify BIGINT NOT NULL DEFAULT 0;
