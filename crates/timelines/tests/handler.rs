@@ -431,3 +431,59 @@ async fn boosts_fan_out_once_and_fall_off_after_40_on_sqlite() {
 async fn boosts_fan_out_once_and_fall_off_after_40_on_postgres() {
     boosts_fan_out_once_and_fall_off_after_40(world_on(true).await).await;
 }
+
+/// Block, mute and follow-option events handled twice leave the same
+/// state; fan-out skips a muter; lifting a mute evicts the timeline it
+/// left incomplete, whose next read has everything.
+async fn block_and_mute_events_handled_twice_leave_the_same_state(w: World) {
+    let (a, b, c) = (w.account("a").await, w.account("b").await, w.account("c").await);
+    w.users.follow(b, a).await.unwrap();
+    w.users.follow(c, a).await.unwrap();
+    for o in [a, b, c] {
+        w.service.home(o, &Page::first(20)).await.unwrap(); // materialise
+    }
+    let created = |post_id: Id| Event::PostCreated {
+        post_id,
+        author_id: a,
+        visibility: Visibility::Public,
+        in_reply_to_account_id: None,
+    };
+    let p = w.post(a, "before the mute").await;
+    w.twice(created(p), &[b, c]).await;
+
+    w.users.mute(b, a, true, None).await.unwrap();
+    w.twice(Event::MuteCreated { account_id: b, target_id: a, notifications: true }, &[b]).await;
+    assert!(home(&w, b).await.is_empty(), "a read hides what was fanned out before the mute");
+    let q = w.post(a, "while muted").await;
+    let s = w.twice(created(q), &[b, c]).await;
+    assert_eq!(s, vec![vec![p], vec![q, p]], "fan-out skips the muter");
+    w.users.unmute(b, a).await.unwrap();
+    let s = w.twice(Event::MuteRemoved { account_id: b, target_id: a }, &[b]).await;
+    assert_eq!(s, vec![Vec::<Id>::new()], "evicted: it lacked what the mute kept out");
+    assert_eq!(home(&w, b).await, vec![q, p], "rebuilt complete");
+
+    w.users.block(a, c, true).await.unwrap();
+    w.twice(Event::FollowRemoved { follower_id: c, followee_id: a }, &[c]).await;
+    w.twice(Event::BlockCreated { account_id: a, target_id: c }, &[c]).await;
+    assert!(home(&w, c).await.is_empty());
+    w.users.block(a, c, false).await.unwrap();
+    w.twice(Event::BlockRemoved { account_id: a, target_id: c }, &[a, c]).await;
+
+    let options = users::FollowOptions { reblogs: Some(false), notify: None };
+    w.users.set_follow_options(b, a, options).await.unwrap();
+    let hide = Event::FollowUpdated { follower_id: b, followee_id: a, show_reblogs: false, notify: false };
+    w.twice(hide, &[b]).await;
+    let show = Event::FollowUpdated { follower_id: b, followee_id: a, show_reblogs: true, notify: false };
+    w.twice(show, &[b]).await;
+    assert_eq!(home(&w, b).await, vec![q, p]);
+}
+
+#[tokio::test]
+async fn block_and_mute_events_handled_twice_leave_the_same_state_on_sqlite() {
+    block_and_mute_events_handled_twice_leave_the_same_state(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn block_and_mute_events_handled_twice_leave_the_same_state_on_postgres() {
+    block_and_mute_events_handled_twice_leave_the_same_state(world_on(true).await).await;
+}

@@ -8,6 +8,27 @@ use std::sync::Arc;
 
 pub struct UsersComponent;
 
+/// How often each instance ends the mutes whose time ran out: a mute lasts
+/// up to this much longer than asked.
+const MUTE_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends expired mutes now and then for as long as the process runs. Every
+/// instance sweeps; each ended mute is deleted (and announced) once.
+fn spawn_mute_sweeper(svc: UsersService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(MUTE_SWEEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match svc.expire_mutes().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(ended = n, "expired mutes ended"),
+                Err(e) => tracing::warn!(error = %e, "cannot end expired mutes now; retrying at the next sweep"),
+            }
+        }
+    });
+}
+
 /// The descriptor the binary's registry lists.
 pub static COMPONENT: UsersComponent = UsersComponent;
 
@@ -50,6 +71,7 @@ impl Component for UsersComponent {
         }
         w.check_database("users database", svc.db());
         w.relay(UsersService::COMPONENT, svc.db(), svc.outbox());
+        spawn_mute_sweeper(svc.clone());
         let served: Arc<dyn UsersApi> = Arc::new(svc);
         let readers = Self::readers(w, served.clone());
         w.publish(served, readers);
