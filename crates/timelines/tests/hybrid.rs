@@ -56,6 +56,9 @@ struct Strategy {
     cache: Arc<MemoryTimelineCache>,
 }
 
+/// A post the test made: (author or booster, account replied to, post boosted).
+type Live = (Id, Option<Id>, Option<Id>);
+
 struct World {
     _dir: tempfile::TempDir,
     users: UsersService,
@@ -66,7 +69,7 @@ struct World {
     accounts: Vec<Id>,
     /// What the test did, to compute the expected timelines: post id →
     /// (author or booster, account replied to, post boosted).
-    live: BTreeMap<Id, (Id, Option<Id>, Option<Id>)>,
+    live: BTreeMap<Id, Live>,
     follows: BTreeSet<(Id, Id)>,
     /// (blocker, blocked).
     blocks: BTreeSet<(Id, Id)>,
@@ -275,7 +278,7 @@ impl World {
     fn expected_and_hidden(&self, owner: Id) -> (Vec<Id>, usize, usize) {
         let follows = |a: Id| self.follows.contains(&(owner, a));
         let hidden = |a: Id| self.blocked_between(owner, a) || self.mutes.contains_key(&(owner, a));
-        let reached: Vec<(&Id, &(Id, Option<Id>, Option<Id>))> = self
+        let reached: Vec<(&Id, &Live)> = self
             .live
             .iter()
             .rev()
