@@ -52,6 +52,7 @@ pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Ac
         followers_count: a.followers_count,
         following_count: a.following_count,
         source: None,
+        mute_expires_at: None,
     }
 }
 
@@ -251,8 +252,9 @@ pub async fn originals(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let found = gw.posts.get_many(&wanted).await.or_api()?;
-    let visible = crate::visibility::visible(gw, viewer, found).await?;
+    let (found, shunned) =
+        tokio::try_join!(async { gw.posts.get_many(&wanted).await.or_api() }, crate::visibility::shunned(gw, viewer))?;
+    let visible = crate::visibility::visible(gw, viewer, crate::visibility::without(found, &shunned)).await?;
     Ok(visible.into_iter().map(|p| (p.id, p)).collect())
 }
 
@@ -284,8 +286,9 @@ pub async fn visible_in_order(
     viewer: Option<Id>,
     order: &[Id],
 ) -> Result<Vec<Status>, ApiError> {
-    let posts = gw.posts.get_many(order).await.or_api()?;
-    let posts = crate::visibility::visible(gw, viewer, posts).await?;
+    let (posts, shunned) =
+        tokio::try_join!(async { gw.posts.get_many(order).await.or_api() }, crate::visibility::shunned(gw, viewer))?;
+    let posts = crate::visibility::visible(gw, viewer, crate::visibility::without(posts, &shunned)).await?;
     let mut by_id: HashMap<Id, Status> =
         statuses(gw, base, viewer, &posts).await?.into_iter().map(|s| (s.id, s)).collect();
     Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())

@@ -49,3 +49,32 @@ pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -
         })
         .collect())
 }
+
+/// Whom `viewer` does not see in threads, timelines and lists: the
+/// accounts it blocks, that block it, and that it mutes. One `users` call;
+/// none for an anonymous viewer.
+pub async fn shunned(gw: &Gateway, viewer: Option<Id>) -> Result<HashSet<Id>, ApiError> {
+    let Some(v) = viewer else { return Ok(HashSet::new()) };
+    Ok(gw.users.timeline_filters(v).await.or_api()?.hidden_accounts().collect())
+}
+
+/// `posts` less those by `shunned` accounts and boosts of their posts.
+pub fn without(posts: Vec<PostRecord>, shunned: &HashSet<Id>) -> Vec<PostRecord> {
+    if shunned.is_empty() {
+        return posts;
+    }
+    posts
+        .into_iter()
+        .filter(|p| !shunned.contains(&p.author_id) && !p.reblog_of_account_id.is_some_and(|a| shunned.contains(&a)))
+        .collect()
+}
+
+/// Whether `author` blocks `viewer`: its posts are then not found by id.
+pub async fn blocked_by(gw: &Gateway, viewer: Option<Id>, author: Id) -> Result<bool, ApiError> {
+    match viewer {
+        Some(v) if v != author => {
+            Ok(gw.users.relationships(v, &[author]).await.or_api()?.first().is_some_and(|r| r.blocked_by))
+        }
+        _ => Ok(false),
+    }
+}

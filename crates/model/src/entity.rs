@@ -35,6 +35,10 @@ pub struct Account {
     pub following_count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// In `GET /api/v1/mutes`: when the viewer's mute of the account ends
+    /// (null: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mute_expires_at: Option<Option<String>>,
 }
 
 /// `content/en/entities/Notification.md`: something that happened to the

@@ -236,6 +236,10 @@ pub async fn statuses(
         let order: Vec<Id> = pins.iter().map(|m| m.post_id).collect();
         return Ok((HeaderMap::new(), Json(render::visible_in_order(&gw, &base, viewer, &order).await?)));
     }
+    // Someone who blocks the viewer shows it nothing, as in Mastodon.
+    if crate::visibility::blocked_by(&gw, viewer, author).await? {
+        return Ok((HeaderMap::new(), Json(vec![])));
+    }
     let include_private = crate::visibility::sees_private_of(&gw, viewer, author).await?;
     let filter = AuthorFilter {
         include_private,
@@ -248,10 +252,22 @@ pub async fn statuses(
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
-async fn follow_change(gw: &Gateway, auth: &Auth, id: &str, follow: bool) -> Result<Json<Relationship>, ApiError> {
+async fn follow_change(
+    gw: &Gateway,
+    auth: &Auth,
+    id: &str,
+    follow: Option<&Params>,
+) -> Result<Json<Relationship>, ApiError> {
     let me = auth.user("write:follows")?;
     let target = path_id(id)?;
-    let r = if follow { gw.users.follow(me, target).await } else { gw.users.unfollow(me, target).await }.or_api()?;
+    let Some(params) = follow else { return Ok(Json(relationship(&gw.users.unfollow(me, target).await.or_api()?))) };
+    // `reblogs` and `notify` as Mastodon takes them: following again
+    // changes them on the follow (or the request) there is.
+    let options = users::FollowOptions { reblogs: params.bool("reblogs")?, notify: params.bool("notify")? };
+    let mut r = gw.users.follow(me, target).await.or_api()?;
+    if options != users::FollowOptions::default() {
+        r = gw.users.set_follow_options(me, target, options).await.or_api()?;
+    }
     Ok(Json(relationship(&r)))
 }
 
@@ -260,6 +276,12 @@ pub(crate) fn relationship(r: &users::RelationshipRecord) -> Relationship {
     let mut rel = Relationship::new(r.id, r.following, r.followed_by);
     rel.requested = r.requested;
     rel.requested_by = r.requested_by;
+    rel.blocking = r.blocking;
+    rel.blocked_by = r.blocked_by;
+    rel.muting = r.muting;
+    rel.muting_notifications = r.muting_notifications;
+    rel.showing_reblogs = r.showing_reblogs;
+    rel.notifying = r.notifying;
     rel
 }
 
@@ -267,8 +289,9 @@ pub async fn follow(
     State(gw): State<Gateway>,
     auth: Auth,
     Path(id): Path<String>,
+    params: Params,
 ) -> Result<Json<Relationship>, ApiError> {
-    follow_change(&gw, &auth, &id, true).await
+    follow_change(&gw, &auth, &id, Some(&params)).await
 }
 
 pub async fn unfollow(
@@ -276,7 +299,7 @@ pub async fn unfollow(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Relationship>, ApiError> {
-    follow_change(&gw, &auth, &id, false).await
+    follow_change(&gw, &auth, &id, None).await
 }
 
 #[derive(Clone, Copy)]

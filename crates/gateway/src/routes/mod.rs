@@ -5,6 +5,7 @@
 
 mod accounts;
 mod apps;
+mod blocks;
 mod follow_requests;
 mod instance;
 mod marks;
@@ -54,6 +55,7 @@ fn all() -> Routes {
         notifications::routes,
         marks::routes,
         follow_requests::routes,
+        blocks::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

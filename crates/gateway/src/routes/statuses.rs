@@ -53,6 +53,10 @@ fn valid_language(l: &str) -> bool {
 /// private post exists.
 async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
     let post = gw.posts.get(id).await.or_api()?.ok_or_else(ApiError::not_found)?;
+    // An author who blocks the viewer is not found either, as in Mastodon.
+    if crate::visibility::blocked_by(gw, viewer, post.author_id).await? {
+        return Err(ApiError::not_found());
+    }
     crate::visibility::visible(gw, viewer, vec![post]).await?.pop().ok_or_else(ApiError::not_found)
 }
 
@@ -274,9 +278,11 @@ pub async fn context(
 ) -> Result<Json<Context>, ApiError> {
     let viewer = auth.viewer("read:statuses")?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
-    let (ancestors, descendants) = gw.posts.context(post.id).await.or_api()?;
-    let ancestors = crate::visibility::visible(&gw, viewer, ancestors).await?;
-    let descendants = crate::visibility::visible(&gw, viewer, descendants).await?;
+    let ((ancestors, descendants), shunned) =
+        tokio::try_join!(async { gw.posts.context(post.id).await.or_api() }, crate::visibility::shunned(&gw, viewer))?;
+    let ancestors = crate::visibility::visible(&gw, viewer, crate::visibility::without(ancestors, &shunned)).await?;
+    let descendants =
+        crate::visibility::visible(&gw, viewer, crate::visibility::without(descendants, &shunned)).await?;
     let (a, d) = tokio::join!(
         render::statuses(&gw, &base, viewer, &ancestors),
         render::statuses(&gw, &base, viewer, &descendants)

@@ -95,8 +95,11 @@ pub async fn public(
     if PublicQuery::parse(&params)?.selects_nothing {
         return Ok((HeaderMap::new(), Json(vec![])));
     }
-    let posts = gw.posts.public(&page).await.or_api()?;
+    let (posts, shunned) =
+        tokio::try_join!(async { gw.posts.public(&page).await.or_api() }, crate::visibility::shunned(&gw, viewer))?;
+    // The cursors come from every post read, so hidden ones are skipped, not a wall.
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    let posts = crate::visibility::without(posts, &shunned);
     let body = render::statuses(&gw, &base, viewer, &posts).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
