@@ -91,7 +91,7 @@ async fn a_block_after_fan_out_hides_both_sides_everywhere() {
         StatusCode::FORBIDDEN
     );
     let blocks = h.get("/api/v1/blocks", Some(&bob.token)).await.expect(StatusCode::OK);
-    assert_eq!(ids(&blocks), [alice.id.clone()]);
+    assert_eq!(ids(&blocks), [alice.id.as_str()]);
 
     // Unblocked: nothing comes back by itself (the follows ended), and
     // following again brings Alice's posts.
@@ -126,7 +126,7 @@ async fn a_mute_hides_posts_and_boosts_until_unmuted_and_reblogs_false_hides_boo
     h.post(&format!("/api/v1/statuses/{during}/reblog"), Some(&carol.token), json!({})).await.expect(StatusCode::OK);
     home_becomes(&h, &bob, &[&own]).await;
     let mutes = h.get("/api/v1/mutes", Some(&bob.token)).await.expect(StatusCode::OK);
-    assert_eq!(ids(&mutes), [alice.id.clone()]);
+    assert_eq!(ids(&mutes), [alice.id.as_str()]);
     assert!(mutes[0]["mute_expires_at"].is_string(), "{mutes}");
 
     // Unmuted: everything Alice posted is back, the boost still below its
