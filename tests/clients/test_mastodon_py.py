@@ -292,3 +292,53 @@ def test_boosts(base_url, app):
     assert refused.value.args[1] == 422
     with pytest.raises(MastodonNotFoundError):
         dave.status_reblog(private)
+
+
+def test_blocks_and_mutes(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    a, b, c = (m.account_verify_credentials() for m in (alice, bob, carol))
+    bob.account_follow(a.id)
+    alice.account_follow(b.id)
+    bob.account_follow(c.id)
+    delivered = alice.status_post("delivered before the block")
+    assert eventually(lambda: [s.id for s in bob.timeline_home()] == [delivered.id])
+
+    # A block made after fan-out hides what was delivered, both ways.
+    rel = bob.account_block(a.id)
+    assert rel.blocking and not rel.following and not rel.followed_by
+    assert alice.account_relationships([b.id])[0].blocked_by
+    assert eventually(lambda: bob.timeline_home() == [])
+    assert [x.id for x in bob.blocks()] == [a.id]
+    with pytest.raises(MastodonNotFoundError):
+        alice.status(bob.status_post("not for alice").id)
+    with pytest.raises(MastodonAPIError) as refused:
+        alice.account_follow(b.id)
+    assert refused.value.args[1] == 403
+    with pytest.raises(MastodonAPIError) as refused:
+        bob.account_block(b.id)
+    assert refused.value.args[1] == 422
+    assert not bob.account_unblock(a.id).blocking
+
+    # A mute hides the muted account's posts until unmuted.
+    bob.account_follow(a.id)
+    rel = bob.account_mute(a.id, notifications=False, duration=3600)
+    assert rel.muting and not rel.muting_notifications
+    muted = bob.mutes()
+    assert [x.id for x in muted] == [a.id] and muted[0].mute_expires_at is not None
+    during = alice.status_post("while muted")
+    own = carol.status_post("carol's")
+    assert eventually(lambda: [s.id for s in bob.timeline_home()][:1] == [own.id])
+    assert during.id not in {s.id for s in bob.timeline_home()}
+    assert not bob.account_unmute(a.id).muting
+    assert eventually(lambda: during.id in {s.id for s in bob.timeline_home()})
+
+    # Following again with reblogs=False hides Carol's boosts.
+    rel = bob.account_follow(c.id, reblogs=False, notify=True)
+    assert not rel.showing_reblogs and rel.notifying
+    stranger = new_account(base_url, app, "dave")
+    boosted = carol.status_reblog(stranger.status_post("worth a boost"))
+    assert carol.account_statuses(c.id)[0].id == boosted.id
+    time.sleep(0.3)
+    assert boosted.id not in {s.id for s in bob.timeline_home()}
+    assert bob.account_follow(c.id, reblogs=True).showing_reblogs
+    assert eventually(lambda: bob.timeline_home()[0].id == boosted.id)
