@@ -486,15 +486,59 @@ enum Op {
     Home,
     Account,
     Post,
+    Favourite,
+    Boost,
 }
 
 impl Op {
+    /// In the order `--mix` names them.
+    const ALL: [Op; 5] = [Op::Home, Op::Account, Op::Post, Op::Favourite, Op::Boost];
+
     fn name(self) -> &'static str {
         match self {
             Op::Home => "home timeline",
             Op::Account => "account statuses",
             Op::Post => "new post",
+            Op::Favourite => "favourite / unfavourite",
+            Op::Boost => "boost / unboost",
         }
+    }
+}
+
+/// Posts the favourites and boosts act on: the newest first pages of a
+/// sample of accounts, then every post the run makes, the oldest dropping
+/// out past `KEEP` (recent posts are what people react to).
+struct RecentPosts {
+    ids: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl RecentPosts {
+    const KEEP: usize = 2000;
+
+    fn add(&self, id: String) {
+        let mut ids = self.ids.lock().expect("recent posts lock");
+        ids.push_back(id);
+        if ids.len() > Self::KEEP {
+            ids.pop_front();
+        }
+    }
+
+    fn pick(&self, salt: u64) -> Option<String> {
+        let ids = self.ids.lock().expect("recent posts lock");
+        (!ids.is_empty()).then(|| ids[(salt % ids.len() as u64) as usize].clone())
+    }
+
+    /// The first pages of statuses of up to 200 accounts.
+    async fn sample(api: &Api, accounts: &[SeededAccount]) -> anyhow::Result<RecentPosts> {
+        let recent = RecentPosts { ids: std::sync::Mutex::new(std::collections::VecDeque::new()) };
+        let step = (accounts.len() / 200).max(1);
+        for a in accounts.iter().step_by(step) {
+            let path = format!("/api/v1/accounts/{}/statuses?limit=10&exclude_reblogs=true", a.id);
+            if let Value::Array(page) = api.call(api.http.get(api.url(&path)).bearer_auth(&a.token)).await? {
+                page.iter().filter_map(|s| s["id"].as_str()).for_each(|id| recent.add(id.to_string()));
+            }
+        }
+        Ok(recent)
     }
 }
 
@@ -502,8 +546,9 @@ pub struct RunOptions {
     pub rate: f64,
     pub duration: Duration,
     pub warmup: Duration,
-    /// Percentages of home reads, account-status reads and posts.
-    pub mix: [u32; 3],
+    /// Percentages of home reads, account-status reads, posts, favourites
+    /// and boosts.
+    pub mix: [u32; 5],
     /// Requests allowed in flight; past it a due request is counted as
     /// dropped (the server is too far behind for this rate).
     pub max_in_flight: usize,
@@ -532,6 +577,11 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
     let mut rng = SplitMix(o.seed);
     let total_pct: u32 = o.mix.iter().sum();
     anyhow::ensure!(total_pct > 0, "the mix must not be all zeros");
+    let recent = Arc::new(if o.mix[3] + o.mix[4] > 0 {
+        RecentPosts::sample(&api, &accounts).await?
+    } else {
+        RecentPosts { ids: std::sync::Mutex::new(std::collections::VecDeque::new()) }
+    });
 
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + o.warmup + o.duration;
@@ -553,14 +603,15 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
                 break;
             }
             issued += 1;
-            let pick = rng.below(total_pct as usize) as u32;
-            let op = if pick < o.mix[0] {
-                Op::Home
-            } else if pick < o.mix[0] + o.mix[1] {
-                Op::Account
-            } else {
-                Op::Post
-            };
+            let mut pick = rng.below(total_pct as usize) as u32;
+            let mut op = Op::Home;
+            for (candidate, pct) in Op::ALL.into_iter().zip(o.mix) {
+                if pick < pct {
+                    op = candidate;
+                    break;
+                }
+                pick -= pct;
+            }
             let measured = due >= measure_from;
             if in_flight.load(Ordering::Relaxed) >= o.max_in_flight {
                 if measured {
@@ -574,12 +625,19 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
                 posts += 1;
                 o.lag_every > 0 && posts.is_multiple_of(o.lag_every) && measured
             };
-            let (api, accounts, followers, tx, lag_tx, in_flight) =
-                (api.clone(), accounts.clone(), followers.clone(), tx.clone(), lag_tx.clone(), in_flight.clone());
+            let (api, accounts, followers, tx, lag_tx, in_flight, recent) = (
+                api.clone(),
+                accounts.clone(),
+                followers.clone(),
+                tx.clone(),
+                lag_tx.clone(),
+                in_flight.clone(),
+                recent.clone(),
+            );
             let (lag_followers, salt) = (o.lag_followers, rng.next());
             in_flight.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
-                let result = request(&api, &accounts, op, reader, other, salt).await;
+                let result = request(&api, &accounts, &recent, op, reader, other, salt).await;
                 let micros = due.elapsed().as_micros() as u64;
                 in_flight.fetch_sub(1, Ordering::Relaxed);
                 let _ = tx.send(Sample { op, micros, ok: result.is_ok(), measured });
@@ -629,12 +687,14 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
     let secs = o.duration.as_secs_f64();
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "offered {:.0} req/s for {secs:.0} s (after {:.0} s warm-up), mix {}/{}/{} home/account/post, {} gateway(s)",
+        "offered {:.0} req/s for {secs:.0} s (after {:.0} s warm-up), mix {}/{}/{}/{}/{} home/account/post/favourite/boost, {} gateway(s)",
         o.rate,
         o.warmup.as_secs_f64(),
         o.mix[0],
         o.mix[1],
         o.mix[2],
+        o.mix[3],
+        o.mix[4],
         bases.len()
     );
     println!();
@@ -642,7 +702,7 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut total = 0;
     let mut errors = 0;
-    for op in [Op::Home, Op::Account, Op::Post] {
+    for op in Op::ALL {
         if let Some((h, n, e)) = hists.get(&op) {
             total += n;
             errors += e;
@@ -697,10 +757,13 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
-/// One request of the mix; a post returns its id.
+/// One request of the mix; a post returns its id. A favourite or boost
+/// acts on a recent post, and takes it back one time in three (so counts
+/// move both ways and repeats, Mastodon's no-ops, come up as they would).
 async fn request(
     api: &Api,
     accounts: &[SeededAccount],
+    recent: &RecentPosts,
     op: Op,
     reader: usize,
     other: usize,
@@ -708,6 +771,19 @@ async fn request(
 ) -> anyhow::Result<Option<String>> {
     let me = &accounts[reader];
     match op {
+        Op::Favourite | Op::Boost => {
+            let post = recent.pick(salt).ok_or_else(|| anyhow::anyhow!("no post to act on yet"))?;
+            let undo = (salt >> 32).is_multiple_of(3);
+            let action = match (op, undo) {
+                (Op::Favourite, false) => "favourite",
+                (Op::Favourite, true) => "unfavourite",
+                (_, false) => "reblog",
+                (_, true) => "unreblog",
+            };
+            let path = format!("/api/v1/statuses/{post}/{action}");
+            api.call(api.http.post(api.url(&path)).bearer_auth(&me.token)).await?;
+            Ok(None)
+        }
         Op::Home => {
             api.call(api.http.get(api.url("/api/v1/timelines/home?limit=20")).bearer_auth(&me.token)).await?;
             Ok(None)
@@ -722,7 +798,11 @@ async fn request(
             let s = api
                 .call(api.http.post(api.url("/api/v1/statuses")).bearer_auth(&me.token).json(&json!({"status": text})))
                 .await?;
-            Ok(s["id"].as_str().map(str::to_string))
+            let id = s["id"].as_str().map(str::to_string);
+            if let Some(id) = &id {
+                recent.add(id.clone());
+            }
+            Ok(id)
         }
     }
 }

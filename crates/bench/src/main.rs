@@ -156,8 +156,10 @@ enum Command {
         duration: u64,
         #[arg(long, default_value_t = 5)]
         warmup: u64,
-        /// Percent home reads, account-status reads, posts (DeathStarBench's 60,30,10).
-        #[arg(long, value_delimiter = ',', default_value = "60,30,10")]
+        /// Percent home reads, account-status reads, posts, favourites and
+        /// boosts (three values: DeathStarBench's 60,30,10 has no
+        /// favourites or boosts).
+        #[arg(long, value_delimiter = ',', default_value = "50,20,10,15,5")]
         mix: Vec<u32>,
         #[arg(long, default_value_t = 4000)]
         max_in_flight: usize,
@@ -398,14 +400,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Warm { api, accounts, concurrency } => load::warm(&api, &read_seeded(&accounts)?, concurrency).await,
         Command::Run { api, accounts, rate, duration, warmup, mix, max_in_flight, lag_every, lag_followers, seed } => {
             let seeded = read_seeded(&accounts)?;
-            if mix.len() != 3 {
-                bail!("--mix takes three percentages: home,account,post (e.g. 60,30,10)");
-            }
+            let mix: [u32; 5] = match mix[..] {
+                [home, account, post] => [home, account, post, 0, 0],
+                [home, account, post, favourite, boost] => [home, account, post, favourite, boost],
+                _ => bail!(
+                    "--mix takes five percentages, home,account,post,favourite,boost (e.g. 50,20,10,15,5), or the first three"
+                ),
+            };
             let options = load::RunOptions {
                 rate,
                 duration: Duration::from_secs(duration),
                 warmup: Duration::from_secs(warmup),
-                mix: [mix[0], mix[1], mix[2]],
+                mix,
                 max_in_flight,
                 lag_every,
                 lag_followers,
