@@ -135,6 +135,22 @@ pub async fn accounts_in_order(gw: &Gateway, base: &str, order: &[Id]) -> Result
     Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// A page of a list of accounts kept by something other than the account
+/// id (followers, favouriters, boosters, follow requests, blocks): each
+/// entry is (the list's own id, the account). The accounts in the list's
+/// order, and `Link` cursors from the list's ids, so paging never skips.
+pub async fn account_page(
+    gw: &Gateway,
+    base: &str,
+    uri: &axum::http::Uri,
+    entries: &[(Id, Id)],
+) -> Result<(axum::http::HeaderMap, axum::Json<Vec<Account>>), ApiError> {
+    let who: Vec<Id> = entries.iter().map(|e| e.1).collect();
+    let body = accounts_in_order(gw, base, &who).await?;
+    let cursors: Vec<Id> = entries.iter().map(|e| e.0).collect();
+    Ok((crate::paging::link_header(base, uri.path(), uri.query(), &cursors), axum::Json(body)))
+}
+
 pub async fn one_account(gw: &Gateway, base: &str, id: Id) -> Result<Account, ApiError> {
     accounts(gw, base, &[id]).await?.remove(&id).ok_or_else(ApiError::not_found)
 }

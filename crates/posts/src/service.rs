@@ -162,15 +162,32 @@ impl PostsService {
 
     /// Marks of `kind` where `column` is `value`, newest first.
     async fn mark_rows(&self, kind: Mark, column: &'static str, value: Id, page: &Page) -> Result<Vec<Marked>> {
+        let source = match kind {
+            Mark::Favourite => "id, account_id, post_id FROM favourites",
+            Mark::Bookmark => "id, account_id, post_id FROM bookmarks",
+            Mark::Pin => "id, account_id, post_id FROM pins",
+        };
+        self.marked_rows(source, column, value, page).await
+    }
+
+    /// Rows (id, account, post) of `source` (columns and table) where
+    /// `column` is `value`, newest first, keyset-paged by id: the marks,
+    /// and boosts as a post's marks.
+    async fn marked_rows(
+        &self,
+        source: &'static str,
+        column: &'static str,
+        value: Id,
+        page: &Page,
+    ) -> Result<Vec<Marked>> {
         let order = match page.direction() {
             PageDirection::Descending => "DESC",
             PageDirection::AscendingFromMin => "ASC",
         };
-        // The table, `column` and `order` are constants of this file; values are bound.
+        // `source`, `column` and `order` are constants of this file; values are bound.
         let sql = format!(
-            "SELECT id, account_id, post_id FROM {} WHERE {column} = $1
-             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4",
-            mark_table(kind)
+            "SELECT {source} WHERE {column} = $1
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(value.get())
@@ -743,34 +760,7 @@ impl PostsApi for PostsService {
     }
 
     async fn reblogged_by(&self, post: Id, page: &Page) -> Result<Vec<Marked>> {
-        let sql = match page.direction() {
-            PageDirection::Descending => {
-                "SELECT id, author_id, reblog_of_id FROM posts WHERE reblog_of_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4"
-            }
-            PageDirection::AscendingFromMin => {
-                "SELECT id, author_id, reblog_of_id FROM posts WHERE reblog_of_id = $1
-                 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id ASC LIMIT $4"
-            }
-        };
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sql)
-            .bind(post.get())
-            .bind(page.max_id.map(Id::get))
-            .bind(page.lower().map(Id::get))
-            .bind(page.limit as i64)
-            .fetch_all(self.db.reader())
-            .await
-            .map_err(unexpected)?;
-        let mut found: Vec<Marked> = rows
-            .into_iter()
-            .map(|(id, account, post)| Marked {
-                id: Id::from_i64(id),
-                account_id: Id::from_i64(account),
-                post_id: Id::from_i64(post),
-            })
-            .collect();
-        found.sort_by_key(|m| std::cmp::Reverse(m.id));
-        Ok(found)
+        self.marked_rows("id, author_id, reblog_of_id FROM posts", "reblog_of_id", post, page).await
     }
 
     async fn by_author(&self, author: Id, filter: AuthorFilter, page: &Page) -> Result<Vec<PostRecord>> {

@@ -72,29 +72,45 @@ impl UsersService {
         account: Id,
         page: &Page,
     ) -> Result<Vec<FollowEdge>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
-        // Table, columns and order are constants of this file; values are bound.
-        let sql = format!(
-            "SELECT id, {other} FROM {table} WHERE {key} = $1
-             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(account.get())
-            .bind(page.max_id.map(Id::get))
-            .bind(page.lower().map(Id::get))
-            .bind(page.limit as i64)
-            .fetch_all(self.db.reader())
-            .await
-            .map_err(unexpected)?;
+        let rows = self.edge_rows(table, key, other, "", account, page).await?;
         let mut edges: Vec<FollowEdge> = rows
             .iter()
             .map(|r| FollowEdge { follow_id: Id::from_i64(r.get(0)), account_id: Id::from_i64(r.get(1)) })
             .collect();
         edges.sort_by_key(|e| std::cmp::Reverse(e.follow_id));
         Ok(edges)
+    }
+
+    /// Rows of `table` where `key` is `account` (and `also`, a condition
+    /// of this file's, holds), keyset-paged by id: the id, then `columns`.
+    async fn edge_rows(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        columns: &'static str,
+        also: &'static str,
+        account: Id,
+        page: &Page,
+    ) -> Result<Vec<AnyRow>> {
+        let order = match page.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        };
+        // Table, columns, condition and order are constants of this file; values are bound.
+        let sql = format!(
+            "SELECT id, {columns} FROM {table} WHERE {key} = $1 {also}
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) ORDER BY id {order} LIMIT $4"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.get())
+            .bind(page.max_id.map(Id::get))
+            .bind(page.lower().map(Id::get))
+            .bind(page.limit as i64);
+        if !also.is_empty() {
+            // A condition may compare with the time, as $5.
+            query = query.bind(now_millis());
+        }
+        query.fetch_all(self.db.reader()).await.map_err(unexpected)
     }
 
     /// Whether either account blocks the other.
@@ -890,31 +906,22 @@ impl UsersApi for UsersService {
     }
 
     async fn mutes(&self, account: Id, page: &Page) -> Result<Vec<MuteEdge>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
-        // `order` is a constant of this file; values are bound.
-        let sql = format!(
-            "SELECT id, target_id, expires_at FROM mutes WHERE account_id = $1
-             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3) AND (expires_at IS NULL OR expires_at > $5)
-             ORDER BY id {order} LIMIT $4"
-        );
-        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(account.get())
-            .bind(page.max_id.map(Id::get))
-            .bind(page.lower().map(Id::get))
-            .bind(page.limit as i64)
-            .bind(now_millis())
-            .fetch_all(self.db.reader())
-            .await
-            .map_err(unexpected)?;
+        let rows = self
+            .edge_rows(
+                "mutes",
+                "account_id",
+                "target_id, expires_at",
+                "AND (expires_at IS NULL OR expires_at > $5)",
+                account,
+                page,
+            )
+            .await?;
         let mut edges: Vec<MuteEdge> = rows
-            .into_iter()
-            .map(|(id, target, expires)| MuteEdge {
-                mute_id: Id::from_i64(id),
-                account_id: Id::from_i64(target),
-                expires_at_ms: expires,
+            .iter()
+            .map(|r| MuteEdge {
+                mute_id: Id::from_i64(r.get(0)),
+                account_id: Id::from_i64(r.get(1)),
+                expires_at_ms: r.get(2),
             })
             .collect();
         edges.sort_by_key(|e| std::cmp::Reverse(e.mute_id));

@@ -326,10 +326,8 @@ async fn follow_list(
         Side::Following => gw.users.following(account, &page).await,
     }
     .or_api()?;
-    let ids: Vec<Id> = edges.iter().map(|e| e.account_id).collect();
-    let body = render::accounts_in_order(gw, base, &ids).await?;
-    let cursors: Vec<Id> = edges.iter().map(|e| e.follow_id).collect();
-    Ok((link_header(base, uri.path(), uri.query(), &cursors), Json(body)))
+    let entries: Vec<(Id, Id)> = edges.iter().map(|e| (e.follow_id, e.account_id)).collect();
+    render::account_page(gw, base, uri, &entries).await
 }
 
 pub async fn followers(

@@ -85,10 +85,8 @@ pub async fn blocks(
 ) -> Result<(HeaderMap, Json<Vec<Account>>), ApiError> {
     let me = auth.user("read:blocks")?;
     let edges = gw.users.blocks(me, &page(&params)?).await.or_api()?;
-    let who: Vec<Id> = edges.iter().map(|e| e.account_id).collect();
-    let body = render::accounts_in_order(&gw, &base, &who).await?;
-    let cursors: Vec<Id> = edges.iter().map(|e| e.follow_id).collect();
-    Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
+    let entries: Vec<(Id, Id)> = edges.iter().map(|e| (e.follow_id, e.account_id)).collect();
+    render::account_page(&gw, &base, &uri, &entries).await
 }
 
 /// `GET /api/v1/mutes`: the muted accounts with `mute_expires_at`, newest

@@ -5,7 +5,7 @@ use super::{Routes, path_id};
 use crate::Gateway;
 use crate::auth::Auth;
 use crate::errors::OrApi;
-use crate::paging::{BaseUrl, link_header, page};
+use crate::paging::{BaseUrl, page};
 use crate::params::Params;
 use crate::render;
 use axum::Json;
@@ -35,10 +35,8 @@ pub async fn list(
     let me = auth.user("read:follows")?;
     let page = page(&params)?;
     let requests = gw.users.follow_requests(me, &page).await.or_api()?;
-    let who: Vec<Id> = requests.iter().map(|r| r.account_id).collect();
-    let body = render::accounts_in_order(&gw, &base, &who).await?;
-    let cursors: Vec<Id> = requests.iter().map(|r| r.follow_id).collect();
-    Ok((link_header(&base, uri.path(), uri.query(), &cursors), Json(body)))
+    let entries: Vec<(Id, Id)> = requests.iter().map(|r| (r.follow_id, r.account_id)).collect();
+    render::account_page(&gw, &base, &uri, &entries).await
 }
 
 /// Authorizes (`accept`) or rejects the request of the account in the

@@ -386,21 +386,12 @@ pub async fn reblogged_by(
     let page = crate::paging::page(&params)?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     let boosts = gw.posts.reblogged_by(post.reblog_of_id.unwrap_or(post.id), &page).await.or_api()?;
-    accounts_page(&gw, &base, &uri, &boosts).await
+    render::account_page(&gw, &base, &uri, &marked(&boosts)).await
 }
 
-/// A page of accounts that marked or boosted a post, in the list's order,
-/// with `Link` cursors from the list's ids.
-async fn accounts_page(
-    gw: &Gateway,
-    base: &str,
-    uri: &axum::http::Uri,
-    list: &[posts::Marked],
-) -> Result<(HeaderMap, Json<Vec<model::entity::Account>>), ApiError> {
-    let who: Vec<Id> = list.iter().map(|m| m.account_id).collect();
-    let body = render::accounts_in_order(gw, base, &who).await?;
-    let cursors: Vec<Id> = list.iter().map(|m| m.id).collect();
-    Ok((crate::paging::link_header(base, uri.path(), uri.query(), &cursors), Json(body)))
+/// (list id, account) of each mark or boost, for [`render::account_page`].
+fn marked(list: &[posts::Marked]) -> Vec<(Id, Id)> {
+    list.iter().map(|m| (m.id, m.account_id)).collect()
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`: the accounts, newest
@@ -417,5 +408,5 @@ pub async fn favourited_by(
     let page = crate::paging::page(&params)?;
     let post = readable(&gw, viewer, path_id(&id)?).await?;
     let favourites = gw.posts.marked_by(Mark::Favourite, post.reblog_of_id.unwrap_or(post.id), &page).await.or_api()?;
-    accounts_page(&gw, &base, &uri, &favourites).await
+    render::account_page(&gw, &base, &uri, &marked(&favourites)).await
 }
