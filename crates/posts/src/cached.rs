@@ -20,6 +20,12 @@ pub struct PostsRecords {
     /// The ids of authors' first pages of statuses, keyed by the author's
     /// counters (see [`CachedPosts::by_author`]).
     first_pages: VersionedValues<Vec<Id>>,
+    /// A viewer's marks on a page's posts, keyed by the viewer's marks
+    /// version and the posts (see [`CachedPosts::viewer_marks`]).
+    viewer_pages: VersionedValues<ViewerMarks>,
+    /// Where the marks versions live, and how long.
+    shared: Arc<dyn SharedState>,
+    ttl: Duration,
 }
 
 impl PostsRecords {
@@ -27,7 +33,36 @@ impl PostsRecords {
         PostsRecords {
             posts: RecordCache::new(shared.clone(), "post", ttl, |p: &PostRecord| p.id),
             stats: RecordCache::new(shared.clone(), "author_stats", ttl, |s: &AuthorStats| s.author_id),
-            first_pages: VersionedValues::new(shared, "author_page", ttl),
+            first_pages: VersionedValues::new(shared.clone(), "author_page", ttl),
+            viewer_pages: VersionedValues::new(shared.clone(), "viewer_marks", ttl),
+            shared,
+            ttl,
+        }
+    }
+
+    fn marks_version_key(viewer: Id) -> String {
+        format!("viewer_marks_version:{}", viewer.get())
+    }
+
+    /// After a commit that changed what `viewer` marked or boosted: a new
+    /// version (`fresh`, never used before), so no page of its marks
+    /// cached before is read again.
+    pub(crate) async fn marks_changed(&self, viewer: Id, fresh: Id) {
+        let key = Self::marks_version_key(viewer);
+        if let Err(e) = self.shared.set(&key, fresh.get().to_string().as_bytes(), self.ttl).await {
+            tracing::error!(%viewer, error = %e, "cannot renew a viewer's marks version; its pages may show old marks until they expire");
+        }
+    }
+
+    /// The version `viewer`'s marks are cached under (`0` while none is
+    /// kept: a version written later differs); `None` when the cache fails.
+    async fn marks_version(&self, viewer: Id) -> Option<String> {
+        match self.shared.get(&Self::marks_version_key(viewer)).await {
+            Ok(v) => Some(v.map_or_else(|| "0".to_string(), |b| String::from_utf8_lossy(&b).into_owned())),
+            Err(e) => {
+                tracing::warn!(%viewer, error = %e, "marks version unavailable; reading the marks from posts");
+                None
+            }
         }
     }
 
@@ -36,7 +71,10 @@ impl PostsRecords {
         PostsRecords {
             posts: self.posts.with_metrics(metrics.clone()),
             stats: self.stats.with_metrics(metrics.clone()),
-            first_pages: self.first_pages.with_metrics(metrics),
+            first_pages: self.first_pages.with_metrics(metrics.clone()),
+            viewer_pages: self.viewer_pages.with_metrics(metrics),
+            shared: self.shared,
+            ttl: self.ttl,
         }
     }
 
@@ -96,6 +134,20 @@ impl ForwardPosts for CachedPosts {
             self.inner.by_author_ids(author, filter, page).await?
         };
         ForwardPosts::get_many(self, &ids).await
+    }
+    async fn viewer_marks(&self, viewer: Id, posts: &[Id]) -> Result<ViewerMarks> {
+        // A page's marks are read on every timeline page, and the same
+        // pages come back (clients poll their first page): cached under
+        // the viewer's marks version, which `posts` renews after every
+        // change the viewer makes, and the page's posts. A new post or a
+        // new mark is a new key; a stale one is never read again.
+        let Some(version) = self.records.marks_version(viewer).await else {
+            return self.inner.viewer_marks(viewer, posts).await;
+        };
+        let ids: Vec<String> = posts.iter().map(|p| p.get().to_string()).collect();
+        let key = format!("{}:{version}:{}", viewer.get(), ids.join(","));
+        let inner = &self.inner;
+        self.records.viewer_pages.read_through(&key, || inner.viewer_marks(viewer, posts)).await
     }
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {
         let inner = &self.inner;

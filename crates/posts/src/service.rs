@@ -112,6 +112,9 @@ impl PostsService {
             Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         }
         tx.commit().await.map_err(unexpected)?;
+        if changed {
+            self.marks_changed(account).await;
+        }
         let record = self.get(post).await?.ok_or(PostsError::NotFound)?;
         if changed && counted {
             self.outbox.wake();
@@ -305,6 +308,13 @@ impl PostsService {
             Err(e) => {
                 tracing::error!(?touched, error = %e, "cannot re-read changed posts for the record cache; readers may see old counters until they expire")
             }
+        }
+    }
+
+    /// After a commit that changed what `viewer` marked or boosted.
+    async fn marks_changed(&self, viewer: Id) {
+        if let Some(records) = &self.records {
+            records.marks_changed(viewer, self.ids.next()).await;
         }
     }
 
@@ -511,6 +521,7 @@ impl PostsApi for PostsService {
                 .bind(conversation.get())
         };
         query.execute(&self.db.pool).await.map_err(unexpected)?;
+        self.marks_changed(account).await;
         Ok(record)
     }
 
@@ -667,6 +678,10 @@ impl PostsApi for PostsService {
         }
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
+        if post.reblog_of_id.is_some() {
+            // A boost taken back: the booster's `reblogged` changed.
+            self.marks_changed(post.author_id).await;
+        }
         let (deleted, authors): (Vec<Id>, Vec<Id>) = gone.unzip();
         self.refresh_records(None, &deleted, &parent.into_iter().collect::<Vec<_>>(), &authors).await;
         Ok(post)
@@ -742,6 +757,7 @@ impl PostsApi for PostsService {
         let boost = self.boost_by(account, original).await?.ok_or(PostsError::NotFound)?;
         if inserted {
             self.outbox.wake();
+            self.marks_changed(account).await;
             self.refresh_records(Some(&boost), &[], &[original], &[account]).await;
         }
         Ok(boost)

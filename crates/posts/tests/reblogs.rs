@@ -40,7 +40,18 @@ async fn boosts_count_once_and_go_with_their_original(config: DbConfig) {
     let original = owner.create(NewPost::public(author, text("boost me"))).await.unwrap();
     assert_eq!(reader.get(original.id).await.unwrap().unwrap().reblogs_count, 0, "cached before the boosts");
 
+    // A reader's cached marks of the page follow every change the viewer makes.
+    let page = [original.id];
+    assert!(reader.viewer_marks(fan, &page).await.unwrap().reblogged.is_empty());
     let boost = owner.reblog(fan, original.id, Visibility::Unlisted).await.unwrap();
+    assert_eq!(reader.viewer_marks(fan, &page).await.unwrap().reblogged, page, "cached marks renewed by the boost");
+    owner.mark(posts::Mark::Favourite, fan, original.id, true).await.unwrap();
+    assert_eq!(reader.viewer_marks(fan, &page).await.unwrap().favourited, page, "and by a favourite");
+    owner.mark(posts::Mark::Favourite, fan, original.id, false).await.unwrap();
+    owner.mute_conversation(fan, original.id, true).await.unwrap();
+    let marks = reader.viewer_marks(fan, &page).await.unwrap();
+    assert_eq!((marks.favourited.len(), marks.muted.clone()), (0, page.to_vec()), "and by a conversation mute");
+    owner.mute_conversation(fan, original.id, false).await.unwrap();
     assert_eq!((boost.author_id, boost.reblog_of_id, boost.visibility), (fan, Some(original.id), Visibility::Unlisted));
     assert_eq!(boost.text, "");
     // Again, and through the boost itself: the same boost.
@@ -79,6 +90,7 @@ async fn boosts_count_once_and_go_with_their_original(config: DbConfig) {
         let back = owner.unreblog(fan, named).await.unwrap();
         assert_eq!((back.id, back.reblogs_count), (original.id, 1));
     }
+    assert!(reader.viewer_marks(fan, &page).await.unwrap().reblogged.is_empty(), "the unboost renewed them");
     assert!(owner.get(boost.id).await.unwrap().is_none());
     assert!(reader.get(boost.id).await.unwrap().is_none(), "readers see it gone");
     assert_eq!(reader.author_stats(&[fan]).await.unwrap()[0].statuses_count, 0);

@@ -18,7 +18,7 @@ mod secrets;
 mod service;
 
 pub use api::*;
-pub use cached::{CachedUsers, account_records};
+pub use cached::{CachedUsers, UsersRecords, account_records};
 pub use component::{COMPONENT, UsersComponent};
 pub use import::Imported;
 pub use pkce::{Pkce, PkceMethod};
@@ -39,8 +39,8 @@ pub struct UsersService {
     db: Db,
     ids: Arc<IdGenerator>,
     outbox: Outbox,
-    /// Kept current after each change, when readers cache accounts.
-    records: Option<cache::RecordCache<AccountRecord>>,
+    /// Kept current after each change, when readers cache records.
+    records: Option<UsersRecords>,
     /// Bounds the password hashing running at once.
     hashing: secrets::HashingPermits,
 }
@@ -73,9 +73,10 @@ impl UsersService {
         self
     }
 
-    /// Keeps `records` current: every account change this service commits
-    /// is written there, so readers through [`CachedUsers`] see it at once.
-    pub fn with_records(mut self, records: cache::RecordCache<AccountRecord>) -> Self {
+    /// Keeps `records` current: every change of an account or its timeline
+    /// filters this service commits is written there, so readers through
+    /// [`CachedUsers`] see it at once.
+    pub fn with_records(mut self, records: UsersRecords) -> Self {
         self.records = Some(records);
         self
     }

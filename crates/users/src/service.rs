@@ -53,7 +53,7 @@ impl UsersService {
     async fn refresh_records(&self, ids: &[Id]) {
         let Some(records) = &self.records else { return };
         match self.accounts(ids).await {
-            Ok(accounts) => records.store(&accounts).await,
+            Ok(accounts) => records.accounts.store(&accounts).await,
             Err(e) => {
                 tracing::error!(error = %e, "cannot re-read changed accounts for the record cache; readers may see old counters until they expire")
             }
@@ -111,6 +111,23 @@ impl UsersService {
             query = query.bind(now_millis());
         }
         query.fetch_all(self.db.reader()).await.map_err(unexpected)
+    }
+
+    /// After a commit that changed what `ids`' home timelines keep out
+    /// (blocks, mutes, follows and their options): their filters stored
+    /// as committed.
+    async fn refresh_filters(&self, ids: &[Id]) {
+        let Some(records) = &self.records else { return };
+        let mut fresh = Vec::with_capacity(ids.len());
+        for &account in ids {
+            match self.timeline_filters(account).await {
+                Ok(filters) => fresh.push(crate::cached::AccountFilters { account, filters }),
+                Err(e) => {
+                    tracing::error!(%account, error = %e, "cannot re-read changed timeline filters for the record cache; home timelines may apply old ones until they expire")
+                }
+            }
+        }
+        records.filters.store(&fresh).await;
     }
 
     /// Whether either account blocks the other.
@@ -176,6 +193,8 @@ impl UsersService {
         }
         if changed {
             self.refresh_records(&[follower, followee]).await;
+            // An ended follow takes its hidden boosts with it.
+            self.refresh_filters(&[follower]).await;
         }
         Ok(self.relationships(follower, &[followee]).await?.remove(0))
     }
@@ -554,7 +573,7 @@ impl UsersApi for UsersService {
         }
         let account = self.account_by(id).await?;
         if let Some(records) = &self.records {
-            records.store(std::slice::from_ref(&account)).await;
+            records.accounts.store(std::slice::from_ref(&account)).await;
         }
         Ok(account)
     }
@@ -676,6 +695,7 @@ impl UsersApi for UsersService {
         if changed {
             self.outbox.wake();
             self.refresh_records(&[requester, account]).await;
+            self.refresh_filters(&[requester]).await;
         }
         Ok(self.relationships(account, &[requester]).await?.remove(0))
     }
@@ -761,6 +781,7 @@ impl UsersApi for UsersService {
             tx.commit().await.map_err(unexpected)?;
             if changed.is_some() {
                 self.outbox.wake();
+                self.refresh_filters(&[follower]).await;
             }
         }
         Ok(self.relationships(follower, &[followee]).await?.remove(0))
@@ -820,6 +841,7 @@ impl UsersApi for UsersService {
         tx.commit().await.map_err(unexpected)?;
         if changed {
             self.outbox.wake();
+            self.refresh_filters(&[account, target]).await;
         }
         if unfollowed {
             self.refresh_records(&[account, target]).await;
@@ -875,6 +897,7 @@ impl UsersApi for UsersService {
         tx.commit().await.map_err(unexpected)?;
         if created {
             self.outbox.wake();
+            self.refresh_filters(&[account]).await;
         }
         Ok(self.relationships(account, &[target]).await?.remove(0))
     }
@@ -897,6 +920,7 @@ impl UsersApi for UsersService {
         tx.commit().await.map_err(unexpected)?;
         if removed {
             self.outbox.wake();
+            self.refresh_filters(&[account]).await;
         }
         Ok(self.relationships(account, &[target]).await?.remove(0))
     }
@@ -988,6 +1012,8 @@ impl UsersApi for UsersService {
         tx.commit().await.map_err(unexpected)?;
         if !ended.is_empty() {
             self.outbox.wake();
+            let muters: std::collections::BTreeSet<Id> = ended.iter().map(|&(a, _)| Id::from_i64(a)).collect();
+            self.refresh_filters(&muters.into_iter().collect::<Vec<_>>()).await;
         }
         Ok(ended.len() as u64)
     }

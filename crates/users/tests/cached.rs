@@ -40,3 +40,41 @@ async fn cached_accounts_follow_changes() {
     let bob = one.accounts(&[b]).await.unwrap().pop().unwrap();
     assert_eq!((bob.display_name.as_str(), bob.note.as_str()), ("Bob B.", "hello"));
 }
+
+/// Timeline filters read through the cache (every home read asks for
+/// them) follow every block, mute, unmute, sweep, follow option and
+/// unfollow at once, on both sides of a block.
+#[tokio::test]
+async fn cached_timeline_filters_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DbConfig::Sqlite { dir: dir.path().into() };
+    let shared: Arc<dyn SharedState> = Arc::new(MemorySharedState::new());
+    let records = || account_records(shared.clone(), Duration::from_secs(600));
+    let svc = UsersService::open(&config, Arc::new(IdGenerator::new(1))).await.unwrap();
+    let made = svc.import(&["ann".into(), "bob".into(), "cat".into()], "a long password", &[]).await.unwrap();
+    let (a, b, c) = (made[0].id, made[1].id, made[2].id);
+    let owner: Arc<dyn UsersApi> = Arc::new(svc.with_records(records()));
+    let reader = CachedUsers::new(owner.clone(), records());
+    assert!(reader.timeline_filters(a).await.unwrap().is_empty());
+    assert!(reader.timeline_filters(b).await.unwrap().is_empty(), "cached empty");
+
+    owner.block(a, b, true).await.unwrap();
+    assert_eq!(reader.timeline_filters(a).await.unwrap().blocking, [b]);
+    assert_eq!(reader.timeline_filters(b).await.unwrap().blocked_by, [a], "the blocked side too");
+    owner.block(a, b, false).await.unwrap();
+    assert!(reader.timeline_filters(b).await.unwrap().is_empty());
+
+    owner.mute(a, c, true, Some(1)).await.unwrap();
+    assert_eq!(reader.timeline_filters(a).await.unwrap().muting, [c]);
+    owner.expire_mutes().await.unwrap();
+    assert!(reader.timeline_filters(a).await.unwrap().muting.is_empty(), "swept");
+    owner.mute(a, c, true, None).await.unwrap();
+    owner.unmute(a, c).await.unwrap();
+    assert!(reader.timeline_filters(a).await.unwrap().muting.is_empty());
+
+    owner.follow(a, c).await.unwrap();
+    owner.set_follow_options(a, c, users::FollowOptions { reblogs: Some(false), notify: None }).await.unwrap();
+    assert_eq!(reader.timeline_filters(a).await.unwrap().hiding_reblogs, [c]);
+    owner.unfollow(a, c).await.unwrap();
+    assert!(reader.timeline_filters(a).await.unwrap().hiding_reblogs.is_empty(), "gone with the follow");
+}
