@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use cache::{MemorySharedState, MemoryTimelineCache};
 use gateway::limits::{Clock, RateLimitSettings, RateLimiter};
-use gateway::{Gateway, GatewaySettings, HttpSettings};
+use gateway::{Gateway, GatewayParts, GatewaySettings, HttpSettings};
 use model::{Id, IdGenerator};
 use notifications::NotificationsService;
 use posts::{AuthorStats, ForwardPosts, PostRecord, PostsApi, PostsError, PostsService, ViewerMarks};
@@ -85,7 +85,7 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
     let notifications =
         Arc::new(NotificationsService::open(&db, Arc::new(IdGenerator::new(2)), users.clone()).await.unwrap());
     let shared = Arc::new(MemorySharedState::new());
-    let gw = Gateway {
+    let gw = Gateway::new(GatewayParts {
         users,
         posts,
         timelines,
@@ -98,7 +98,7 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
         limits: Arc::new(RateLimiter::new(RateLimitSettings::default(), shared, Clock::System)),
         proxies: vec![],
         in_flight: Arc::new(tokio::sync::Semaphore::new(1024)),
-    };
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, gw.router()).await.unwrap() });

@@ -2,7 +2,7 @@
 //! every other component and serves the public port.
 
 use crate::limits::{Clock, RateLimiter};
-use crate::{Gateway, GatewaySettings};
+use crate::{Gateway, GatewayParts, GatewaySettings};
 use ::proxy::{PassThrough, PassThroughFront, ProxyRoute};
 use component::{Component, Needs, Public, SharedUse, Wiring};
 use posts::PostsApi;
@@ -46,7 +46,7 @@ impl Component for GatewayComponent {
             }
             _ => None,
         };
-        let gateway = Gateway {
+        let gateway = Gateway::new(GatewayParts {
             users: w.api::<dyn UsersApi>()?,
             posts: w.api::<dyn PostsApi>()?,
             timelines: w.api::<dyn TimelinesApi>()?,
@@ -56,7 +56,7 @@ impl Component for GatewayComponent {
             proxies,
             in_flight: Arc::new(tokio::sync::Semaphore::new(s.http.max_in_flight)),
             settings: Arc::new(s),
-        };
+        });
         let router = gateway.clone().router();
         let wrap: Option<component::WrapPublic> = if gateway.proxies.is_empty() {
             None
