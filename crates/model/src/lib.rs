@@ -11,6 +11,7 @@ pub mod entity;
 pub mod event;
 pub mod id;
 pub mod page;
+pub mod text;
 pub mod time_fmt;
 
 pub use domain::{DomainError, Email, Password, PostText, Scopes, Username, Visibility};
