@@ -563,6 +563,20 @@ struct Sample {
     micros: u64,
     ok: bool,
     measured: bool,
+    /// Why it failed: the status, or how the exchange broke, and the first
+    /// words of the answer.
+    error: Option<(String, String)>,
+}
+
+/// A failed request's cause (`503`, `timeout`, `transport`) and message.
+fn cause(e: &anyhow::Error) -> (String, String) {
+    let text = format!("{e:#}");
+    let class = match text.get(..3) {
+        Some(code) if code.bytes().all(|b| b.is_ascii_digit()) => code.to_string(),
+        _ if text.contains("timed out") => "timeout".to_string(),
+        _ => "transport".to_string(),
+    };
+    (class, text.chars().take(160).collect())
 }
 
 /// Runs the mix against a seeded system and prints the report.
@@ -640,7 +654,8 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
                 let result = request(&api, &accounts, &recent, op, reader, other, salt).await;
                 let micros = due.elapsed().as_micros() as u64;
                 in_flight.fetch_sub(1, Ordering::Relaxed);
-                let _ = tx.send(Sample { op, micros, ok: result.is_ok(), measured });
+                let error = result.as_ref().err().map(cause);
+                let _ = tx.send(Sample { op, micros, ok: result.is_ok(), measured, error });
                 if let (true, Ok(Some(post_id))) = (lag, result) {
                     let acked = Instant::now();
                     let fans = &followers[reader];
@@ -662,9 +677,14 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
 
     let mut hists: HashMap<Op, (Histogram<u64>, usize, usize)> = HashMap::new();
     let mut all = histogram();
+    // Errors by cause: how many, and the first message of each.
+    let mut causes: std::collections::BTreeMap<String, (usize, String)> = std::collections::BTreeMap::new();
     while let Some(s) = rx.recv().await {
         if !s.measured {
             continue;
+        }
+        if let Some((class, message)) = s.error {
+            causes.entry(class).or_insert((0, message)).0 += 1;
         }
         let h = hists.entry(s.op).or_insert_with(|| (histogram(), 0, 0));
         if s.ok {
@@ -729,6 +749,9 @@ pub async fn run(bases: &[String], seeded: &Seeded, o: &RunOptions) -> anyhow::R
     );
     println!();
     println!("dropped (more than {} in flight): {dropped}", o.max_in_flight);
+    for (class, (n, first)) in &causes {
+        println!("errors {class}: {n} (first: {first})");
+    }
     if !lag.is_empty() || unseen > 0 {
         println!(
             "fan-out lag (post acknowledged → in a follower's home timeline), {} sightings: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; not seen within 10 s: {unseen}",
