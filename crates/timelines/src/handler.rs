@@ -3,7 +3,7 @@
 //! `follow.created` arriving after the unfollow, a `post.created` after the
 //! delete) cannot resurrect what is gone.
 
-use crate::{Celebrities, Filters, TimelinesService, authored, entry, reaches, reaches_all};
+use crate::{Celebrities, TimelinesService, authored, entry, reaches, reaches_all};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
 use cache::Entry;
@@ -198,11 +198,7 @@ impl TimelinesHandler {
                 if !s.users.is_following(*follower_id, *followee_id).await? {
                     return Ok(0); // unfollowed since
                 }
-                let (following, filters) = futures::try_join!(
-                    s.users.following_ids(*follower_id),
-                    Filters::of(&*s.users, *follower_id)
-                )?;
-                let following: HashSet<Id> = following.into_iter().collect();
+                let (following, filters) = s.follows_and_filters(*follower_id).await?;
                 // The followee's own posts, and (now that the follower
                 // follows the person replied to) replies to the followee by
                 // accounts the follower already follows: what a rebuild

@@ -373,6 +373,15 @@ impl TimelinesService {
         Ok(members.into_iter().filter(|m| following.contains(m)).collect())
     }
 
+    /// Whom `owner` follows and what its blocks and mutes keep out: what
+    /// every read of its home from the sources (rebuild, back-fill, a walk
+    /// past the cache) applies, read at once.
+    pub(crate) async fn follows_and_filters(&self, owner: Id) -> users::Result<(HashSet<Id>, Filters)> {
+        let (following, filters) =
+            futures::try_join!(self.users.following_ids(owner), Filters::of(&*self.users, owner))?;
+        Ok((following.into_iter().collect(), filters))
+    }
+
     /// Up to `want` home entries of `owner` below `below` (and above
     /// `above`), newest first, read from the follow graph and the posts
     /// with the same rule as fan-out — what the timeline would hold had it
@@ -392,9 +401,7 @@ impl TimelinesService {
     /// direction `walk` says. Posts that fan-out would not have delivered
     /// (replies to strangers) are skipped.
     async fn walk_the_store(&self, owner: Id, want: usize, walk: Walk) -> Result<Vec<Entry>> {
-        let (following, filters) =
-            futures::try_join!(self.users.following_ids(owner), Filters::of(&*self.users, owner))?;
-        let following: HashSet<Id> = following.into_iter().collect();
+        let (following, filters) = self.follows_and_filters(owner).await?;
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let mut out = Vec::with_capacity(want);
@@ -438,9 +445,7 @@ impl TimelinesService {
         // Mark the timeline present *before* reading the sources, so fan-out
         // of any post committed after our read lands in it (see `cache`).
         self.cache.begin_rebuild(owner).await?;
-        let (following, filters) =
-            futures::try_join!(self.users.following_ids(owner), Filters::of(&*self.users, owner))?;
-        let following: HashSet<Id> = following.into_iter().collect();
+        let (following, filters) = self.follows_and_filters(owner).await?;
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
         let recent = self.posts.recent_by_authors(&authors, None, self.cap).await?;
