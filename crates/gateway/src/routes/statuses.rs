@@ -71,6 +71,34 @@ async fn target(gw: &Gateway, viewer: Id, id: Id) -> Result<PostRecord, ApiError
     }
 }
 
+/// `status` and `spoiler_text`, within the instance's limit `max`: the
+/// content warning counts towards it, as in Mastodon.
+fn text_and_warning(params: &Params, max: usize) -> Result<(PostText, String), ApiError> {
+    let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
+    let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
+    if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
+        return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
+    }
+    Ok((text, spoiler_text))
+}
+
+/// `visibility`, public when absent (a new status, a boost).
+fn visibility(params: &Params) -> Result<Visibility, ApiError> {
+    match params.text("visibility") {
+        None => Ok(Visibility::Public),
+        Some(v) => Visibility::parse(v).map_err(ApiError::validation),
+    }
+}
+
+/// `language`, when given: an ISO 639 code with an optional region.
+fn language(params: &Params) -> Result<Option<String>, ApiError> {
+    match params.text("language") {
+        None => Ok(None),
+        Some(l) if valid_language(l) => Ok(Some(l.to_string())),
+        Some(_) => Err(ApiError::validation("Language is not a valid language code")),
+    }
+}
+
 /// `POST /api/v1/statuses`'s parameters, as typed values.
 struct NewStatusForm {
     text: PostText,
@@ -84,21 +112,9 @@ struct NewStatusForm {
 impl NewStatusForm {
     /// `max`: the instance's character limit.
     fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
-        let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
-        let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
-        // The content warning counts towards the limit, as in Mastodon.
-        if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
-            return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
-        }
-        let visibility = match params.text("visibility") {
-            None => Visibility::Public,
-            Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
-        };
-        let language = match params.text("language") {
-            None => None,
-            Some(l) if valid_language(l) => Some(l.to_string()),
-            Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
-        };
+        let (text, spoiler_text) = text_and_warning(params, max)?;
+        let visibility = visibility(params)?;
+        let language = language(params)?;
         if !params.all("media_ids").iter().all(|m| m.is_empty()) {
             return Err(ApiError::validation("Media attachments are not supported by this server yet"));
         }
@@ -177,16 +193,8 @@ struct EditForm(PostEdit);
 
 impl EditForm {
     fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
-        let text = PostText::parse(params.get("status").unwrap_or(""), max).map_err(ApiError::validation)?;
-        let spoiler_text = params.get("spoiler_text").unwrap_or("").to_string();
-        if PostText::weighted_len(text.as_str()) + spoiler_text.chars().count() > max {
-            return Err(ApiError::validation(format!("Text character limit of {max} exceeded")));
-        }
-        let language = match params.text("language") {
-            None => None,
-            Some(l) if valid_language(l) => Some(l.to_string()),
-            Some(_) => return Err(ApiError::validation("Language is not a valid language code")),
-        };
+        let (text, spoiler_text) = text_and_warning(params, max)?;
+        let language = language(params)?;
         if !params.all("media_ids").iter().all(|m| m.is_empty()) || !params.all("poll[options]").is_empty() {
             return Err(ApiError::validation("Media attachments and polls are not supported by this server yet"));
         }
@@ -349,10 +357,7 @@ pub async fn reblog(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let visibility = match params.text("visibility") {
-        None => Visibility::Public,
-        Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
-    };
+    let visibility = visibility(&params)?;
     let post = target(&gw, me, path_id(&id)?).await?;
     let boost = gw.posts.reblog(me, post.id, visibility).await.or_api()?;
     Ok(Json(render::one_status(&gw, &base, Some(me), &boost).await?))
