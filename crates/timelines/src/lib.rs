@@ -553,17 +553,24 @@ impl TimelinesApi for TimelinesService {
 
 impl TimelinesService {
     /// The `n` entries of `account`'s home just below `below` that its
-    /// filters admit (fewer at the end of the timeline), newest first.
+    /// filters admit (fewer at the end of the timeline, or when [`MAX_READ`]
+    /// entries below held fewer: a muted prolific account cannot make one
+    /// page read the whole history), newest first.
     async fn admitted_below(&self, account: Id, below: Id, n: usize, filters: &Filters) -> Result<Vec<Entry>> {
         let mut out = Vec::with_capacity(n);
         let mut cursor = below;
+        let mut read = 0;
         loop {
+            if read >= MAX_READ {
+                return Ok(out);
+            }
             let want = (n - out.len()) * 2;
             let held =
                 self.held(account, &Page { max_id: Some(cursor), since_id: None, min_id: None, limit: want }).await?;
             let Some(last) = held.last() else { return Ok(out) };
             cursor = last.post_id;
             let exhausted = held.len() < want;
+            read += held.len();
             out.extend(held.into_iter().filter(|e| filters.admits(account, e)).take(n - out.len()));
             if out.len() == n || exhausted {
                 return Ok(out);
