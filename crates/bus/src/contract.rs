@@ -51,6 +51,8 @@ pub async fn events_arrive_intact<B: Bus>(bus: &B) {
             author_id: Id::from_i64(7),
             visibility: model::Visibility::Private,
             in_reply_to_account_id: Some(Id::from_i64(9)),
+            mentions: vec![Id::from_i64(9)],
+            tags: vec!["zürich".into()],
         },
     );
     sent.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());

@@ -13,7 +13,7 @@ use crate::Gateway;
 use crate::errors::OrApi;
 use crate::html::{escape, render_text};
 use model::Id;
-use model::entity::{Account, Source, Status, StatusApplication};
+use model::entity::{Account, Source, Status, StatusApplication, StatusMention, StatusTag, Tag, TagHistory};
 use model::time_fmt::{date_only, rfc3339_millis};
 use platform::ApiError;
 use posts::{AuthorStats, PostRecord};
@@ -209,7 +209,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         url: format!("{base}/@{}/{}", author.username, p.id),
         created_at: rfc3339_millis(p.created_at_ms),
         edited_at: p.edited_at_ms.map(rfc3339_millis),
-        content: render_text(&p.text),
+        content: crate::html::render_post(&p.text, &p.mentions, base),
         text: None,
         visibility: p.visibility.as_str(),
         sensitive: p.sensitive || !p.spoiler_text.is_empty(),
@@ -221,8 +221,17 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
             // registration never reaches a client as a `javascript:` link.
             website: p.app_website.clone().filter(|w| crate::params::is_web_url(w)),
         }),
-        mentions: vec![],
-        tags: vec![],
+        mentions: p
+            .mentions
+            .iter()
+            .map(|m| StatusMention {
+                id: m.id,
+                username: m.username.clone(),
+                url: format!("{base}/@{}", m.username),
+                acct: m.username.clone(),
+            })
+            .collect(),
+        tags: p.tags.iter().map(|t| status_tag(base, t)).collect(),
         emojis: vec![],
         reblogs_count: p.reblogs_count,
         favourites_count: p.favourites_count,
@@ -240,6 +249,29 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         pinned: viewer.pinned.contains(&p.id),
         filtered: vec![],
         account: author,
+    }
+}
+
+/// A hashtag as a status names it: as written, linked by its normalized name.
+fn status_tag(base: &str, name: &str) -> StatusTag {
+    StatusTag { name: name.to_string(), url: format!("{base}/tags/{}", model::text::normalize_hashtag(name)) }
+}
+
+/// The Tag entity for a hashtag and its use.
+pub fn tag(base: &str, t: &posts::TagInfo) -> Tag {
+    Tag {
+        name: t.name.clone(),
+        url: status_tag(base, &t.name).url,
+        history: t
+            .history
+            .iter()
+            .map(|&(day_ms, uses, accounts)| TagHistory {
+                day: (day_ms / 1000).to_string(),
+                uses: uses.to_string(),
+                accounts: accounts.to_string(),
+            })
+            .collect(),
+        following: t.following,
     }
 }
 

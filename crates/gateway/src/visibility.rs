@@ -20,12 +20,19 @@ pub async fn sees_private_of(gw: &Gateway, viewer: Option<Id>, author: Id) -> Re
     }
 }
 
+/// Whether `viewer` is the author of `p` or mentioned in it: then it sees
+/// `p` whatever its visibility.
+fn addressed(p: &PostRecord, viewer: Option<Id>) -> bool {
+    viewer.is_some_and(|v| v == p.author_id || p.mentions(v))
+}
+
 /// Keeps the posts `viewer` may see: public and unlisted to anyone, private
-/// to the author and their followers. One relationship lookup per page.
+/// to the author's followers, and any post to its author and the accounts
+/// it mentions (direct posts to them only). One relationship lookup per page.
 pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -> Result<Vec<PostRecord>, ApiError> {
     let private_authors: Vec<Id> = posts
         .iter()
-        .filter(|p| p.visibility == Visibility::Private && Some(p.author_id) != viewer)
+        .filter(|p| p.visibility == Visibility::Private && !addressed(p, viewer))
         .map(|p| p.author_id)
         .collect::<HashSet<_>>()
         .into_iter()
@@ -44,8 +51,10 @@ pub async fn visible(gw: &Gateway, viewer: Option<Id>, posts: Vec<PostRecord>) -
     };
     Ok(posts
         .into_iter()
-        .filter(|p| {
-            p.visibility != Visibility::Private || Some(p.author_id) == viewer || followed.contains(&p.author_id)
+        .filter(|p| match p.visibility {
+            Visibility::Public | Visibility::Unlisted => true,
+            Visibility::Private => addressed(p, viewer) || followed.contains(&p.author_id),
+            Visibility::Direct => addressed(p, viewer),
         })
         .collect())
 }

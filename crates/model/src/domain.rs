@@ -149,13 +149,16 @@ pub fn is_url(word: &str) -> bool {
     matches!(rest, Some(r) if r.len() > 1 && r.contains('.'))
 }
 
-/// Who may see a status. `direct` is not offered yet (no conversations).
+/// Who may see a status: anyone (and listed in public timelines), anyone
+/// (unlisted), the author's followers (private), or only the accounts it
+/// mentions (direct). The author and mentioned accounts always may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Public,
     Unlisted,
     Private,
+    Direct,
 }
 
 impl Visibility {
@@ -164,7 +167,7 @@ impl Visibility {
             "public" => Ok(Visibility::Public),
             "unlisted" => Ok(Visibility::Unlisted),
             "private" => Ok(Visibility::Private),
-            "direct" => Err(invalid("Visibility direct is not supported by this server")),
+            "direct" => Ok(Visibility::Direct),
             _ => Err(invalid("Visibility is not included in the list")),
         }
     }
@@ -173,6 +176,7 @@ impl Visibility {
             Visibility::Public => "public",
             Visibility::Unlisted => "unlisted",
             Visibility::Private => "private",
+            Visibility::Direct => "direct",
         }
     }
 }

@@ -125,8 +125,8 @@ pub struct Status {
     pub spoiler_text: String,
     pub media_attachments: Vec<Value>,
     pub application: Option<StatusApplication>,
-    pub mentions: Vec<Value>,
-    pub tags: Vec<Value>,
+    pub mentions: Vec<StatusMention>,
+    pub tags: Vec<StatusTag>,
     pub emojis: Vec<Value>,
     pub reblogs_count: u64,
     pub favourites_count: u64,
@@ -143,6 +143,51 @@ pub struct Status {
     pub bookmarked: bool,
     pub pinned: bool,
     pub filtered: Vec<Value>,
+}
+
+/// `Status.mentions[]`: an account the status mentions.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusMention {
+    pub id: Id,
+    pub username: String,
+    pub url: String,
+    pub acct: String,
+}
+
+/// `Status.tags[]`: a hashtag the status uses.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusTag {
+    pub name: String,
+    pub url: String,
+}
+
+/// `content/en/entities/Tag.md`: a hashtag with its use over the last days.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tag {
+    pub name: String,
+    pub url: String,
+    pub history: Vec<TagHistory>,
+    pub following: bool,
+}
+
+/// One day of a hashtag's use: numbers as strings, as Mastodon sends them.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagHistory {
+    /// The day's midnight (UTC), in seconds since the epoch.
+    pub day: String,
+    pub uses: String,
+    pub accounts: String,
+}
+
+/// `content/en/entities/Conversation.md`: a direct conversation as one
+/// participant sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: Id,
+    pub unread: bool,
+    /// The other participants.
+    pub accounts: Vec<Account>,
+    pub last_status: Option<Status>,
 }
 
 #[derive(Debug, Clone, Serialize)]

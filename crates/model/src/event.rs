@@ -38,13 +38,32 @@ pub enum Event {
     /// `follower_id` asked to follow the locked `followee_id`.
     #[serde(rename = "follow_request.created")]
     FollowRequestCreated { follower_id: Id, followee_id: Id },
+    /// A new post. `mentions`: the local accounts it mentions (they see it
+    /// whatever its visibility, and are notified); `tags`: its hashtags,
+    /// normalized (their followers' homes receive a public post).
     #[serde(rename = "post.created")]
-    PostCreated { post_id: Id, author_id: Id, visibility: Visibility, in_reply_to_account_id: Option<Id> },
+    PostCreated {
+        post_id: Id,
+        author_id: Id,
+        visibility: Visibility,
+        in_reply_to_account_id: Option<Id>,
+        #[serde(default)]
+        mentions: Vec<Id>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
     /// The author edited the post: readers refresh what they hold of it.
     #[serde(rename = "post.updated")]
     PostUpdated { post_id: Id, author_id: Id },
+    /// `tags`: the post's hashtags (normalized), whose followers' homes
+    /// may hold it.
     #[serde(rename = "post.deleted")]
-    PostDeleted { post_id: Id, author_id: Id },
+    PostDeleted {
+        post_id: Id,
+        author_id: Id,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
     /// `account_id` favourited `post_id`, written by `author_id`.
     #[serde(rename = "favourite.created")]
     FavouriteCreated { account_id: Id, post_id: Id, author_id: Id },
@@ -55,6 +74,12 @@ pub enum Event {
     /// boost back deletes that post (`post.deleted`).
     #[serde(rename = "reblog.created")]
     ReblogCreated { post_id: Id, author_id: Id, reblog_of_id: Id, original_author_id: Id, visibility: Visibility },
+    /// `account_id` follows hashtag `tag` (normalized): its public posts
+    /// reach the account's home from now on.
+    #[serde(rename = "tag.followed")]
+    TagFollowed { account_id: Id, tag: String },
+    #[serde(rename = "tag.unfollowed")]
+    TagUnfollowed { account_id: Id, tag: String },
 }
 
 impl Event {
@@ -75,6 +100,8 @@ impl Event {
             Event::FavouriteCreated { .. } => "favourite.created",
             Event::FavouriteRemoved { .. } => "favourite.removed",
             Event::ReblogCreated { .. } => "reblog.created",
+            Event::TagFollowed { .. } => "tag.followed",
+            Event::TagUnfollowed { .. } => "tag.unfollowed",
         }
     }
 }
@@ -124,13 +151,26 @@ mod tests {
                 author_id: Id::from_i64(2),
                 visibility: Visibility::Private,
                 in_reply_to_account_id: None,
+                mentions: vec![Id::from_i64(7)],
+                tags: vec!["rust".into()],
             },
         );
         let json = serde_json::to_value(&env).unwrap();
         assert_eq!(json["type"], "post.created");
         assert_eq!(json["payload"]["post_id"], "5");
         assert_eq!(json["payload"]["visibility"], "private");
+        assert_eq!(json["payload"]["mentions"][0], "7");
         let back: Envelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn a_post_created_before_mentions_were_kept_still_reads() {
+        let old = r#"{"id":"x","version":1,"occurred_at":"2026-01-01T00:00:00.000Z","producer":"posts",
+            "type":"post.created","payload":{"post_id":"5","author_id":"2","visibility":"public","in_reply_to_account_id":null}}"#;
+        let env: Envelope = serde_json::from_str(old).unwrap();
+        assert!(
+            matches!(env.event, Event::PostCreated { ref mentions, ref tags, .. } if mentions.is_empty() && tags.is_empty())
+        );
     }
 }

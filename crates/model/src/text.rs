@@ -122,6 +122,20 @@ fn is_hashtag_name(name: &str) -> bool {
         || (name.chars().count() >= 3 && name.chars().skip(1).take(name.chars().count() - 2).any(inside))
 }
 
+/// Longest hashtag name accepted where a client names one (a path, a
+/// query): Mastodon's tag names are limited alike.
+pub const MAX_HASHTAG_CHARS: usize = 100;
+
+/// Whether `name` (without `#`) is a whole hashtag name, as a route that
+/// takes one by name requires.
+pub fn is_hashtag(name: &str) -> bool {
+    name.chars().count() <= MAX_HASHTAG_CHARS
+        && !name.starts_with(hashtag_separator)
+        && !name.ends_with(hashtag_separator)
+        && name.chars().all(|c| word(c) || hashtag_separator(c))
+        && is_hashtag_name(name)
+}
+
 /// The form hashtags are compared and stored in: lower case (`#Rust` and
 /// `#rust` are one tag, the first spelling is shown).
 pub fn normalize_hashtag(name: &str) -> String {
@@ -138,6 +152,16 @@ mod tests {
 
     fn tags(text: &str) -> Vec<&str> {
         hashtags(text).into_iter().map(|h| h.name).collect()
+    }
+
+    #[test]
+    fn whole_names_are_hashtags_and_fragments_are_not() {
+        for ok in ["rust", "Zürich", "日本語", "1_2", "a·b", "x1"] {
+            assert!(is_hashtag(ok), "{ok}");
+        }
+        for bad in ["", "123", "a b", "a#b", "·a", "a-b", "a/b", &"x".repeat(MAX_HASHTAG_CHARS + 1)] {
+            assert!(!is_hashtag(bad), "{bad}");
+        }
     }
 
     #[test]

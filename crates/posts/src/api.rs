@@ -4,6 +4,13 @@ use model::{Id, Page, PostText, Visibility};
 use rpc::ErrorKind;
 use serde::{Deserialize, Serialize};
 
+/// A local account a post mentions, as resolved when it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mentioned {
+    pub id: Id,
+    pub username: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostRecord {
     pub id: Id,
@@ -36,7 +43,21 @@ pub struct PostRecord {
     pub reblog_of_account_id: Option<Id>,
     #[serde(default)]
     pub reblogs_count: u64,
+    /// The local accounts the text mentions (they may see the post
+    /// whatever its visibility).
+    #[serde(default)]
+    pub mentions: Vec<Mentioned>,
+    /// Its hashtags as written, each once.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub created_at_ms: i64,
+}
+
+impl PostRecord {
+    /// Whether the post mentions `account`.
+    pub fn mentions(&self, account: Id) -> bool {
+        self.mentions.iter().any(|m| m.id == account)
+    }
 }
 
 /// Which of an author's posts `by_author` lists (Mastodon's account
@@ -51,16 +72,20 @@ pub struct AuthorFilter {
     /// Leave out the author's boosts.
     #[serde(default)]
     pub exclude_reblogs: bool,
+    /// Direct posts too, those that this account wrote or is mentioned in.
+    #[serde(default)]
+    pub direct_for: Option<Id>,
 }
 
 impl AuthorFilter {
     /// What a first page's cache key names.
     pub fn key(&self) -> String {
         format!(
-            "{}{}{}",
+            "{}{}{}{}",
             u8::from(self.include_private),
             u8::from(self.exclude_replies),
-            u8::from(self.exclude_reblogs)
+            u8::from(self.exclude_reblogs),
+            self.direct_for.map(|v| format!(":{v}")).unwrap_or_default(),
         )
     }
 }
@@ -72,6 +97,9 @@ pub struct PostEdit {
     pub spoiler_text: String,
     pub sensitive: bool,
     pub language: Option<String>,
+    /// The local accounts the new text mentions, resolved by the caller.
+    #[serde(default)]
+    pub mentions: Vec<Mentioned>,
 }
 
 /// One version of a post, as its history lists it.
@@ -125,7 +153,7 @@ pub struct ViewerMarks {
 }
 
 /// The little a timeline needs to know about a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostRef {
     pub post_id: Id,
     pub author_id: Id,
@@ -135,6 +163,50 @@ pub struct PostRef {
     pub reblog_of: Option<Id>,
     #[serde(default)]
     pub reblog_author: Option<Id>,
+    /// For a direct post, the accounts it mentions: the only ones besides
+    /// its author whose homes it reaches.
+    #[serde(default)]
+    pub direct_to: Option<Vec<Id>>,
+}
+
+/// A hashtag as `GET /api/v1/tags/:name` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagInfo {
+    /// As first written (`#Rust` before `#rust`), or as asked for when
+    /// never used.
+    pub name: String,
+    /// Uses per day, today first, for the last [`TagInfo::HISTORY_DAYS`]
+    /// days: (the day's start in ms, posts, accounts).
+    pub history: Vec<(i64, u64, u64)>,
+    /// Whether the viewer follows it.
+    pub following: bool,
+}
+
+impl TagInfo {
+    pub const HISTORY_DAYS: i64 = 7;
+}
+
+/// Which hashtags a tag timeline asks for (normalized names): posts with
+/// any of `any`, all of `all` and none of `none`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagQuery {
+    pub any: Vec<String>,
+    pub all: Vec<String>,
+    pub none: Vec<String>,
+}
+
+impl TagQuery {
+    /// Mastodon's `LIMIT_PER_MODE`: at most this many tags in each list.
+    pub const MAX_PER_MODE: usize = 4;
+}
+
+/// One of an account's direct conversations: the thread it belongs to,
+/// its newest post the account may see, and whether that is unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRow {
+    pub conversation_id: Id,
+    pub last_post_id: Id,
+    pub unread: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +229,10 @@ pub struct NewPost {
     pub app_website: Option<String>,
     /// `Idempotency-Key` header, scoped to the author.
     pub idempotency_key: Option<String>,
+    /// The local accounts the text mentions, resolved by the caller (the
+    /// gateway asks `users`); hashtags `posts` finds itself.
+    #[serde(default)]
+    pub mentions: Vec<Mentioned>,
 }
 
 impl NewPost {
@@ -173,6 +249,7 @@ impl NewPost {
             app_name: None,
             app_website: None,
             idempotency_key: None,
+            mentions: Vec::new(),
         }
     }
 }
@@ -296,6 +373,38 @@ pub trait PostsApi: Send + Sync + 'static {
     /// The newest posts by any of `authors` that reply to `account`.
     #[read]
     async fn replies_to(&self, account: Id, authors: &[Id], limit: usize) -> Result<Vec<PostRef>>;
+    /// The newest public posts (not boosts) matching `query`, newest first.
+    #[read]
+    async fn tag_timeline(&self, query: &TagQuery, page: &Page) -> Result<Vec<PostRecord>>;
+    /// Hashtag `name` (normalized) with its recent use; `following` for `viewer`.
+    #[read]
+    async fn tag(&self, name: &str, viewer: Option<Id>) -> Result<TagInfo>;
+    /// `account` follows (`on`) hashtag `display` or stops; again changes
+    /// nothing. The tag as it now is.
+    #[write]
+    async fn follow_tag(&self, account: Id, display: &str, on: bool) -> Result<TagInfo>;
+    /// The hashtags `account` follows, newest follow first, keyset-paged by
+    /// the follow's id: (the follow's id, the tag).
+    #[read]
+    async fn followed_tags(&self, account: Id, page: &Page) -> Result<Vec<(Id, TagInfo)>>;
+    /// Who follows any of `tags` (normalized).
+    #[read]
+    async fn tag_followers(&self, tags: &[String]) -> Result<Vec<Id>>;
+    /// The newest public posts below `max_id` with a hashtag `account`
+    /// follows: what fan-out gave its home from those tags.
+    #[read]
+    async fn recent_tagged_for(&self, account: Id, max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>>;
+    /// The oldest such posts above `min_id`, oldest first.
+    #[read]
+    async fn earliest_tagged_for(&self, account: Id, min_id: Id, limit: usize) -> Result<Vec<PostRef>>;
+    /// `account`'s direct conversations, the newest post first, keyset-paged
+    /// by that post's id; removed ones left out until a newer post.
+    #[read]
+    async fn conversations(&self, account: Id, page: &Page) -> Result<Vec<ConversationRow>>;
+    /// Marks `account`'s conversation read, or removes it from its list
+    /// (`remove`); `NotFound` if it has none by that id.
+    #[write]
+    async fn conversation_seen(&self, account: Id, conversation: Id, remove: bool) -> Result<ConversationRow>;
     #[read]
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>>;
     #[read]

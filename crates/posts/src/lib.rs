@@ -13,6 +13,7 @@ mod cached;
 mod component;
 mod import;
 mod service;
+mod tags;
 
 pub use api::*;
 pub use cached::{CachedPosts, PostsRecords};

@@ -8,14 +8,14 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use store::id_list;
 
-fn unexpected(e: impl Into<store::StoreError>) -> PostsError {
+pub(crate) fn unexpected(e: impl Into<store::StoreError>) -> PostsError {
     match e.into() {
         store::StoreError::Unavailable(e) => PostsError::Unavailable(e.to_string()),
         other => PostsError::Unexpected(anyhow::Error::new(other)),
     }
 }
 
-fn post_row(r: &AnyRow) -> PostRecord {
+pub(crate) fn post_row(r: &AnyRow) -> PostRecord {
     let vis: String = r.get("visibility");
     PostRecord {
         id: Id::from_i64(r.get("id")),
@@ -36,18 +36,60 @@ fn post_row(r: &AnyRow) -> PostRecord {
         reblog_of_id: r.get::<Option<i64>, _>("reblog_of_id").map(Id::from_i64),
         reblog_of_account_id: r.get::<Option<i64>, _>("reblog_of_account_id").map(Id::from_i64),
         reblogs_count: r.get::<i64, _>("reblogs_count").max(0) as u64,
+        mentions: from_json(r.get("mentions")),
+        tags: from_json(r.get("tags")),
         created_at_ms: r.get("created_at"),
     }
 }
 
-fn post_ref(r: &AnyRow) -> PostRef {
+/// A JSON column this component wrote; unreadable (never expected) reads
+/// as empty rather than failing the read of the whole post.
+fn from_json<T: serde::de::DeserializeOwned + Default>(raw: String) -> T {
+    serde_json::from_str(&raw).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a post's stored mentions or tags are not valid JSON; read as none");
+        T::default()
+    })
+}
+
+/// The columns [`post_ref`] reads, in its order (a macro, so queries can
+/// be `concat!`ed into the `&'static str` they are).
+macro_rules! ref_columns {
+    () => {
+        "id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id, \
+         CASE WHEN visibility = 'direct' THEN mentions END"
+    };
+}
+pub(crate) use ref_columns;
+
+pub(crate) fn post_ref(r: &AnyRow) -> PostRef {
     PostRef {
         post_id: Id::from_i64(r.get(0)),
         author_id: Id::from_i64(r.get(1)),
         in_reply_to_account_id: r.get::<Option<i64>, _>(2).map(Id::from_i64),
         reblog_of: r.get::<Option<i64>, _>(3).map(Id::from_i64),
         reblog_author: r.get::<Option<i64>, _>(4).map(Id::from_i64),
+        direct_to: r
+            .get::<Option<String>, _>(5)
+            .map(|m| from_json::<Vec<Mentioned>>(m).into_iter().map(|m| m.id).collect()),
     }
+}
+
+/// Each account once, in the order written.
+fn distinct_mentions(mut mentions: Vec<Mentioned>) -> Vec<Mentioned> {
+    let mut seen = std::collections::HashSet::new();
+    mentions.retain(|m| seen.insert(m.id));
+    mentions
+}
+
+/// The hashtags of `text`, each once (by its normalized name), as first
+/// written: (normalized, as written).
+pub(crate) fn hashtags_of(text: &str) -> Vec<(String, String)> {
+    let mut seen = std::collections::HashSet::new();
+    model::text::hashtags(text)
+        .into_iter()
+        .map(|h| (model::text::normalize_hashtag(h.name), h.name.to_string()))
+        .filter(|(n, _)| seen.insert(n.clone()))
+        .collect()
 }
 
 impl PostsService {
@@ -270,7 +312,9 @@ impl PostsService {
         };
         let sql = format!(
             "SELECT {columns} FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
-             AND ($5 OR visibility IN ('public', 'unlisted'))
+             AND (visibility IN ('public', 'unlisted') OR ($5 AND visibility = 'private')
+                  OR (visibility = 'direct' AND ($8 = author_id
+                      OR EXISTS (SELECT 1 FROM post_mentions m WHERE m.post_id = posts.id AND m.account_id = $8))))
              AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
              AND (NOT $7 OR reblog_of_id IS NULL)
              ORDER BY id {order} LIMIT $4"
@@ -284,6 +328,7 @@ impl PostsService {
             .bind(filter.include_private)
             .bind(filter.exclude_replies)
             .bind(filter.exclude_reblogs)
+            .bind(filter.direct_for.map(Id::get))
             .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)
@@ -394,11 +439,13 @@ impl PostsApi for PostsService {
                 return self.by_idempotency_key(new.author_id, key).await?.ok_or(PostsError::NotFound);
             }
         }
+        let mentions = distinct_mentions(new.mentions.clone());
+        let tags = hashtags_of(new.text.as_str());
         sqlx::query(
             "INSERT INTO posts (id, author_id, text, spoiler_text, sensitive, visibility, language,
                                 in_reply_to_id, in_reply_to_account_id, app_name, app_website, created_at,
-                                conversation_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                conversation_id, mentions, tags)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id.get())
         .bind(new.author_id.get())
@@ -414,9 +461,12 @@ impl PostsApi for PostsService {
         .bind(now)
         // A reply joins its parent's conversation; a new thread starts one.
         .bind(parent.as_ref().map_or(id, |p| p.conversation_id.unwrap_or(p.id)).get())
+        .bind(serde_json::to_string(&mentions).expect("mentions serialize"))
+        .bind(serde_json::to_string(&tags.iter().map(|t| &t.1).collect::<Vec<_>>()).expect("tags serialize"))
         .execute(&mut *tx)
         .await
         .map_err(unexpected)?;
+        self.index_text(&mut tx, id, new.author_id, new.visibility, &mentions, &tags, now).await?;
         if let Some(p) = &parent {
             sqlx::query("UPDATE posts SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(p.id.get())
@@ -438,6 +488,8 @@ impl PostsApi for PostsService {
             author_id: new.author_id,
             visibility: new.visibility,
             in_reply_to_account_id: parent.as_ref().map(|p| p.author_id),
+            mentions: mentions.iter().map(|m| m.id).collect(),
+            tags: tags.into_iter().map(|t| t.0).collect(),
         };
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
@@ -573,15 +625,33 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         }
-        sqlx::query("UPDATE posts SET text = $1, spoiler_text = $2, sensitive = $3, language = $4 WHERE id = $5")
-            .bind(edit.text.as_str())
-            .bind(&edit.spoiler_text)
-            .bind(edit.sensitive as i64)
-            .bind(&edit.language)
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await
-            .map_err(unexpected)?;
+        let mentions = distinct_mentions(edit.mentions.clone());
+        let tags = hashtags_of(edit.text.as_str());
+        let row = sqlx::query(
+            "UPDATE posts SET text = $1, spoiler_text = $2, sensitive = $3, language = $4, mentions = $5, tags = $6
+             WHERE id = $7 RETURNING visibility, created_at",
+        )
+        .bind(edit.text.as_str())
+        .bind(&edit.spoiler_text)
+        .bind(edit.sensitive as i64)
+        .bind(&edit.language)
+        .bind(serde_json::to_string(&mentions).expect("mentions serialize"))
+        .bind(serde_json::to_string(&tags.iter().map(|t| &t.1).collect::<Vec<_>>()).expect("tags serialize"))
+        .bind(id.get())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unexpected)?;
+        // Mentions and tags are parsed again: the old rows go.
+        for table in ["post_mentions", "post_tags"] {
+            // Constant table names; the value is bound.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(unexpected)?;
+        }
+        let visibility = Visibility::parse(&row.get::<String, _>("visibility")).unwrap_or(Visibility::Private);
+        self.index_text(&mut tx, id, requester, visibility, &mentions, &tags, row.get("created_at")).await?;
         let event = Event::PostUpdated { post_id: id, author_id: requester };
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
@@ -629,7 +699,7 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
-        for table in ["favourites", "bookmarks", "pins", "post_versions"] {
+        for table in ["favourites", "bookmarks", "pins", "post_versions", "post_mentions", "post_tags"] {
             // Constant table names of this file; the value is bound.
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
                 .bind(post.id.get())
@@ -667,13 +737,16 @@ impl PostsApi for PostsService {
             .map_err(unexpected)?;
         }
         let gone = std::iter::once((post.id, post.author_id)).chain(boosts.iter().copied());
+        let tags: Vec<String> = post.tags.iter().map(|t| model::text::normalize_hashtag(t)).collect();
         for (post_id, author_id) in gone.clone() {
             sqlx::query("UPDATE author_stats SET statuses_count = CASE WHEN statuses_count > 0 THEN statuses_count - 1 ELSE 0 END WHERE author_id = $1")
                 .bind(author_id.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(unexpected)?;
-            let event = Event::PostDeleted { post_id, author_id };
+            // Boosts carry no tags of their own.
+            let tags = if post_id == post.id { tags.clone() } else { Vec::new() };
+            let event = Event::PostDeleted { post_id, author_id, tags };
             Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         }
         tx.commit().await.map_err(unexpected)?;
@@ -708,10 +781,14 @@ impl PostsApi for PostsService {
         let original_visibility = Visibility::parse(&row.get::<String, _>("visibility")).unwrap_or(Visibility::Private);
         // As Mastodon: a private post is boosted only by its author, and
         // the boost stays private.
+        if visibility == Visibility::Direct {
+            return Err(PostsError::Validation("A boost cannot be direct".into()));
+        }
         let visibility = match original_visibility {
             Visibility::Public | Visibility::Unlisted => visibility,
-            _ if original_author == account => original_visibility,
-            _ => return Err(PostsError::Validation("Private posts cannot be boosted".into())),
+            Visibility::Direct => return Err(PostsError::Validation("Direct posts cannot be boosted".into())),
+            Visibility::Private if original_author == account => original_visibility,
+            Visibility::Private => return Err(PostsError::Validation("Private posts cannot be boosted".into())),
         };
         let inserted = sqlx::query(
             "INSERT INTO posts (id, author_id, text, visibility, reblog_of_id, reblog_of_account_id, conversation_id, created_at)
@@ -845,12 +922,20 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND ($2 IS NULL OR id < $2)
-             ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+             ORDER BY id DESC LIMIT $3"
+            ),
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND ($2 IS NULL OR id < $2)
-             ORDER BY id DESC LIMIT $3",
+             ORDER BY id DESC LIMIT $3"
+            ),
         ))
         .bind(id_list(authors))
         .bind(max_id.map(Id::get))
@@ -866,12 +951,20 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE author_id IN (SELECT value FROM json_each($1)) AND id > $2
-             ORDER BY id ASC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+             ORDER BY id ASC LIMIT $3"
+            ),
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE author_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND id > $2
-             ORDER BY id ASC LIMIT $3",
+             ORDER BY id ASC LIMIT $3"
+            ),
         ))
         .bind(id_list(authors))
         .bind(min_id.get())
@@ -887,12 +980,20 @@ impl PostsApi for PostsService {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(self.db.sql(
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT value FROM json_each($2))
-             ORDER BY id DESC LIMIT $3",
-            "SELECT id, author_id, in_reply_to_account_id, reblog_of_id, reblog_of_account_id FROM posts
+             ORDER BY id DESC LIMIT $3"
+            ),
+            concat!(
+                "SELECT ",
+                ref_columns!(),
+                " FROM posts
              WHERE in_reply_to_account_id = $1 AND author_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)
-             ORDER BY id DESC LIMIT $3",
+             ORDER BY id DESC LIMIT $3"
+            ),
         ))
         .bind(account.get())
         .bind(id_list(authors))
@@ -901,6 +1002,42 @@ impl PostsApi for PostsService {
         .await
         .map_err(unexpected)?;
         Ok(rows.iter().map(post_ref).collect())
+    }
+
+    async fn tag_timeline(&self, query: &TagQuery, page: &Page) -> Result<Vec<PostRecord>> {
+        self.tag_timeline_rows(query, page).await
+    }
+
+    async fn tag(&self, name: &str, viewer: Option<Id>) -> Result<TagInfo> {
+        self.tag_info(name, viewer).await
+    }
+
+    async fn follow_tag(&self, account: Id, display: &str, on: bool) -> Result<TagInfo> {
+        self.set_tag_follow(account, display, on).await
+    }
+
+    async fn followed_tags(&self, account: Id, page: &Page) -> Result<Vec<(Id, TagInfo)>> {
+        self.followed_tag_rows(account, page).await
+    }
+
+    async fn tag_followers(&self, tags: &[String]) -> Result<Vec<Id>> {
+        self.tag_follower_ids(tags).await
+    }
+
+    async fn recent_tagged_for(&self, account: Id, max_id: Option<Id>, limit: usize) -> Result<Vec<PostRef>> {
+        self.tagged_for(account, max_id, false, limit).await
+    }
+
+    async fn earliest_tagged_for(&self, account: Id, min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
+        self.tagged_for(account, Some(min_id), true, limit).await
+    }
+
+    async fn conversations(&self, account: Id, page: &Page) -> Result<Vec<ConversationRow>> {
+        self.conversation_list(account, page).await
+    }
+
+    async fn conversation_seen(&self, account: Id, conversation: Id, remove: bool) -> Result<ConversationRow> {
+        self.mark_conversation(account, conversation, remove).await
     }
 
     async fn author_stats(&self, authors: &[Id]) -> Result<Vec<AuthorStats>> {

@@ -42,7 +42,12 @@ async fn readers_see_every_change(config: DbConfig) {
     // Lists: ids from the owner, records from the cache, in the owner's order.
     for page in [Page::first(10), Page::first(1), Page { min_id: Some(first.id), ..Page::first(10) }] {
         for (private, no_replies) in [(false, false), (true, true)] {
-            let filter = AuthorFilter { include_private: private, exclude_replies: no_replies, exclude_reblogs: false };
+            let filter = AuthorFilter {
+                include_private: private,
+                exclude_replies: no_replies,
+                exclude_reblogs: false,
+                direct_for: None,
+            };
             let cached = one.by_author(a, filter, &page).await.unwrap();
             assert_eq!(cached, owner.by_author(a, filter, &page).await.unwrap(), "{page:?}");
         }

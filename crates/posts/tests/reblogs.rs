@@ -81,7 +81,13 @@ async fn boosts_count_once_and_go_with_their_original(config: DbConfig) {
     assert_eq!(refs[0].reblog_of, Some(original.id), "timelines learn what a boost shows");
 
     // Edits and pins are for posts, not boosts.
-    let edit = posts::PostEdit { text: text("x"), spoiler_text: String::new(), sensitive: false, language: None };
+    let edit = posts::PostEdit {
+        text: text("x"),
+        spoiler_text: String::new(),
+        sensitive: false,
+        language: None,
+        mentions: vec![],
+    };
     assert!(matches!(owner.edit(boost.id, fan, edit).await, Err(PostsError::NotFound)));
     assert!(matches!(owner.mark(posts::Mark::Pin, fan, boost.id, true).await, Err(PostsError::Validation(_))));
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bus::{Handler, Subscription};
 use cache::Entry;
 use futures::{StreamExt, TryStreamExt};
-use model::{Envelope, Event, Id};
+use model::{Envelope, Event, Id, Visibility};
 use posts::PostRef;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -56,7 +56,10 @@ impl TimelinesHandler {
     }
 
     pub fn subscription() -> Subscription {
-        Subscription::new(TimelinesService::COMPONENT, &["post.*", "reblog.*", "follow.*", "block.*", "mute.*"])
+        Subscription::new(
+            TimelinesService::COMPONENT,
+            &["post.*", "reblog.*", "follow.*", "block.*", "mute.*", "tag.*"],
+        )
     }
 }
 
@@ -117,9 +120,10 @@ impl TimelinesHandler {
         Ok(Strategy::FanOut(followers))
     }
 
-    /// Adds post (or boost) `p` to the timelines it reaches; returns how
-    /// many home timelines were written.
-    async fn fan_out(&self, p: &PostRef) -> anyhow::Result<usize> {
+    /// Adds post (or boost) `p` to the timelines it reaches — and, for a
+    /// public post, to the homes of those who follow one of its `tags` —;
+    /// returns how many home timelines were written.
+    async fn fan_out(&self, p: &PostRef, tags: &[String]) -> anyhow::Result<usize> {
         let s = &self.service;
         if s.posts.get(p.post_id).await?.is_none() {
             return Ok(0); // deleted before we got to it
@@ -149,6 +153,13 @@ impl TimelinesHandler {
                     .filter(|&f| reaches(f, p, |_| also_follow.as_ref().is_some_and(|set| set.contains(&f)))),
             );
         }
+        if !tags.is_empty() {
+            // As Mastodon's `deliver_to_hashtag_followers`: the post reaches
+            // them whether or not they follow its author.
+            owners.extend(s.posts.tag_followers(tags).await?);
+            owners.sort_unstable();
+            owners.dedup();
+        }
         // Nothing for those who block or mute the author (or the boosted
         // post's author), or whom they block, or who hide the booster's boosts.
         let unreached: HashSet<Id> = s.users.unreached(p.author_id, p.reblog_author).await?.into_iter().collect();
@@ -166,15 +177,17 @@ impl TimelinesHandler {
         let s = &self.service;
         let mut inserted = 0;
         match &envelope.event {
-            Event::PostCreated { post_id, author_id, in_reply_to_account_id, .. } => {
+            Event::PostCreated { post_id, author_id, in_reply_to_account_id, visibility, mentions, tags } => {
                 let p = PostRef {
                     post_id: *post_id,
                     author_id: *author_id,
                     in_reply_to_account_id: *in_reply_to_account_id,
                     reblog_of: None,
                     reblog_author: None,
+                    direct_to: (*visibility == Visibility::Direct).then(|| mentions.clone()),
                 };
-                inserted = self.fan_out(&p).await?;
+                let tags: &[String] = if *visibility == Visibility::Public { tags } else { &[] };
+                inserted = self.fan_out(&p, tags).await?;
             }
             Event::ReblogCreated { post_id, author_id, reblog_of_id, original_author_id, .. } => {
                 // Fanned out as the booster's post; readers thin repeats.
@@ -184,14 +197,19 @@ impl TimelinesHandler {
                     in_reply_to_account_id: None,
                     reblog_of: Some(*reblog_of_id),
                     reblog_author: Some(*original_author_id),
+                    direct_to: None,
                 };
-                inserted = self.fan_out(&p).await?;
+                inserted = self.fan_out(&p, &[]).await?;
             }
-            Event::PostDeleted { post_id, author_id } => {
+            Event::PostDeleted { post_id, author_id, tags } => {
                 // Followers too when the author is a celebrity now: the post
-                // may have been fanned out before.
+                // may have been fanned out before; and those who follow
+                // one of its tags.
                 let mut owners = s.users.follower_ids(*author_id).await?;
                 owners.extend([*author_id, authored(*author_id)]);
+                if !tags.is_empty() {
+                    owners.extend(s.posts.tag_followers(tags).await?);
+                }
                 s.cache.remove_posts(&owners, &[*post_id]).await?;
             }
             Event::FollowCreated { follower_id, followee_id } => {
@@ -224,6 +242,13 @@ impl TimelinesHandler {
                 if s.users.is_following(*follower_id, *followee_id).await? {
                     return Ok(0); // followed again since
                 }
+                let one = model::Page { max_id: None, since_id: None, min_id: None, limit: 1 };
+                if !s.posts.followed_tags(*follower_id, &one).await?.is_empty() {
+                    // Some of the followee's posts may be there by a followed
+                    // tag: which is for a rebuild to tell.
+                    s.cache.evict(*follower_id).await?;
+                    return Ok(0);
+                }
                 s.cache.remove_author(*follower_id, *followee_id).await?;
                 // Replies to the unfollowed account by others no longer qualify.
                 let others: Vec<Id> = s.users.following_ids(*follower_id).await?;
@@ -240,6 +265,11 @@ impl TimelinesHandler {
                 s.cache.evict(*target_id).await?;
             }
             Event::MuteRemoved { account_id, .. } => s.cache.evict(*account_id).await?,
+            // A followed tag brings its older posts, an unfollowed one takes
+            // its posts away: the next read rebuilds the home with them.
+            Event::TagFollowed { account_id, .. } | Event::TagUnfollowed { account_id, .. } => {
+                s.cache.evict(*account_id).await?
+            }
             Event::FollowUpdated { follower_id, show_reblogs: true, .. } => s.cache.evict(*follower_id).await?,
             // Reads hide at once what a new block or mute keeps out.
             Event::BlockCreated { .. } | Event::MuteCreated { .. } | Event::FollowUpdated { .. } => {}

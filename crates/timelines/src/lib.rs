@@ -263,7 +263,7 @@ pub(crate) fn authored(author: Id) -> Id {
 /// third party. Only those go to the author's list; replies to others are
 /// fanned out to the few who follow both, celebrity or not.
 pub(crate) fn reaches_all(p: &PostRef) -> bool {
-    p.in_reply_to_account_id.is_none_or(|r| r == p.author_id)
+    p.direct_to.is_none() && p.in_reply_to_account_id.is_none_or(|r| r == p.author_id)
 }
 
 /// Entries of several lists as one: newest first, each post once (a
@@ -410,21 +410,28 @@ impl TimelinesService {
             // Some posts are replies that do not reach the owner; ask for a
             // little more than is missing.
             let batch = ((want - out.len()) * 2 + 8).min(400);
-            let posts = match walk {
-                Walk::Down { below, .. } => self.posts.recent_by_authors(&authors, cursor.or(below), batch).await?,
-                Walk::Up { min_id } => {
-                    self.posts.earliest_by_authors(&authors, cursor.unwrap_or(min_id), batch).await?
-                }
+            let (by_authors, tagged) = match walk {
+                Walk::Down { below, .. } => futures::try_join!(
+                    self.posts.recent_by_authors(&authors, cursor.or(below), batch),
+                    self.posts.recent_tagged_for(owner, cursor.or(below), batch)
+                )?,
+                Walk::Up { min_id } => futures::try_join!(
+                    self.posts.earliest_by_authors(&authors, cursor.unwrap_or(min_id), batch),
+                    self.posts.earliest_tagged_for(owner, cursor.unwrap_or(min_id), batch)
+                )?,
             };
-            let exhausted = posts.len() < batch;
-            for p in posts {
+            let tagged_ids: HashSet<Id> = tagged.iter().map(|p| p.post_id).collect();
+            let read = merged(vec![by_authors, tagged], batch, matches!(walk, Walk::Up { .. }));
+            let exhausted = read.complete;
+            for p in read.posts {
                 if let Walk::Down { above: Some(a), .. } = walk
                     && p.post_id <= a
                 {
                     return Ok(out);
                 }
                 cursor = Some(p.post_id);
-                if reaches(owner, &p, |a| following.contains(&a)) && filters.admits(owner, &entry(&p)) {
+                let delivered = tagged_ids.contains(&p.post_id) || reaches(owner, &p, |a| following.contains(&a));
+                if delivered && filters.admits(owner, &entry(&p)) {
                     out.push(entry(&p));
                     if out.len() == want {
                         return Ok(out);
@@ -448,9 +455,17 @@ impl TimelinesService {
         let (following, filters) = self.follows_and_filters(owner).await?;
         let mut authors: Vec<Id> = following.iter().copied().collect();
         authors.push(owner);
-        let recent = self.posts.recent_by_authors(&authors, None, self.cap).await?;
-        let keep = |p: &PostRef| reaches(owner, p, |a| following.contains(&a)) && filters.admits(owner, &entry(p));
-        let rebuilt = self.finish_rebuild(owner, recent, keep).await?;
+        let (by_authors, tagged) = futures::try_join!(
+            self.posts.recent_by_authors(&authors, None, self.cap),
+            self.posts.recent_tagged_for(owner, None, self.cap)
+        )?;
+        let tagged_ids: HashSet<Id> = tagged.iter().map(|p| p.post_id).collect();
+        let recent = merged(vec![by_authors, tagged], self.cap, false);
+        let keep = |p: &PostRef| {
+            (tagged_ids.contains(&p.post_id) || reaches(owner, p, |a| following.contains(&a)))
+                && filters.admits(owner, &entry(p))
+        };
+        let rebuilt = self.finish_rebuild(owner, recent.posts, recent.complete, keep).await?;
         tracing::debug!(%owner, entries = rebuilt.entries.len(), cached = rebuilt.cached, "home timeline rebuilt");
         Ok(rebuilt)
     }
@@ -461,19 +476,21 @@ impl TimelinesService {
         let owner = authored(author);
         self.cache.begin_rebuild(owner).await?;
         let recent = self.posts.recent_by_authors(&[author], None, self.cap).await?;
-        self.finish_rebuild(owner, recent, reaches_all).await
+        let complete = recent.len() < self.cap;
+        self.finish_rebuild(owner, recent, complete, reaches_all).await
     }
 
     /// Stores the posts `recent` read for list `owner` (newest first, at
-    /// most `cap`) that `keep` admits, ending with [`Entry::END`] when the
-    /// read came back short of `cap` — the list then holds everything.
+    /// most `cap`) that `keep` admits, ending with [`Entry::END`] when
+    /// `complete` (the read came back short of `cap`: the list then holds
+    /// everything).
     async fn finish_rebuild(
         &self,
         owner: Id,
         recent: Vec<PostRef>,
+        complete: bool,
         keep: impl Fn(&PostRef) -> bool,
     ) -> Result<Rebuilt> {
-        let complete = recent.len() < self.cap;
         let mut entries: Vec<Entry> = recent.iter().filter(|p| keep(p)).map(entry).collect();
         if complete {
             entries.push(Entry::END);
@@ -481,6 +498,31 @@ impl TimelinesService {
         let cached = self.cache.finish_rebuild(owner, &entries).await?;
         Ok(Rebuilt { entries, cached })
     }
+}
+
+/// What several reads of `limit` posts each, all in one direction from
+/// one bound, hold together.
+struct Merged {
+    /// Each post once, in the reads' order, and only as far as every read
+    /// is certain: past the last post of a read that came back full, that
+    /// read may be missing posts.
+    posts: Vec<PostRef>,
+    /// No read came back full: nothing lies beyond.
+    complete: bool,
+}
+
+/// Merges `reads` (each newest first, or oldest first when `ascending`).
+fn merged(reads: Vec<Vec<PostRef>>, limit: usize, ascending: bool) -> Merged {
+    let key = |id: Id| if ascending { -id.get() } else { id.get() };
+    // The nearest edge of any full read: posts beyond it are uncertain.
+    let edge = reads.iter().filter(|r| r.len() >= limit).filter_map(|r| r.last()).map(|p| key(p.post_id)).max();
+    let mut posts: Vec<PostRef> = reads.into_iter().flatten().collect();
+    posts.sort_unstable_by_key(|p| std::cmp::Reverse(key(p.post_id)));
+    posts.dedup_by_key(|p| p.post_id);
+    if let Some(edge) = edge {
+        posts.retain(|p| key(p.post_id) >= edge);
+    }
+    Merged { posts, complete: edge.is_none() }
 }
 
 /// Which way [`TimelinesService::walk_the_store`] walks the posts.
@@ -500,8 +542,13 @@ pub struct Rebuilt {
 
 /// Whether post `p` belongs in `owner`'s home timeline, given that `owner`
 /// follows `p`'s author (or is the author): everything except replies to
-/// a third party the owner does not follow.
+/// a third party the owner does not follow, and direct posts that do not
+/// mention the owner.
 pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> bool {
+    // A direct post: its author and the accounts it mentions, only.
+    if let Some(to) = &p.direct_to {
+        return p.author_id == owner || to.contains(&owner);
+    }
     match p.in_reply_to_account_id {
         None => true,
         Some(r) => r == p.author_id || r == owner || p.author_id == owner || follows(r),

@@ -107,6 +107,8 @@ async fn every_event_handled_twice_leaves_the_same_state(w: World) {
                 author_id: a,
                 visibility: Visibility::Public,
                 in_reply_to_account_id: None,
+                mentions: vec![],
+                tags: vec![],
             },
             &all,
         )
@@ -115,7 +117,14 @@ async fn every_event_handled_twice_leaves_the_same_state(w: World) {
 
     let q = w.post(b, "by b").await;
     w.twice(
-        Event::PostCreated { post_id: q, author_id: b, visibility: Visibility::Public, in_reply_to_account_id: None },
+        Event::PostCreated {
+            post_id: q,
+            author_id: b,
+            visibility: Visibility::Public,
+            in_reply_to_account_id: None,
+            mentions: vec![],
+            tags: vec![],
+        },
         &all,
     )
     .await;
@@ -124,7 +133,7 @@ async fn every_event_handled_twice_leaves_the_same_state(w: World) {
     assert_eq!(s[2], vec![q], "c's timeline back-filled with b's post");
 
     w.posts.delete(p1, a).await.unwrap();
-    let s = w.twice(Event::PostDeleted { post_id: p1, author_id: a }, &all).await;
+    let s = w.twice(Event::PostDeleted { post_id: p1, author_id: a, tags: vec![] }, &all).await;
     assert_eq!(s, vec![vec![], vec![q], vec![q]]);
 
     w.users.unfollow(c, b).await.unwrap();
@@ -141,7 +150,14 @@ async fn late_events_do_not_resurrect_what_is_gone(w: World) {
     w.posts.delete(p, a).await.unwrap();
     // post.created delivered after the post was deleted.
     w.twice(
-        Event::PostCreated { post_id: p, author_id: a, visibility: Visibility::Public, in_reply_to_account_id: None },
+        Event::PostCreated {
+            post_id: p,
+            author_id: a,
+            visibility: Visibility::Public,
+            in_reply_to_account_id: None,
+            mentions: vec![],
+            tags: vec![],
+        },
         &[a, b],
     )
     .await;
@@ -216,7 +232,14 @@ async fn fan_out_reports_its_lag_and_inserts_to_metrics() {
     let p = w.post(a, "measured").await;
     let env = Envelope::new(
         "test",
-        Event::PostCreated { post_id: p, author_id: a, visibility: Visibility::Public, in_reply_to_account_id: None },
+        Event::PostCreated {
+            post_id: p,
+            author_id: a,
+            visibility: Visibility::Public,
+            in_reply_to_account_id: None,
+            mentions: vec![],
+            tags: vec![],
+        },
     );
     handler.handle(&env).await.unwrap();
     let mut text = String::new();
@@ -270,6 +293,8 @@ async fn scrolling_goes_past_the_cap_to_the_oldest_post(w: World) {
             author_id: a,
             visibility: Visibility::Public,
             in_reply_to_account_id: None,
+            mentions: vec![],
+            tags: vec![],
         },
     );
     w.handler.handle(&env).await.unwrap();
@@ -332,6 +357,8 @@ async fn an_inactive_account_following_1000_reads_a_complete_first_page_on_retur
                 author_id: *a,
                 visibility: Visibility::Public,
                 in_reply_to_account_id: None,
+                mentions: vec![],
+                tags: vec![],
             },
         );
         w.handler.handle(&env).await.unwrap();
@@ -368,6 +395,8 @@ async fn boosts_fan_out_once_and_fall_off_after_40(w: World) {
         author_id: by,
         visibility: Visibility::Public,
         in_reply_to_account_id: None,
+        mentions: vec![],
+        tags: vec![],
     };
     let original = w.post(author, "boost me").await;
     w.twice(deliver_post(original, author), &[reader]).await;
@@ -392,14 +421,14 @@ async fn boosts_fan_out_once_and_fall_off_after_40(w: World) {
         filler.push(p);
     }
     w.posts.unreblog(booster, original).await.unwrap();
-    w.twice(Event::PostDeleted { post_id: first.id, author_id: booster }, &[reader]).await;
+    w.twice(Event::PostDeleted { post_id: first.id, author_id: booster, tags: vec![] }, &[reader]).await;
     let again = w.posts.reblog(booster, original, Visibility::Public).await.unwrap();
     w.twice(boost(&again), &[reader]).await;
     assert_eq!(home(&w, reader).await.first(), filler.last(), "39 entries below: the original is within 40");
     // One more entry between them and the boost is shown, above its original.
     w.posts.unreblog(booster, original).await.unwrap();
     w.handler
-        .handle(&Envelope::new("test", Event::PostDeleted { post_id: again.id, author_id: booster }))
+        .handle(&Envelope::new("test", Event::PostDeleted { post_id: again.id, author_id: booster, tags: vec![] }))
         .await
         .unwrap();
     let p = w.post(author, "the 40th").await;
@@ -416,7 +445,7 @@ async fn boosts_fan_out_once_and_fall_off_after_40(w: World) {
 
     // Taken back before its event arrives: the late event writes nothing.
     w.posts.unreblog(booster, original).await.unwrap();
-    w.twice(Event::PostDeleted { post_id: third.id, author_id: booster }, &[reader]).await;
+    w.twice(Event::PostDeleted { post_id: third.id, author_id: booster, tags: vec![] }, &[reader]).await;
     w.twice(boost(&third), &[reader, booster]).await;
     assert!(!w.cached(reader).await.contains(&third.id));
     assert_eq!(home(&w, reader).await.len(), 41);
@@ -447,6 +476,8 @@ async fn block_and_mute_events_handled_twice_leave_the_same_state(w: World) {
         author_id: a,
         visibility: Visibility::Public,
         in_reply_to_account_id: None,
+        mentions: vec![],
+        tags: vec![],
     };
     let p = w.post(a, "before the mute").await;
     w.twice(created(p), &[b, c]).await;
@@ -486,4 +517,88 @@ async fn block_and_mute_events_handled_twice_leave_the_same_state_on_sqlite() {
 #[tokio::test]
 async fn block_and_mute_events_handled_twice_leave_the_same_state_on_postgres() {
     block_and_mute_events_handled_twice_leave_the_same_state(world_on(true).await).await;
+}
+
+/// The `post.created` event `posts` wrote for `p`, as the bus would carry it.
+fn created_event(p: &posts::PostRecord) -> Event {
+    Event::PostCreated {
+        post_id: p.id,
+        author_id: p.author_id,
+        visibility: p.visibility,
+        in_reply_to_account_id: p.in_reply_to_account_id,
+        mentions: p.mentions.iter().map(|m| m.id).collect(),
+        tags: p.tags.iter().map(|t| t.to_lowercase()).collect(),
+    }
+}
+
+/// A public post with a followed tag reaches the tag's follower, who does
+/// not follow its author; a direct post reaches its author and the
+/// followers it mentions, no other. Tag follows and unfollows evict the
+/// home so its next read holds exactly what the followed tags give; every
+/// event handled twice changes nothing, and a rebuild gives the same homes.
+async fn tags_and_direct_posts_reach_only_their_homes(w: World) {
+    let (a, b, c, d) = (w.account("a").await, w.account("b").await, w.account("c").await, w.account("d").await);
+    w.users.follow(b, a).await.unwrap();
+    w.users.follow(c, a).await.unwrap();
+    let all = [a, b, c, d];
+    for o in all {
+        w.service.home(o, &Page::first(20)).await.unwrap(); // materialise
+    }
+    let mention = |id: Id, name: &str| posts::Mentioned { id, username: name.into() };
+    let mut tagged = new_post(a, "#Rust news");
+    let tagged = {
+        w.posts.follow_tag(d, "rust", true).await.unwrap();
+        let s = w.twice(Event::TagFollowed { account_id: d, tag: "rust".into() }, &all).await;
+        assert!(!w.cache.is_ready(d).await.unwrap(), "evicted: {s:?}");
+        w.service.home(d, &Page::first(20)).await.unwrap(); // materialise again
+        tagged.visibility = Visibility::Public;
+        w.posts.create(tagged).await.unwrap()
+    };
+    let s = w.twice(created_event(&tagged), &all).await;
+    assert_eq!(s, vec![vec![tagged.id], vec![tagged.id], vec![tagged.id], vec![tagged.id]]);
+
+    let mut private = new_post(a, "#rust for followers");
+    private.visibility = Visibility::Private;
+    let private = w.posts.create(private).await.unwrap();
+    let s = w.twice(created_event(&private), &all).await;
+    assert_eq!(s[3], vec![tagged.id], "a private post does not reach a tag's follower");
+
+    let mut dm = new_post(a, "@b @d psst");
+    dm.visibility = Visibility::Direct;
+    dm.mentions = vec![mention(b, "b"), mention(d, "d")];
+    let dm = w.posts.create(dm).await.unwrap();
+    let s = w.twice(created_event(&dm), &all).await;
+    assert_eq!(s[0], vec![dm.id, private.id, tagged.id], "the author");
+    assert_eq!(s[1], vec![dm.id, private.id, tagged.id], "a mentioned follower");
+    assert_eq!(s[2], vec![private.id, tagged.id], "a follower not mentioned");
+    assert_eq!(s[3], vec![tagged.id], "mentioned, but not following: only its conversations show it");
+
+    // A rebuild gives every home the same.
+    let before: Vec<Vec<Id>> = futures::future::join_all(all.iter().map(|&o| home(&w, o))).await;
+    for o in all {
+        w.cache.evict(o).await.unwrap();
+    }
+    let rebuilt: Vec<Vec<Id>> = futures::future::join_all(all.iter().map(|&o| home(&w, o))).await;
+    assert_eq!(rebuilt, before, "fan-out and a rebuild agree");
+
+    // Unfollowed: gone after the eviction; deleted: gone from the follower.
+    w.posts.follow_tag(d, "rust", false).await.unwrap();
+    w.twice(Event::TagUnfollowed { account_id: d, tag: "rust".into() }, &[a]).await;
+    assert!(home(&w, d).await.is_empty());
+    w.posts.follow_tag(d, "rust", true).await.unwrap();
+    w.twice(Event::TagFollowed { account_id: d, tag: "rust".into() }, &[a]).await;
+    assert_eq!(home(&w, d).await, vec![tagged.id], "followed again: the rebuild brings the older post");
+    w.posts.delete(tagged.id, a).await.unwrap();
+    let s = w.twice(Event::PostDeleted { post_id: tagged.id, author_id: a, tags: vec!["rust".into()] }, &all).await;
+    assert!(s.iter().all(|home| !home.contains(&tagged.id)), "{s:?}");
+}
+
+#[tokio::test]
+async fn tags_and_direct_posts_reach_only_their_homes_on_sqlite() {
+    tags_and_direct_posts_reach_only_their_homes(world_on(false).await).await;
+}
+
+#[tokio::test]
+async fn tags_and_direct_posts_reach_only_their_homes_on_postgres() {
+    tags_and_direct_posts_reach_only_their_homes(world_on(true).await).await;
 }

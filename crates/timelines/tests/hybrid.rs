@@ -148,6 +148,8 @@ impl World {
             author_id: author,
             visibility: Visibility::Public,
             in_reply_to_account_id: p.in_reply_to_account_id,
+            mentions: vec![],
+            tags: vec![],
         })
         .await;
         p.id
@@ -160,7 +162,7 @@ impl World {
         let boosts: Vec<Id> = self.live.iter().filter(|(_, (_, _, of))| *of == Some(post)).map(|(id, _)| *id).collect();
         for gone in std::iter::once(post).chain(boosts) {
             let (author, _, _) = self.live.remove(&gone).unwrap();
-            self.deliver(Event::PostDeleted { post_id: gone, author_id: author }).await;
+            self.deliver(Event::PostDeleted { post_id: gone, author_id: author, tags: vec![] }).await;
         }
     }
 
@@ -187,7 +189,7 @@ impl World {
     async fn unboost(&mut self, boost: Id) {
         let (booster, _, original) = self.live.remove(&boost).unwrap();
         self.posts.unreblog(booster, original.unwrap()).await.unwrap();
-        self.deliver(Event::PostDeleted { post_id: boost, author_id: booster }).await;
+        self.deliver(Event::PostDeleted { post_id: boost, author_id: booster, tags: vec![] }).await;
     }
 
     async fn follow(&mut self, follower: Id, followee: Id) {

@@ -245,6 +245,7 @@ pub async fn statuses(
         include_private,
         exclude_replies: query.exclude_replies,
         exclude_reblogs: query.exclude_reblogs,
+        direct_for: viewer,
     };
     let posts = gw.posts.by_author(author, filter, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();

@@ -6,6 +6,7 @@
 mod accounts;
 mod apps;
 mod blocks;
+mod conversations;
 mod follow_requests;
 mod instance;
 mod marks;
@@ -13,6 +14,7 @@ mod notifications;
 mod oauth;
 mod preferences;
 mod statuses;
+mod tags;
 mod timelines;
 
 use crate::Gateway;
@@ -56,6 +58,8 @@ fn all() -> Routes {
         marks::routes,
         follow_requests::routes,
         blocks::routes,
+        tags::routes,
+        conversations::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

@@ -12,10 +12,11 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{MethodRouter, get, post};
+use futures::StreamExt;
 use model::entity::{Context, Status, StatusEdit, StatusSource};
 use model::{Id, PostText, Visibility};
 use platform::ApiError;
-use posts::{Mark, NewPost, PostEdit, PostRecord};
+use posts::{Mark, Mentioned, NewPost, PostEdit, PostRecord};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -40,6 +41,42 @@ pub(super) fn routes() -> Routes {
 }
 
 const MAX_IDEMPOTENCY_KEY: usize = 256;
+
+/// Most distinct accounts one post may mention: each is resolved when the
+/// post is written (and notified, with the next issue's notifications).
+const MAX_MENTIONS: usize = 50;
+
+/// The local accounts `text` mentions (`@user`, `@user@this-server`),
+/// each once, resolved through `users` concurrently; names of no account
+/// here stay plain text, as do mentions of other servers.
+async fn mentions_in(gw: &Gateway, base: &str, text: &str) -> Result<Vec<Mentioned>, ApiError> {
+    let local = crate::html::local_domain(base);
+    let mut names: Vec<String> = model::text::mentions(text)
+        .into_iter()
+        .filter(|m| crate::html::is_local(m.domain, &local))
+        .map(|m| m.username.to_ascii_lowercase())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() > MAX_MENTIONS {
+        return Err(ApiError::validation(format!("A post may mention at most {MAX_MENTIONS} accounts")));
+    }
+    let lookups = names.into_iter().map(|name| {
+        let users = gw.users.clone();
+        async move { users.lookup(&name).await }
+    });
+    let found = futures::stream::iter(lookups).buffered(8).collect::<Vec<_>>().await;
+    let mut out = Vec::with_capacity(found.len());
+    for account in found {
+        if let Some(a) = account.or_api()? {
+            out.push(Mentioned { id: a.id, username: a.username });
+        }
+    }
+    // In the order the text names them, as Mastodon lists them.
+    let lower = text.to_ascii_lowercase();
+    out.sort_by_key(|m| lower.find(&format!("@{}", m.username.to_ascii_lowercase())).unwrap_or(usize::MAX));
+    Ok(out)
+}
 
 fn valid_language(l: &str) -> bool {
     let (base, region) = l.split_once('-').unwrap_or((l, ""));
@@ -158,6 +195,7 @@ pub async fn create(
         readable(&gw, Some(me), parent).await?;
     }
     let idempotency_key = idempotency_key(&headers)?;
+    let mentions = mentions_in(&gw, &base, form.text.as_str()).await?;
     let post = gw
         .posts
         .create(NewPost {
@@ -171,6 +209,7 @@ pub async fn create(
             app_name: Some(auth.0.app.name.clone()),
             app_website: auth.0.app.website.clone(),
             idempotency_key,
+            mentions,
         })
         .await
         .or_api()?;
@@ -199,7 +238,7 @@ impl EditForm {
             return Err(ApiError::validation("Media attachments and polls are not supported by this server yet"));
         }
         let sensitive = params.bool("sensitive")?.unwrap_or(false);
-        Ok(EditForm(PostEdit { text, spoiler_text, sensitive, language }))
+        Ok(EditForm(PostEdit { text, spoiler_text, sensitive, language, mentions: Vec::new() }))
     }
 }
 
@@ -214,7 +253,8 @@ pub async fn edit(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let form = EditForm::parse(&params, gw.settings.instance.max_characters)?;
+    let mut form = EditForm::parse(&params, gw.settings.instance.max_characters)?;
+    form.0.mentions = mentions_in(&gw, &base, form.0.text.as_str()).await?;
     let post = gw.posts.edit(path_id(&id)?, me, form.0).await.or_api()?;
     Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
 }
