@@ -2,6 +2,7 @@
 follows, posting, paging home and public timelines, deletion and
 unfollowing, each checked through the library's own parsed objects."""
 import time
+import uuid
 
 import pytest
 from mastodon import Mastodon, MastodonNotFoundError, MastodonAPIError
@@ -342,3 +343,73 @@ def test_blocks_and_mutes(base_url, app):
     assert boosted.id not in {s.id for s in bob.timeline_home()}
     assert bob.account_follow(c.id, reblogs=True).showing_reblogs
     assert eventually(lambda: bob.timeline_home()[0].id == boosted.id)
+
+
+def test_mentions_and_hashtags(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    a, b, c = (m.account_verify_credentials() for m in (alice, bob, carol))
+    tag = f"Aviary{uuid.uuid4().hex[:6]}"
+    s = alice.status_post(f"hello @{b.username} and @nobody_here #{tag}")
+    assert [(m.id, m.acct) for m in s.mentions] == [(b.id, b.username)]
+    assert [t.name for t in s.tags] == [tag]
+    assert 'class="u-url mention"' in s.content and 'class="mention hashtag"' in s.content
+    assert "@nobody_here" in s.content
+
+    # A mentioned account sees a private post; another does not.
+    private = alice.status_post(f"@{b.username} between us #{tag}", visibility="private")
+    assert bob.status(private.id).id == private.id
+    with pytest.raises(MastodonNotFoundError):
+        carol.status(private.id)
+
+    # The tag timeline lists the public post, not the private one.
+    assert [x.id for x in carol.timeline_hashtag(tag.lower())] == [s.id]
+    other = bob.status_post(f"#{tag} #second{tag}")
+    assert [x.id for x in carol.timeline_hashtag(tag)] == [other.id, s.id]
+    shown = carol.tag(tag)
+    assert shown.name == tag and shown.following is False and len(shown.history) == 7
+    assert int(shown.history[0].uses) == 2
+
+    # A followed tag brings public posts into the home, from strangers too.
+    assert carol.tag_follow(tag).following is True
+    assert [t.name for t in carol.followed_tags()] == [tag]
+    later = alice.status_post(f"more #{tag}")
+    assert eventually(lambda: later.id in {x.id for x in carol.timeline_home()})
+    assert private.id not in {x.id for x in carol.timeline_home()}
+    assert carol.tag_unfollow(tag).following is False
+    assert eventually(lambda: later.id not in {x.id for x in carol.timeline_home()})
+    assert carol.followed_tags() == []
+    with pytest.raises(MastodonNotFoundError):
+        carol.tag("12345")
+
+
+def test_direct_posts_and_conversations(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    a, b, c = (m.account_verify_credentials() for m in (alice, bob, carol))
+    bob.account_follow(a.id)
+    carol.account_follow(a.id)
+    tag = f"dm{uuid.uuid4().hex[:6]}"
+    dm = alice.status_post(f"@{b.username} just for you #{tag}", visibility="direct")
+    assert dm.visibility == "direct"
+    after = alice.status_post("for everyone")
+
+    # The mentioned follower's home has it; another follower's never does.
+    assert eventually(lambda: [x.id for x in bob.timeline_home()][:2] == [after.id, dm.id])
+    assert eventually(lambda: [x.id for x in carol.timeline_home()][:1] == [after.id])
+    assert dm.id not in {x.id for x in carol.timeline_home()}
+    assert dm.id not in {x.id for x in carol.timeline_public()}
+    assert bob.timeline_hashtag(tag) == []
+    with pytest.raises(MastodonNotFoundError):
+        carol.status(dm.id)
+    with pytest.raises(MastodonAPIError) as refused:
+        bob.status_reblog(dm)
+    assert refused.value.args[1] == 422
+
+    # A conversation for each participant: unread until read.
+    convs = bob.conversations()
+    assert len(convs) == 1 and convs[0].unread and convs[0].last_status.id == dm.id
+    assert [x.id for x in convs[0].accounts] == [a.id]
+    assert carol.conversations() == []
+    assert bob.conversations_read(convs[0]).unread is False
+    reply = bob.status_post(f"@{a.username} thanks", visibility="direct", in_reply_to_id=dm)
+    mine = alice.conversations()
+    assert mine[0].id == convs[0].id and mine[0].unread and mine[0].last_status.id == reply.id

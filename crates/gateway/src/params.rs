@@ -28,7 +28,16 @@ impl Params {
         if let Some(q) = q {
             p.add_form(q.as_bytes())?;
         }
-        Ok(p)
+        p.checked()
+    }
+
+    /// Refuses NUL characters anywhere: no text a client sends needs one,
+    /// and PostgreSQL cannot store them (it would be a 500 later).
+    fn checked(self) -> Result<Self, ApiError> {
+        if self.pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::bad_request("Parameters must not contain NUL characters"));
+        }
+        Ok(self)
     }
 
     fn add_form(&mut self, body: &[u8]) -> Result<(), ApiError> {
@@ -165,11 +174,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     }
                 }
             }
-            return Ok(params);
+            return params.checked();
         }
         let body = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(params);
+            return params.checked();
         }
         if content_type.starts_with("application/json") || content_type.contains("+json") {
             params.add_json(&body)?;
@@ -181,7 +190,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 format!("Unsupported content type {content_type:?}: send JSON, a form or multipart"),
             ));
         }
-        Ok(params)
+        params.checked()
     }
 }
 
@@ -223,5 +232,15 @@ mod tests {
         p.add_form(b"status=%C3%A9&sensitive=maybe").unwrap();
         assert_eq!(p.get("status"), Some("é"));
         assert_eq!(p.bool("sensitive").unwrap_err().status, 422);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_every_form() {
+        let mut json = Params::default();
+        json.add_json(br#"{"status": "a\u0000b"}"#).unwrap();
+        assert_eq!(json.checked().unwrap_err().status, 400);
+        assert_eq!(Params::from_query(Some("status=a%00b")).unwrap_err().status, 400);
+        assert_eq!(Params::from_query(Some("a%00=b")).unwrap_err().status, 400);
+        assert!(Params::from_query(Some("status=ab")).is_ok());
     }
 }

@@ -37,6 +37,16 @@ const ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/follow_requests/{id}/reject"),
     (Method::GET, "/api/v1/accounts/{id}/statuses"),
     (Method::PATCH, "/api/v1/accounts/update_credentials"),
+    (Method::POST, "/api/v1/statuses"),
+    (Method::PUT, "/api/v1/statuses/{id}"),
+    (Method::GET, "/api/v1/tags/{id}"),
+    (Method::POST, "/api/v1/tags/{id}/follow"),
+    (Method::POST, "/api/v1/tags/{id}/unfollow"),
+    (Method::GET, "/api/v1/followed_tags"),
+    (Method::GET, "/api/v1/timelines/tag/{id}"),
+    (Method::GET, "/api/v1/conversations"),
+    (Method::POST, "/api/v1/conversations/{id}/read"),
+    (Method::DELETE, "/api/v1/conversations/{id}"),
 ];
 
 const IDS: &[&str] = &["abc", "-1", "0", "99999999999999999999999", "%00", "1e9", "%E2%80%AE", "{id}", "..", "1%201"];
@@ -54,6 +64,10 @@ const QUERIES: &[&str] = &[
     "%ZZ=1",
     "max_id=1&min_id=2&since_id=3&limit=0",
     "locked=perhaps",
+    "any[]=a%20b&all[]=1&none[]=",
+    "any[]=a&any[]=b&any[]=c&any[]=d&any[]=e",
+    "visibility=direct&status=%40%40%40%23%23",
+    "local=maybe&only_media=x",
 ];
 
 const BODIES: &[(&str, &str)] = &[
@@ -65,6 +79,8 @@ const BODIES: &[(&str, &str)] = &[
     ("application/x-www-form-urlencoded", "a=1&a=2&a[]=3"),
     ("text/plain", "hello"),
     ("multipart/form-data; boundary=x", "--x\r\nnonsense"),
+    ("application/json", "{\"status\": \"@@a@ #\\u0000 @x@y@z\", \"visibility\": \"direct\"}"),
+    ("application/x-www-form-urlencoded", "status=%23%E2%80%AE%40a&visibility=secret"),
 ];
 
 #[tokio::test]

@@ -25,6 +25,11 @@ async fn status_text_must_be_present_and_at_most_500_characters() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = api.post_json("/api/v1/statuses", Some(&u.token), json!({"status": "x", "visibility": "secret"})).await;
     error_of(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // A NUL character (which PostgreSQL cannot store) anywhere, in any form.
+    let r = api.post_json("/api/v1/statuses", Some(&u.token), json!({"status": "a\u{0}b #t\u{0}g"})).await;
+    error_of(r, StatusCode::BAD_REQUEST).await;
+    let r = api.post_json("/api/v1/statuses", Some(&u.token), json!({"status": "ok", "spoiler_text": "\u{0}"})).await;
+    error_of(r, StatusCode::BAD_REQUEST).await;
     // Only the one valid post exists.
     assert_eq!(api.all_pages(&format!("/api/v1/accounts/{}/statuses", u.id), None).await.len(), 1);
 }
