@@ -413,3 +413,33 @@ def test_direct_posts_and_conversations(base_url, app):
     reply = bob.status_post(f"@{a.username} thanks", visibility="direct", in_reply_to_id=dm)
     mine = alice.conversations()
     assert mine[0].id == convs[0].id and mine[0].unread and mine[0].last_status.id == reply.id
+
+
+def test_polls(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    limits = alice.instance_v2().configuration.polls
+    assert limits.max_options == 4 and limits.max_characters_per_option == 50
+    s = alice.status_post("tea or coffee?", poll=alice.make_poll(["tea", "coffee", "water"], expires_in=3600,
+                                                                  multiple=True))
+    assert [o.title for o in s.poll.options] == ["tea", "coffee", "water"]
+    voted = bob.poll_vote(s.poll.id, [0, 2])
+    assert voted.voted and sorted(voted.own_votes) == [0, 2] and voted.votes_count == 2
+    assert carol.poll(s.poll.id).voted is False
+    with pytest.raises(MastodonAPIError) as refused:
+        bob.poll_vote(s.poll.id, [1])
+    assert refused.value.args[1] == 422
+    assert carol.status(s.id).poll.options[0].votes_count == 1
+
+    # Bad polls are refused.
+    for options in (["alone"], ["a", "b", "c", "d", "e"], ["a", "x" * 51]):
+        with pytest.raises(MastodonAPIError) as refused:
+            alice.status_post("bad", poll=alice.make_poll(options, expires_in=3600))
+        assert refused.value.args[1] == 422
+
+    # A poll that ended refuses votes with 422 (this server's shortest poll
+    # lasts a second, for the test).
+    short = alice.status_post("quick!", poll=alice.make_poll(["yes", "no"], expires_in=1))
+    assert eventually(lambda: carol.poll(short.poll.id).expired, timeout=10)
+    with pytest.raises(MastodonAPIError) as refused:
+        carol.poll_vote(short.poll.id, [0])
+    assert refused.value.args[1] == 422

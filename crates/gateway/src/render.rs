@@ -13,7 +13,9 @@ use crate::Gateway;
 use crate::errors::OrApi;
 use crate::html::{escape, render_text};
 use model::Id;
-use model::entity::{Account, Source, Status, StatusApplication, StatusMention, StatusTag, Tag, TagHistory};
+use model::entity::{
+    Account, Poll, PollOption, Source, Status, StatusApplication, StatusMention, StatusTag, Tag, TagHistory,
+};
 use model::time_fmt::{date_only, rfc3339_millis};
 use platform::ApiError;
 use posts::{AuthorStats, PostRecord};
@@ -167,17 +169,27 @@ pub struct ViewerState {
     muted: HashSet<Id>,
     /// Posts the viewer boosted.
     reblogged: HashSet<Id>,
+    /// The viewer's choices in the polls of the page; `None`: no viewer
+    /// (or its state could not be read).
+    votes: Option<HashMap<Id, Vec<u32>>>,
+    viewer: Option<Id>,
 }
 
 impl ViewerState {
+    /// Whether the viewer is `account`.
+    fn is(&self, account: Id) -> bool {
+        self.viewer == Some(account)
+    }
+
     /// The viewer's state for `posts`: one batched lookup. Like
     /// the authors' counters, it is a part a page can do without: if it
     /// fails or is late, the page says so (`X-Aviary-Degraded`) and shows
     /// nothing as done.
     pub async fn of(gw: &Gateway, viewer: Option<Id>, posts: &[Id]) -> ViewerState {
         let Some(viewer) = viewer else { return ViewerState::default() };
+        let known = ViewerState { viewer: Some(viewer), ..ViewerState::default() };
         if posts.is_empty() {
-            return ViewerState::default();
+            return ViewerState { votes: Some(HashMap::new()), ..known };
         }
         let budget = gw.settings.http.optional_timeout();
         match tokio::time::timeout(budget, gw.posts.viewer_marks(viewer, posts)).await {
@@ -187,16 +199,21 @@ impl ViewerState {
                 pinned: marks.pinned.into_iter().collect(),
                 muted: marks.muted.into_iter().collect(),
                 reblogged: marks.reblogged.into_iter().collect(),
+                votes: Some(marks.votes.into_iter().fold(HashMap::new(), |mut by, (post, choice)| {
+                    by.entry(post).or_insert_with(Vec::new).push(choice);
+                    by
+                })),
+                viewer: Some(viewer),
             },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "viewer state unavailable; answering without it");
                 degraded("viewer-state");
-                ViewerState::default()
+                known
             }
             Err(_) => {
                 tracing::warn!(?budget, "viewer state too slow; answering without it");
                 degraded("viewer-state");
-                ViewerState::default()
+                known
             }
         }
     }
@@ -239,7 +256,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         in_reply_to_id: p.in_reply_to_id,
         in_reply_to_account_id: p.in_reply_to_account_id,
         reblog: None,
-        poll: None,
+        poll: p.poll.as_ref().map(|poll| render_poll(p, poll, viewer)),
         card: None,
         language: p.language.clone(),
         favourited: viewer.favourited.contains(&p.id),
@@ -249,6 +266,34 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
         pinned: viewer.pinned.contains(&p.id),
         filtered: vec![],
         account: author,
+    }
+}
+
+/// The Poll entity of post `p`'s poll, as the viewer sees it: totals
+/// hidden while `hide_totals` asks (not from the author, not once ended).
+pub fn render_poll(p: &PostRecord, poll: &posts::PollRecord, viewer: &ViewerState) -> Poll {
+    let expired = poll.expired(model::time_fmt::now_millis());
+    let own = viewer.votes.as_ref().map(|v| {
+        let mut mine = v.get(&p.id).cloned().unwrap_or_default();
+        mine.sort_unstable();
+        mine
+    });
+    let hidden = poll.hide_totals && !expired && !viewer.is(p.author_id);
+    Poll {
+        id: p.id,
+        expires_at: Some(rfc3339_millis(poll.expires_at_ms)),
+        expired,
+        multiple: poll.multiple,
+        votes_count: poll.votes_count,
+        voters_count: poll.multiple.then_some(poll.voters_count),
+        options: poll
+            .options
+            .iter()
+            .map(|o| PollOption { title: o.title.clone(), votes_count: (!hidden).then_some(o.votes) })
+            .collect(),
+        emojis: vec![],
+        voted: own.as_ref().map(|o| !o.is_empty()),
+        own_votes: own,
     }
 }
 

@@ -45,6 +45,47 @@ pub struct InstanceSettings {
     pub contact_email: String,
     pub registrations_open: bool,
     pub max_characters: usize,
+    pub polls: PollLimits,
+}
+
+/// `[instance] polls`: what a poll may be (advertised in
+/// `configuration.polls`), Mastodon's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollLimits {
+    pub max_options: usize,
+    pub max_characters_per_option: usize,
+    pub min_expiration_secs: i64,
+    pub max_expiration_secs: i64,
+}
+
+impl Default for PollLimits {
+    fn default() -> Self {
+        PollLimits {
+            max_options: 4,
+            max_characters_per_option: 50,
+            min_expiration_secs: 300,
+            max_expiration_secs: 2_629_746,
+        }
+    }
+}
+
+impl PollLimits {
+    fn validate(&self) -> Result<(), String> {
+        if !(2..=posts::NewPoll::MAX_OPTIONS).contains(&self.max_options) {
+            return Err(format!("instance.polls.max_options must be between 2 and {}", posts::NewPoll::MAX_OPTIONS));
+        }
+        if !(1..=posts::NewPoll::MAX_OPTION_CHARS).contains(&self.max_characters_per_option) {
+            return Err(format!(
+                "instance.polls.max_characters_per_option must be between 1 and {}",
+                posts::NewPoll::MAX_OPTION_CHARS
+            ));
+        }
+        if self.min_expiration_secs < 1 || self.max_expiration_secs < self.min_expiration_secs {
+            return Err("instance.polls: min_expiration_secs must be at least 1 and at most max_expiration_secs".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for InstanceSettings {
@@ -56,6 +97,7 @@ impl Default for InstanceSettings {
             contact_email: String::new(),
             registrations_open: true,
             max_characters: model::PostText::MAX_CHARS,
+            polls: PollLimits::default(),
         }
     }
 }
@@ -70,7 +112,7 @@ impl InstanceSettings {
         {
             return Err(format!("instance.public_url {u:?} must start with http:// or https://"));
         }
-        Ok(())
+        self.polls.validate()
     }
 }
 

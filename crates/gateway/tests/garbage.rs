@@ -47,6 +47,8 @@ const ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/api/v1/conversations"),
     (Method::POST, "/api/v1/conversations/{id}/read"),
     (Method::DELETE, "/api/v1/conversations/{id}"),
+    (Method::GET, "/api/v1/polls/{id}"),
+    (Method::POST, "/api/v1/polls/{id}/votes"),
 ];
 
 const IDS: &[&str] = &["abc", "-1", "0", "99999999999999999999999", "%00", "1e9", "%E2%80%AE", "{id}", "..", "1%201"];
@@ -68,6 +70,8 @@ const QUERIES: &[&str] = &[
     "any[]=a&any[]=b&any[]=c&any[]=d&any[]=e",
     "visibility=direct&status=%40%40%40%23%23",
     "local=maybe&only_media=x",
+    "choices[]=9&choices[]=-1&choices[]=x",
+    "poll[options][]=a&poll[expires_in]=zz&poll[multiple]=maybe",
 ];
 
 const BODIES: &[(&str, &str)] = &[
@@ -81,6 +85,8 @@ const BODIES: &[(&str, &str)] = &[
     ("multipart/form-data; boundary=x", "--x\r\nnonsense"),
     ("application/json", "{\"status\": \"@@a@ #\\u0000 @x@y@z\", \"visibility\": \"direct\"}"),
     ("application/x-www-form-urlencoded", "status=%23%E2%80%AE%40a&visibility=secret"),
+    ("application/json", "{\"status\": \"q\", \"poll\": {\"options\": [[1], {\"a\": 2}], \"expires_in\": 1e99}}"),
+    ("application/json", "{\"choices\": [99999999999, null, -1]}"),
 ];
 
 #[tokio::test]

@@ -134,7 +134,7 @@ pub struct Status {
     pub in_reply_to_id: Option<Id>,
     pub in_reply_to_account_id: Option<Id>,
     pub reblog: Option<Box<Status>>,
-    pub poll: Option<Value>,
+    pub poll: Option<Poll>,
     pub card: Option<Value>,
     pub language: Option<String>,
     pub favourited: bool,
@@ -143,6 +143,32 @@ pub struct Status {
     pub bookmarked: bool,
     pub pinned: bool,
     pub filtered: Vec<Value>,
+}
+
+/// `content/en/entities/Poll.md`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Poll {
+    pub id: Id,
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    pub multiple: bool,
+    pub votes_count: u64,
+    /// Accounts that voted; `null` for a single-choice poll, as Mastodon.
+    pub voters_count: Option<u64>,
+    pub options: Vec<PollOption>,
+    pub emojis: Vec<Value>,
+    /// Only with a user token: whether, and how, that account voted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_votes: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PollOption {
+    pub title: String,
+    /// `null` while the totals are hidden.
+    pub votes_count: Option<u64>,
 }
 
 /// `Status.mentions[]`: an account the status mentions.

@@ -80,6 +80,10 @@ pub enum Event {
     TagFollowed { account_id: Id, tag: String },
     #[serde(rename = "tag.unfollowed")]
     TagUnfollowed { account_id: Id, tag: String },
+    /// The poll of post `post_id` (by `author_id`) ended: its voters and
+    /// author are told.
+    #[serde(rename = "poll.ended")]
+    PollEnded { post_id: Id, author_id: Id },
 }
 
 impl Event {
@@ -102,6 +106,7 @@ impl Event {
             Event::ReblogCreated { .. } => "reblog.created",
             Event::TagFollowed { .. } => "tag.followed",
             Event::TagUnfollowed { .. } => "tag.unfollowed",
+            Event::PollEnded { .. } => "poll.ended",
         }
     }
 }

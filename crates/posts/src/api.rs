@@ -50,7 +50,56 @@ pub struct PostRecord {
     /// Its hashtags as written, each once.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Its poll (whose id is the post's), if it has one.
+    #[serde(default)]
+    pub poll: Option<PollRecord>,
     pub created_at_ms: i64,
+}
+
+/// A poll as stored with its post: the options with their counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollRecord {
+    pub options: Vec<PollOption>,
+    pub multiple: bool,
+    pub hide_totals: bool,
+    pub expires_at_ms: i64,
+    /// Votes, one per choice made.
+    pub votes_count: u64,
+    /// Accounts that voted.
+    pub voters_count: u64,
+    /// The poll ended and `poll.ended` was sent (it refuses votes from its
+    /// end on, sent or not).
+    #[serde(default)]
+    pub closed: bool,
+}
+
+impl PollRecord {
+    /// Whether the poll has ended at `now_ms`.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.closed || now_ms >= self.expires_at_ms
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollOption {
+    pub title: String,
+    pub votes: u64,
+}
+
+/// A poll as a new post or an edit asks for it; the caller checked it
+/// against the instance's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPoll {
+    pub options: Vec<String>,
+    pub expires_in_secs: i64,
+    pub multiple: bool,
+    pub hide_totals: bool,
+}
+
+impl NewPoll {
+    /// What `posts` accepts whatever the instance allows.
+    pub const MAX_OPTIONS: usize = 20;
+    pub const MAX_OPTION_CHARS: usize = 200;
 }
 
 impl PostRecord {
@@ -100,6 +149,10 @@ pub struct PostEdit {
     /// The local accounts the new text mentions, resolved by the caller.
     #[serde(default)]
     pub mentions: Vec<Mentioned>,
+    /// The poll it has after the edit: new options (or `multiple`) reset
+    /// its votes, as Mastodon does; `None` removes it.
+    #[serde(default)]
+    pub poll: Option<NewPoll>,
 }
 
 /// One version of a post, as its history lists it.
@@ -150,6 +203,9 @@ pub struct ViewerMarks {
     /// Posts the viewer boosted.
     #[serde(default)]
     pub reblogged: Vec<Id>,
+    /// The viewer's choices in the polls of the page: (post, choice).
+    #[serde(default)]
+    pub votes: Vec<(Id, u32)>,
 }
 
 /// The little a timeline needs to know about a post.
@@ -233,6 +289,8 @@ pub struct NewPost {
     /// gateway asks `users`); hashtags `posts` finds itself.
     #[serde(default)]
     pub mentions: Vec<Mentioned>,
+    #[serde(default)]
+    pub poll: Option<NewPoll>,
 }
 
 impl NewPost {
@@ -250,6 +308,7 @@ impl NewPost {
             app_website: None,
             idempotency_key: None,
             mentions: Vec::new(),
+            poll: None,
         }
     }
 }
@@ -397,6 +456,11 @@ pub trait PostsApi: Send + Sync + 'static {
     /// The oldest such posts above `min_id`, oldest first.
     #[read]
     async fn earliest_tagged_for(&self, account: Id, min_id: Id, limit: usize) -> Result<Vec<PostRef>>;
+    /// `account` votes `choices` (option indexes) in the poll of post
+    /// `poll`: once, in an open poll, one choice unless it is multiple. The
+    /// post as it now is. The caller checks that `account` may see it.
+    #[write]
+    async fn vote(&self, account: Id, poll: Id, choices: &[u32]) -> Result<PostRecord>;
     /// `account`'s direct conversations, the newest post first, keyset-paged
     /// by that post's id; removed ones left out until a newer post.
     #[read]

@@ -8,6 +8,28 @@ use std::sync::Arc;
 
 pub struct PostsComponent;
 
+/// How often each instance closes the polls whose end has come. A poll
+/// refuses votes from its end on regardless; the sweep sends `poll.ended`
+/// and marks it closed up to this much later.
+const POLL_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Closes ended polls now and then for as long as the process runs. Every
+/// instance sweeps; each poll is closed (and announced) once.
+fn spawn_poll_sweeper(svc: PostsService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLL_SWEEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match svc.close_ended_polls().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(closed = n, "ended polls closed"),
+                Err(e) => tracing::warn!(error = %e, "cannot close ended polls now; retrying at the next sweep"),
+            }
+        }
+    });
+}
+
 /// The descriptor the binary's registry lists.
 pub static COMPONENT: PostsComponent = PostsComponent;
 
@@ -46,6 +68,7 @@ impl Component for PostsComponent {
         }
         w.check_database("posts database", svc.db());
         w.relay(PostsService::COMPONENT, svc.db(), svc.outbox());
+        spawn_poll_sweeper(svc.clone());
         let served: Arc<dyn PostsApi> = Arc::new(svc);
         let readers = Self::readers(w, served.clone());
         w.publish(served, readers);

@@ -12,6 +12,7 @@ mod api;
 mod cached;
 mod component;
 mod import;
+mod polls;
 mod service;
 mod tags;
 

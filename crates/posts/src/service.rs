@@ -38,6 +38,7 @@ pub(crate) fn post_row(r: &AnyRow) -> PostRecord {
         reblogs_count: r.get::<i64, _>("reblogs_count").max(0) as u64,
         mentions: from_json(r.get("mentions")),
         tags: from_json(r.get("tags")),
+        poll: r.get::<Option<String>, _>("poll").and_then(from_json),
         created_at_ms: r.get("created_at"),
     }
 }
@@ -50,6 +51,9 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(raw: String) -> T {
         T::default()
     })
 }
+
+/// In the viewer's marks, a vote's kind is this plus its choice.
+const VOTE_KIND: i64 = 100;
 
 /// The columns [`post_ref`] reads, in its order (a macro, so queries can
 /// be `concat!`ed into the `&'static str` they are).
@@ -267,7 +271,8 @@ impl PostsService {
              UNION ALL SELECT 3, p.id FROM posts p JOIN conversation_mutes m
                ON m.account_id = $1 AND m.conversation_id = COALESCE(p.conversation_id, p.id)
                WHERE p.id IN ({ids})
-             UNION ALL SELECT 4, reblog_of_id FROM posts WHERE author_id = $1 AND reblog_of_id IN ({ids})"
+             UNION ALL SELECT 4, reblog_of_id FROM posts WHERE author_id = $1 AND reblog_of_id IN ({ids})
+             UNION ALL SELECT {VOTE_KIND} + choice, post_id FROM poll_votes WHERE account_id = $1 AND post_id IN ({ids})"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(viewer.get())
@@ -357,7 +362,7 @@ impl PostsService {
     }
 
     /// After a commit that changed what `viewer` marked or boosted.
-    async fn marks_changed(&self, viewer: Id) {
+    pub(crate) async fn marks_changed(&self, viewer: Id) {
         if let Some(records) = &self.records {
             records.marks_changed(viewer, self.ids.next()).await;
         }
@@ -467,6 +472,9 @@ impl PostsApi for PostsService {
         .await
         .map_err(unexpected)?;
         self.index_text(&mut tx, id, new.author_id, new.visibility, &mentions, &tags, now).await?;
+        if let Some(poll) = &new.poll {
+            self.store_poll(&mut tx, id, Some(&poll.record(now)?)).await?;
+        }
         if let Some(p) = &parent {
             sqlx::query("UPDATE posts SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(p.id.get())
@@ -550,7 +558,8 @@ impl PostsApi for PostsService {
                 1 => marks.bookmarked.push(post),
                 2 => marks.pinned.push(post),
                 3 => marks.muted.push(post),
-                _ => marks.reblogged.push(post),
+                4 => marks.reblogged.push(post),
+                k => marks.votes.push((post, (k - VOTE_KIND) as u32)),
             }
         }
         Ok(marks)
@@ -584,7 +593,7 @@ impl PostsApi for PostsService {
         // lock); the version it replaces is what it returns.
         let before = sqlx::query(
             "UPDATE posts SET edited_at = $1 WHERE id = $2 AND author_id = $3 AND reblog_of_id IS NULL
-             RETURNING text, spoiler_text, sensitive, created_at, edited_at",
+             RETURNING text, spoiler_text, sensitive, created_at, edited_at, poll",
         )
         .bind(now)
         .bind(id.get())
@@ -652,6 +661,8 @@ impl PostsApi for PostsService {
         }
         let visibility = Visibility::parse(&row.get::<String, _>("visibility")).unwrap_or(Visibility::Private);
         self.index_text(&mut tx, id, requester, visibility, &mentions, &tags, row.get("created_at")).await?;
+        let poll_before = before.get::<Option<String>, _>("poll").and_then(from_json);
+        self.edit_poll(&mut tx, id, poll_before, edit.poll.as_ref(), now).await?;
         let event = Event::PostUpdated { post_id: id, author_id: requester };
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
@@ -699,7 +710,16 @@ impl PostsApi for PostsService {
             .await
             .map_err(unexpected)?;
         let post = row.as_ref().map(post_row).ok_or(PostsError::NotFound)?;
-        for table in ["favourites", "bookmarks", "pins", "post_versions", "post_mentions", "post_tags"] {
+        for table in [
+            "favourites",
+            "bookmarks",
+            "pins",
+            "post_versions",
+            "post_mentions",
+            "post_tags",
+            "poll_votes",
+            "polls_open",
+        ] {
             // Constant table names of this file; the value is bound.
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE post_id = $1")))
                 .bind(post.id.get())
@@ -1030,6 +1050,10 @@ impl PostsApi for PostsService {
 
     async fn earliest_tagged_for(&self, account: Id, min_id: Id, limit: usize) -> Result<Vec<PostRef>> {
         self.tagged_for(account, Some(min_id), true, limit).await
+    }
+
+    async fn vote(&self, account: Id, poll: Id, choices: &[u32]) -> Result<PostRecord> {
+        self.cast_vote(account, poll, choices).await
     }
 
     async fn conversations(&self, account: Id, page: &Page) -> Result<Vec<ConversationRow>> {

@@ -180,6 +180,7 @@ async fn an_edit_keeps_every_version_and_reaches_cached_readers(config: DbConfig
         sensitive: true,
         language: Some("en".into()),
         mentions: vec![],
+        poll: None,
     };
     assert!(matches!(owner.edit(post.id, other, edit("hijack")).await, Err(posts::PostsError::NotFound)));
     let edited = owner.edit(post.id, author, edit("second draft")).await.unwrap();

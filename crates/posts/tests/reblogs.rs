@@ -87,6 +87,7 @@ async fn boosts_count_once_and_go_with_their_original(config: DbConfig) {
         sensitive: false,
         language: None,
         mentions: vec![],
+        poll: None,
     };
     assert!(matches!(owner.edit(boost.id, fan, edit).await, Err(PostsError::NotFound)));
     assert!(matches!(owner.mark(posts::Mark::Pin, fan, boost.id, true).await, Err(PostsError::Validation(_))));

@@ -111,6 +111,7 @@ async fn what_a_text_names_is_kept_and_queried(config: DbConfig) {
         sensitive: false,
         language: None,
         mentions: vec![],
+        poll: None,
     };
     let edited = owner.edit(first.id, a, edit).await.unwrap();
     assert_eq!((edited.tags.clone(), edited.mentions.len()), (vec!["Go".to_string()], 0));

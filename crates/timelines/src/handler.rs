@@ -277,6 +277,7 @@ impl TimelinesHandler {
             | Event::FavouriteCreated { .. }
             | Event::FavouriteRemoved { .. }
             | Event::FollowRequestCreated { .. }
+            | Event::PollEnded { .. }
             // Timelines hold ids; an edit reaches readers through the post's record.
             | Event::PostUpdated { .. } => {}
         }

@@ -5,7 +5,12 @@ use std::process::Command;
 /// Runs the pytest suite in `dir` against a fresh server. A missing Python
 /// package or browser fails the test: it is never skipped.
 async fn passes(dir: &'static str, rate_limits: bool) {
-    let server = crate::start_with(|c| c.rate_limits.enabled = rate_limits).await;
+    let server = crate::start_with(|c| {
+        c.rate_limits.enabled = rate_limits;
+        // A poll that ends within the suite's time.
+        c.instance.polls.min_expiration_secs = 1;
+    })
+    .await;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let base = server.base();
     let out = tokio::task::spawn_blocking(move || {

@@ -38,6 +38,17 @@ fn host(base: &str) -> String {
     base.split("://").nth(1).unwrap_or(base).to_string()
 }
 
+/// `configuration.polls`: the limits the status routes apply.
+fn polls_config(gw: &Gateway) -> Value {
+    let p = &gw.settings.instance.polls;
+    json!({
+        "max_options": p.max_options,
+        "max_characters_per_option": p.max_characters_per_option,
+        "min_expiration": p.min_expiration_secs,
+        "max_expiration": p.max_expiration_secs,
+    })
+}
+
 pub async fn v1(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Json<Value>, ApiError> {
     let (users, posts) = tokio::join!(gw.users.account_count(), gw.posts.post_count());
     let s = &gw.settings.instance;
@@ -60,7 +71,7 @@ pub async fn v1(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Jso
             "statuses": statuses_config(&gw),
             "media_attachments": { "supported_mime_types": [], "image_size_limit": 0, "image_matrix_limit": 0,
                                    "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0 },
-            "polls": { "max_options": 0, "max_characters_per_option": 0, "min_expiration": 0, "max_expiration": 0 },
+            "polls": polls_config(&gw),
         },
         "contact_account": null,
         "rules": [],
@@ -83,11 +94,11 @@ pub async fn v2(State(gw): State<Gateway>, BaseUrl(base): BaseUrl) -> Result<Jso
         "configuration": {
             "urls": { "streaming": base.replacen("http", "ws", 1), "status": null },
             "vapid": { "public_key": "" },
-            "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 0 },
+            "accounts": { "max_featured_tags": 0, "max_pinned_statuses": posts::Mark::MAX_PINS },
             "statuses": statuses_config(&gw),
             "media_attachments": { "supported_mime_types": [], "image_size_limit": 0, "image_matrix_limit": 0,
                                    "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0 },
-            "polls": { "max_options": 0, "max_characters_per_option": 0, "min_expiration": 0, "max_expiration": 0 },
+            "polls": polls_config(&gw),
             "translation": { "enabled": false },
         },
         "registrations": { "enabled": s.registrations_open, "approval_required": false, "message": null, "url": null },

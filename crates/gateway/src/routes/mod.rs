@@ -12,6 +12,7 @@ mod instance;
 mod marks;
 mod notifications;
 mod oauth;
+mod polls;
 mod preferences;
 mod statuses;
 mod tags;
@@ -60,6 +61,7 @@ fn all() -> Routes {
         blocks::routes,
         tags::routes,
         conversations::routes,
+        polls::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

@@ -8,6 +8,7 @@ use crate::errors::OrApi;
 use crate::paging::BaseUrl;
 use crate::params::Params;
 use crate::render;
+use crate::settings::PollLimits;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
@@ -16,7 +17,7 @@ use futures::StreamExt;
 use model::entity::{Context, Status, StatusEdit, StatusSource};
 use model::{Id, PostText, Visibility};
 use platform::ApiError;
-use posts::{Mark, Mentioned, NewPost, PostEdit, PostRecord};
+use posts::{Mark, Mentioned, NewPoll, NewPost, PostEdit, PostRecord};
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -88,7 +89,7 @@ fn valid_language(l: &str) -> bool {
 
 /// A post `viewer` may read, or 404 — never 403, which would reveal that a
 /// private post exists.
-async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
+pub(super) async fn readable(gw: &Gateway, viewer: Option<Id>, id: Id) -> Result<PostRecord, ApiError> {
     let post = gw.posts.get(id).await.or_api()?.ok_or_else(ApiError::not_found)?;
     // An author who blocks the viewer is not found either, as in Mastodon.
     if crate::visibility::blocked_by(gw, viewer, post.author_id).await? {
@@ -136,6 +137,53 @@ fn language(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// `poll[options][]`, `poll[expires_in]`, `poll[multiple]` and
+/// `poll[hide_totals]`, within the instance's limits; `None` without a poll.
+fn poll_form(params: &Params, limits: &PollLimits) -> Result<Option<NewPoll>, ApiError> {
+    let options: Vec<String> = params.all("poll[options]").into_iter().map(|o| o.trim().to_string()).collect();
+    let expires = params.text("poll[expires_in]");
+    if options.is_empty() && expires.is_none() {
+        return Ok(None);
+    }
+    if options.len() < 2 {
+        return Err(ApiError::validation("Poll must have at least 2 options"));
+    }
+    if options.len() > limits.max_options {
+        return Err(ApiError::validation(format!("Poll can't contain more than {} options", limits.max_options)));
+    }
+    if options.iter().any(String::is_empty) {
+        return Err(ApiError::validation("Poll options can't be blank"));
+    }
+    if options.iter().any(|o| o.chars().count() > limits.max_characters_per_option) {
+        return Err(ApiError::validation(format!(
+            "Poll options can't be longer than {} characters",
+            limits.max_characters_per_option
+        )));
+    }
+    let mut distinct = options.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != options.len() {
+        return Err(ApiError::validation("Poll contains duplicate options"));
+    }
+    let expires_in_secs: i64 = expires
+        .ok_or_else(|| ApiError::validation("Poll expires_in is required"))?
+        .parse()
+        .map_err(|_| ApiError::validation("Poll expires_in must be a number of seconds"))?;
+    if expires_in_secs < limits.min_expiration_secs {
+        return Err(ApiError::validation("Poll duration is too short"));
+    }
+    if expires_in_secs > limits.max_expiration_secs {
+        return Err(ApiError::validation("Poll duration is too long"));
+    }
+    Ok(Some(NewPoll {
+        options,
+        expires_in_secs,
+        multiple: params.bool("poll[multiple]")?.unwrap_or(false),
+        hide_totals: params.bool("poll[hide_totals]")?.unwrap_or(false),
+    }))
+}
+
 /// `POST /api/v1/statuses`'s parameters, as typed values.
 struct NewStatusForm {
     text: PostText,
@@ -144,19 +192,17 @@ struct NewStatusForm {
     visibility: Visibility,
     language: Option<String>,
     in_reply_to_id: Option<Id>,
+    poll: Option<NewPoll>,
 }
 
 impl NewStatusForm {
     /// `max`: the instance's character limit.
-    fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
+    fn parse(params: &Params, max: usize, polls: &PollLimits) -> Result<Self, ApiError> {
         let (text, spoiler_text) = text_and_warning(params, max)?;
         let visibility = visibility(params)?;
         let language = language(params)?;
         if !params.all("media_ids").iter().all(|m| m.is_empty()) {
             return Err(ApiError::validation("Media attachments are not supported by this server yet"));
-        }
-        if params.text("poll[expires_in]").is_some() || !params.all("poll[options]").is_empty() {
-            return Err(ApiError::validation("Polls are not supported by this server yet"));
         }
         if params.text("scheduled_at").is_some() {
             return Err(ApiError::validation("Scheduled statuses are not supported by this server yet"));
@@ -168,6 +214,7 @@ impl NewStatusForm {
             visibility,
             language,
             in_reply_to_id: params.id("in_reply_to_id")?,
+            poll: poll_form(params, polls)?,
         })
     }
 }
@@ -190,7 +237,7 @@ pub async fn create(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let form = NewStatusForm::parse(&params, gw.settings.instance.max_characters)?;
+    let form = NewStatusForm::parse(&params, gw.settings.instance.max_characters, &gw.settings.instance.polls)?;
     if let Some(parent) = form.in_reply_to_id {
         readable(&gw, Some(me), parent).await?;
     }
@@ -210,6 +257,7 @@ pub async fn create(
             app_website: auth.0.app.website.clone(),
             idempotency_key,
             mentions,
+            poll: form.poll,
         })
         .await
         .or_api()?;
@@ -231,14 +279,15 @@ pub async fn show(
 struct EditForm(PostEdit);
 
 impl EditForm {
-    fn parse(params: &Params, max: usize) -> Result<Self, ApiError> {
+    fn parse(params: &Params, max: usize, polls: &PollLimits) -> Result<Self, ApiError> {
         let (text, spoiler_text) = text_and_warning(params, max)?;
         let language = language(params)?;
-        if !params.all("media_ids").iter().all(|m| m.is_empty()) || !params.all("poll[options]").is_empty() {
-            return Err(ApiError::validation("Media attachments and polls are not supported by this server yet"));
+        if !params.all("media_ids").iter().all(|m| m.is_empty()) {
+            return Err(ApiError::validation("Media attachments are not supported by this server yet"));
         }
         let sensitive = params.bool("sensitive")?.unwrap_or(false);
-        Ok(EditForm(PostEdit { text, spoiler_text, sensitive, language, mentions: Vec::new() }))
+        let poll = poll_form(params, polls)?;
+        Ok(EditForm(PostEdit { text, spoiler_text, sensitive, language, mentions: Vec::new(), poll }))
     }
 }
 
@@ -253,7 +302,7 @@ pub async fn edit(
     params: Params,
 ) -> Result<Json<Status>, ApiError> {
     let me = auth.user("write:statuses")?;
-    let mut form = EditForm::parse(&params, gw.settings.instance.max_characters)?;
+    let mut form = EditForm::parse(&params, gw.settings.instance.max_characters, &gw.settings.instance.polls)?;
     form.0.mentions = mentions_in(&gw, &base, form.0.text.as_str()).await?;
     let post = gw.posts.edit(path_id(&id)?, me, form.0).await.or_api()?;
     Ok(Json(render::one_status(&gw, &base, Some(me), &post).await?))
