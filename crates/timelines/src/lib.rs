@@ -545,9 +545,13 @@ pub struct Rebuilt {
 /// a third party the owner does not follow, and direct posts that do not
 /// mention the owner.
 pub(crate) fn reaches(owner: Id, p: &PostRef, follows: impl Fn(Id) -> bool) -> bool {
-    // A direct post: its author and the accounts it mentions, only.
-    if let Some(to) = &p.direct_to {
-        return p.author_id == owner || to.contains(&owner);
+    // A direct post: its author and the accounts it mentions, only (and
+    // for them, as any post, Mastodon's rule for replies).
+    if let Some(to) = &p.direct_to
+        && p.author_id != owner
+        && !to.contains(&owner)
+    {
+        return false;
     }
     match p.in_reply_to_account_id {
         None => true,

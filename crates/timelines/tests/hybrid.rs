@@ -6,7 +6,9 @@
 //! (originals, threads, replies to others, boosts — repeated within and
 //! beyond the falloff window — unboosts, deletions, follows, unfollows,
 //! blocks and unblocks, mutes — some of them swept as expired — and
-//! unmutes, boosts of a followed account hidden and shown again, reads)
+//! unmutes, boosts of a followed account hidden and shown again, direct
+//! posts to a few mentioned accounts, public posts with a hashtag and
+//! follows and unfollows of hashtags, reads)
 //! are applied to both; every account's home timeline, paged to the
 //! end at several page sizes and from `since_id`, must be identical in
 //! both, in a third built from nothing at each check (a rebuild) — and
@@ -77,7 +79,16 @@ struct World {
     mutes: BTreeMap<(Id, Id), bool>,
     /// (follower, followee) whose boosts the follower hides.
     hiding: BTreeSet<(Id, Id)>,
+    /// Direct posts → the accounts they mention.
+    direct: BTreeMap<Id, Vec<Id>>,
+    /// Posts → their hashtag (normalized), public or not.
+    tagged: BTreeMap<Id, String>,
+    /// (account, hashtag) it follows.
+    tag_follows: BTreeSet<(Id, String)>,
 }
+
+/// The hashtags posts use (few, so follows of them matter).
+const TAGS: [&str; 2] = ["t0", "t1"];
 
 async fn world(accounts: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
@@ -109,6 +120,9 @@ async fn world(accounts: usize) -> World {
         blocks: BTreeSet::new(),
         mutes: BTreeMap::new(),
         hiding: BTreeSet::new(),
+        direct: BTreeMap::new(),
+        tagged: BTreeMap::new(),
+        tag_follows: BTreeSet::new(),
     };
     for i in 0..accounts {
         let name = format!("user{i}");
@@ -139,20 +153,52 @@ impl World {
     }
 
     async fn post(&mut self, author: Id, reply_to: Option<Id>) -> Id {
-        let text = PostText::parse("hello", 500).unwrap();
-        let new = NewPost { in_reply_to_id: reply_to, ..NewPost::public(author, text) };
+        self.post_with(author, reply_to, None, None).await
+    }
+
+    /// A post, with hashtag `tag` in its text, direct to `to` (mentioned).
+    async fn post_with(&mut self, author: Id, reply_to: Option<Id>, tag: Option<&str>, to: Option<Vec<Id>>) -> Id {
+        let text =
+            PostText::parse(&format!("hello{}", tag.map(|t| format!(" #{t}")).unwrap_or_default()), 500).unwrap();
+        let mut new = NewPost { in_reply_to_id: reply_to, ..NewPost::public(author, text) };
+        if let Some(to) = &to {
+            new.visibility = Visibility::Direct;
+            new.mentions = to.iter().map(|&id| posts::Mentioned { id, username: format!("u{id}") }).collect();
+        }
         let p = self.posts.create(new).await.unwrap();
         self.live.insert(p.id, (author, p.in_reply_to_account_id, None));
+        if let Some(to) = &to {
+            self.direct.insert(p.id, to.clone());
+        }
+        if let Some(t) = tag {
+            self.tagged.insert(p.id, t.to_string());
+        }
         self.deliver(Event::PostCreated {
             post_id: p.id,
             author_id: author,
-            visibility: Visibility::Public,
+            visibility: p.visibility,
             in_reply_to_account_id: p.in_reply_to_account_id,
-            mentions: vec![],
-            tags: vec![],
+            mentions: to.unwrap_or_default(),
+            tags: tag.into_iter().map(String::from).collect(),
         })
         .await;
         p.id
+    }
+
+    /// `account` follows (or stops following) hashtag `tag`.
+    async fn follow_tag(&mut self, account: Id, tag: &str, on: bool) {
+        self.posts.follow_tag(account, tag, on).await.unwrap();
+        let key = (account, tag.to_string());
+        let changed = if on { self.tag_follows.insert(key) } else { self.tag_follows.remove(&key) };
+        if changed {
+            let tag = tag.to_string();
+            let event = if on {
+                Event::TagFollowed { account_id: account, tag }
+            } else {
+                Event::TagUnfollowed { account_id: account, tag }
+            };
+            self.deliver(event).await;
+        }
     }
 
     /// Deletes `post`, and with an original its boosts, each its event.
@@ -162,7 +208,9 @@ impl World {
         let boosts: Vec<Id> = self.live.iter().filter(|(_, (_, _, of))| *of == Some(post)).map(|(id, _)| *id).collect();
         for gone in std::iter::once(post).chain(boosts) {
             let (author, _, _) = self.live.remove(&gone).unwrap();
-            self.deliver(Event::PostDeleted { post_id: gone, author_id: author, tags: vec![] }).await;
+            self.direct.remove(&gone);
+            let tags = self.tagged.remove(&gone).into_iter().collect();
+            self.deliver(Event::PostDeleted { post_id: gone, author_id: author, tags }).await;
         }
     }
 
@@ -280,12 +328,23 @@ impl World {
     fn expected_and_hidden(&self, owner: Id) -> (Vec<Id>, usize, usize) {
         let follows = |a: Id| self.follows.contains(&(owner, a));
         let hidden = |a: Id| self.blocked_between(owner, a) || self.mutes.contains_key(&(owner, a));
+        // Direct posts reach only the accounts they mention; public posts
+        // with a hashtag reach its followers, followed author or not.
+        let addressed = |id: &Id| self.direct.get(id).is_none_or(|to| to.contains(&owner));
+        let by_tag = |id: &Id| {
+            !self.direct.contains_key(id)
+                && self.tagged.get(id).is_some_and(|t| self.tag_follows.contains(&(owner, t.clone())))
+        };
         let reached: Vec<(&Id, &Live)> = self
             .live
             .iter()
             .rev()
-            .filter(|(_, (author, to, _))| {
-                *author == owner || (follows(*author) && to.is_none_or(|r| r == *author || r == owner || follows(r)))
+            .filter(|(id, (author, to, _))| {
+                *author == owner
+                    || by_tag(id)
+                    || (follows(*author)
+                        && addressed(id)
+                        && to.is_none_or(|r| r == *author || r == owner || follows(r)))
             })
             .collect();
         let reached_count = reached.len();
@@ -310,6 +369,25 @@ impl World {
             .collect();
         let hidden = held.len() - shown.len();
         (shown, hidden, filtered)
+    }
+}
+
+impl World {
+    /// For `owner`: the posts its home holds only by a followed hashtag
+    /// (authors it does not follow), and the direct posts of accounts it
+    /// follows that do not mention it (kept out).
+    fn by_tag_and_direct_kept_out(&self, owner: Id, want: &[Id]) -> (usize, usize) {
+        let follows = |a: Id| self.follows.contains(&(owner, a));
+        let by_tag = want
+            .iter()
+            .filter(|id| self.tagged.contains_key(id) && self.live[id].0 != owner && !follows(self.live[id].0))
+            .count();
+        let kept_out = self
+            .direct
+            .iter()
+            .filter(|(id, to)| self.live[id].0 != owner && follows(self.live[id].0) && !to.contains(&owner))
+            .count();
+        (by_tag, kept_out)
     }
 }
 
@@ -365,6 +443,9 @@ async fn check(w: &World, rng: &mut Rng, context: &str, crossings: &mut Crossing
         crossings.hidden_boosts += hidden;
         crossings.filtered += filtered;
         crossings.shown_boosts += want.iter().filter(|id| w.live[id].2.is_some()).count();
+        let (by_tag, kept_out) = w.by_tag_and_direct_kept_out(owner, &want);
+        crossings.by_tag += by_tag;
+        crossings.direct_kept_out += kept_out;
         for limit in [1, 3, 5, 20] {
             let hybrid = scroll(&w.hybrid, owner, limit).await;
             let fan_out = scroll(&w.fan_out, owner, limit).await;
@@ -378,6 +459,16 @@ async fn check(w: &World, rng: &mut Rng, context: &str, crossings: &mut Crossing
                     );
                     eprintln!("fan-out cache {:?}", w.fan_out.cache.page(owner, &Page::first(40)).await.unwrap());
                     eprintln!("want {want:?}");
+                }
+                for id in hybrid.iter().filter(|i| !want.contains(i)) {
+                    eprintln!(
+                        "extra {id:?}: {:?} direct {:?} tag {:?}; owner follows {:?}, tags {:?}",
+                        w.live.get(id),
+                        w.direct.get(id),
+                        w.tagged.get(id),
+                        w.follows.iter().filter(|(a, _)| *a == owner).collect::<Vec<_>>(),
+                        w.tag_follows.iter().filter(|(a, _)| *a == owner).collect::<Vec<_>>()
+                    );
                 }
             }
             assert_eq!(hybrid, want, "{context}: {owner} in pages of {limit}: against the posts");
@@ -414,6 +505,10 @@ struct Crossings {
     shown_boosts: usize,
     /// Entries blocks, mutes and hidden boosts kept out, over every check.
     filtered: usize,
+    /// Entries held by a followed hashtag alone, and direct posts kept
+    /// from followers they do not mention, over every check.
+    by_tag: usize,
+    direct_kept_out: usize,
 }
 
 async fn run_seed(seed: u64, crossings: &mut Crossings) {
@@ -422,7 +517,7 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
     let accounts = w.accounts.clone();
     for step in 0..230 {
         let before = w.celebrities().await.len();
-        let mut op = rng.below(136);
+        let mut op = rng.below(144);
         if step >= 120 && (28..=62).contains(&op) && rng.below(3) > 0 {
             op = 63; // the second half mostly unfollows: accounts move back
         }
@@ -435,7 +530,10 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
                 } else {
                     None
                 };
-                w.post(author, reply_to).await;
+                // Some carry a hashtag, some are direct to a few accounts.
+                let tag = (rng.below(4) == 0).then(|| TAGS[rng.below(TAGS.len())]);
+                let to = (rng.below(8) == 0).then(|| (0..1 + rng.below(3)).map(|_| rng.pick(&accounts)).collect());
+                w.post_with(author, reply_to, tag, to).await;
             }
             28..=62 => {
                 // Followers gather on a few accounts, as they do: those
@@ -463,7 +561,8 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
             100..=113 => {
                 // Boosts gather on a few recent posts, so repeats fall
                 // within the window and, as posts pile up, beyond it.
-                let posts: Vec<Id> = w.live.keys().rev().take(6).copied().collect();
+                let posts: Vec<Id> =
+                    w.live.keys().rev().filter(|id| !w.direct.contains_key(id)).take(6).copied().collect();
                 if !posts.is_empty() {
                     let post = rng.pick(&posts);
                     w.boost(rng.pick(&accounts), post).await;
@@ -500,6 +599,11 @@ async fn run_seed(seed: u64, crossings: &mut Crossings) {
                     w.hide_boosts(a, b, hide).await;
                 }
             }
+            136..=139 => {
+                let (a, tag) = (rng.pick(&accounts), TAGS[rng.below(TAGS.len())]);
+                let on = !w.tag_follows.contains(&(a, tag.to_string()));
+                w.follow_tag(a, tag, on).await;
+            }
             _ => {
                 // A read materialises (or renews) the reader's cached lists,
                 // so later fan-out and pulls meet present timelines.
@@ -530,8 +634,21 @@ async fn hybrid_and_pure_fan_out_give_identical_timelines_on_random_graphs() {
     }
     // The property means little unless accounts did move both ways.
     eprintln!(
-        "{} moves onto the pull path, {} back; boosts hidden {} times, shown {}; {} entries filtered",
-        crossings.up, crossings.down, crossings.hidden_boosts, crossings.shown_boosts, crossings.filtered
+        "{} moves onto the pull path, {} back; boosts hidden {} times, shown {}; {} entries filtered; \
+         {} by a followed hashtag alone; {} direct posts kept from followers",
+        crossings.up,
+        crossings.down,
+        crossings.hidden_boosts,
+        crossings.shown_boosts,
+        crossings.filtered,
+        crossings.by_tag,
+        crossings.direct_kept_out
+    );
+    assert!(
+        crossings.by_tag >= 50 && crossings.direct_kept_out >= 50,
+        "hashtags and direct posts must matter: {} by tag, {} direct kept out",
+        crossings.by_tag,
+        crossings.direct_kept_out
     );
     assert!(crossings.filtered >= 100, "blocks and mutes must hide something: {}", crossings.filtered);
     assert!(
