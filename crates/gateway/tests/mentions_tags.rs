@@ -98,7 +98,7 @@ async fn the_tag_timeline_takes_any_all_and_none() {
     let both = h.status(&bob, "#Rust and #go", "public").await;
     let go = h.status(&bob, "#go alone", "public").await;
     h.status(&alice, "#rust but private", "private").await;
-    h.status(&alice, "#rust but unlisted", "unlisted").await;
+    let unlisted = h.status(&alice, "#rust but unlisted", "unlisted").await;
     let tl = |q: &str| {
         let h = &h;
         let q = q.to_string();
@@ -113,6 +113,16 @@ async fn the_tag_timeline_takes_any_all_and_none() {
     assert_eq!(tl(&format!("rust?max_id={both}")).await, [rust.as_str()]);
     assert!(tl("rust?only_media=true").await.is_empty() && tl("rust?remote=true").await.is_empty());
     assert_eq!(tl("rust?local=true").await.len(), 2);
+    // An account's posts with a tag (`tagged`), as the viewer may see them.
+    let profile = |q: &str| {
+        let (h, path) = (&h, format!("/api/v1/accounts/{}/statuses?{q}", alice.id));
+        async move { h.get(&path, None).await }
+    };
+    let public_and_unlisted = [unlisted.as_str(), rust.as_str()];
+    assert_eq!(ids(&profile("tagged=Rust").await.expect(StatusCode::OK)), public_and_unlisted, "not the private one");
+    assert_eq!(ids(&profile("tagged=%23rust&limit=1").await.expect(StatusCode::OK)), [unlisted.as_str()]);
+    assert!(ids(&profile("tagged=go").await.expect(StatusCode::OK)).is_empty());
+    assert_eq!(profile("tagged=a%20b").await.status, StatusCode::UNPROCESSABLE_ENTITY);
     // A block hides the blocker's posts from the blocked.
     h.post(&format!("/api/v1/accounts/{}/block", bob.id), Some(&alice.token), json!({})).await.expect(StatusCode::OK);
     let seen = ids(&h.get("/api/v1/timelines/tag/rust", Some(&alice.token)).await.expect(StatusCode::OK));

@@ -111,7 +111,7 @@ impl PostRecord {
 
 /// Which of an author's posts `by_author` lists (Mastodon's account
 /// statuses filters).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorFilter {
     /// Private posts too (for the author and followers).
     pub include_private: bool,
@@ -124,17 +124,22 @@ pub struct AuthorFilter {
     /// Direct posts too, those that this account wrote or is mentioned in.
     #[serde(default)]
     pub direct_for: Option<Id>,
+    /// Only posts with this hashtag (normalized).
+    #[serde(default)]
+    pub tagged: Option<String>,
 }
 
 impl AuthorFilter {
     /// What a first page's cache key names.
     pub fn key(&self) -> String {
         format!(
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             u8::from(self.include_private),
             u8::from(self.exclude_replies),
             u8::from(self.exclude_reblogs),
             self.direct_for.map(|v| format!(":{v}")).unwrap_or_default(),
+            // Tags are hashtag characters only: no `:` to be confused with.
+            self.tagged.as_ref().map(|t| format!("#{t}")).unwrap_or_default(),
         )
     }
 }

@@ -322,6 +322,7 @@ impl PostsService {
                       OR EXISTS (SELECT 1 FROM post_mentions m WHERE m.post_id = posts.id AND m.account_id = $8))))
              AND (NOT $6 OR in_reply_to_id IS NULL OR in_reply_to_account_id = author_id)
              AND (NOT $7 OR reblog_of_id IS NULL)
+             AND ($9 IS NULL OR EXISTS (SELECT 1 FROM post_tags t WHERE t.post_id = posts.id AND t.tag = $9))
              ORDER BY id {order} LIMIT $4"
         );
         // `columns` and `order` are constants of this file; values are bound.
@@ -334,6 +335,7 @@ impl PostsService {
             .bind(filter.exclude_replies)
             .bind(filter.exclude_reblogs)
             .bind(filter.direct_for.map(Id::get))
+            .bind(filter.tagged.clone())
             .fetch_all(self.db.reader())
             .await
             .map_err(unexpected)

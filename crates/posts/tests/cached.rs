@@ -46,9 +46,9 @@ async fn readers_see_every_change(config: DbConfig) {
                 include_private: private,
                 exclude_replies: no_replies,
                 exclude_reblogs: false,
-                direct_for: None,
+                ..AuthorFilter::default()
             };
-            let cached = one.by_author(a, filter, &page).await.unwrap();
+            let cached = one.by_author(a, filter.clone(), &page).await.unwrap();
             assert_eq!(cached, owner.by_author(a, filter, &page).await.unwrap(), "{page:?}");
         }
     }

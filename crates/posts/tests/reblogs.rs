@@ -73,7 +73,7 @@ async fn boosts_count_once_and_go_with_their_original(config: DbConfig) {
     // The booster's statuses hold the boost, unless boosts are left out;
     // the public timeline never does.
     let all = AuthorFilter::default();
-    assert_eq!(owner.by_author(fan, all, &Page::first(5)).await.unwrap(), vec![boost.clone()]);
+    assert_eq!(owner.by_author(fan, all.clone(), &Page::first(5)).await.unwrap(), vec![boost.clone()]);
     let no_boosts = AuthorFilter { exclude_reblogs: true, ..all };
     assert!(owner.by_author(fan, no_boosts, &Page::first(5)).await.unwrap().is_empty());
     assert_eq!(owner.public(&Page::first(10)).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>(), [original.id]);

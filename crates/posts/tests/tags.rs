@@ -70,6 +70,10 @@ async fn what_a_text_names_is_kept_and_queried(config: DbConfig) {
     assert_eq!(tl(q(&["rust"], &[], &["go"])).await, [first.id]);
     assert_eq!(tl(q(&["go", "zürich"], &[], &[])).await, [both.id, first.id]);
     assert_eq!(tl(q(&["rust"], &["go", "zürich"], &[])).await, Vec::<Id>::new());
+    let tagged = |t: &str| AuthorFilter { tagged: Some(t.into()), include_private: true, ..AuthorFilter::default() };
+    assert_eq!(ids(&owner.by_author(b, tagged("go"), &page).await.unwrap()), [both.id]);
+    assert_eq!(owner.by_author(a, tagged("rust"), &page).await.unwrap().len(), 2, "with the private one");
+    assert!(owner.by_author(a, tagged("go"), &page).await.unwrap().is_empty());
     let older = Page { max_id: Some(both.id), ..Page::first(20) };
     assert_eq!(ids(&owner.tag_timeline(&q(&["rust"], &[], &[]), &older).await.unwrap()), [first.id]);
 

@@ -89,9 +89,11 @@ impl ProfileForm {
 
 /// `GET /api/v1/accounts/:id/statuses`'s filters.
 struct StatusesQuery {
-    /// Filters for what Aviary does not have yet (media, hashtags): their
-    /// true answer is empty.
+    /// Filters for what Aviary does not have yet (media): their true
+    /// answer is empty.
     empty: bool,
+    /// Only posts with this hashtag (normalized).
+    tagged: Option<String>,
     /// Only the account's pinned posts, newest pin first.
     pinned: bool,
     exclude_replies: bool,
@@ -101,9 +103,14 @@ struct StatusesQuery {
 impl StatusesQuery {
     fn parse(params: &Params) -> Result<Self, ApiError> {
         let pinned = params.bool("pinned")? == Some(true);
-        let empty = params.bool("only_media")? == Some(true) || params.text("tagged").is_some();
+        let tagged = match params.text("tagged").map(|t| t.strip_prefix('#').unwrap_or(t)) {
+            None => None,
+            Some(t) if model::text::is_hashtag(t) => Some(model::text::normalize_hashtag(t)),
+            Some(_) => return Err(ApiError::validation("tagged must be a hashtag")),
+        };
         Ok(StatusesQuery {
-            empty,
+            empty: params.bool("only_media")? == Some(true),
+            tagged,
             pinned,
             exclude_replies: params.bool("exclude_replies")?.unwrap_or(false),
             exclude_reblogs: params.bool("exclude_reblogs")?.unwrap_or(false),
@@ -246,6 +253,7 @@ pub async fn statuses(
         exclude_replies: query.exclude_replies,
         exclude_reblogs: query.exclude_reblogs,
         direct_for: viewer,
+        tagged: query.tagged,
     };
     let posts = gw.posts.by_author(author, filter, &page).await.or_api()?;
     let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
