@@ -69,7 +69,8 @@ impl PostsService {
 
     /// An edit's poll: the old counts kept when only the end or
     /// `hide_totals` changed, reset when the options or `multiple` did (the
-    /// old votes then go).
+    /// old votes then go). The accounts whose votes went: their cached
+    /// marks must be renewed after the commit.
     pub(crate) async fn edit_poll(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -77,9 +78,9 @@ impl PostsService {
         before: Option<PollRecord>,
         after: Option<&NewPoll>,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<Vec<Id>> {
         let next = match (before, after) {
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(Vec::new()),
             (_, None) => None,
             (Some(old), Some(new))
                 if old.multiple == new.multiple && old.options.iter().map(|o| &o.title).eq(new.options.iter()) =>
@@ -94,14 +95,21 @@ impl PostsService {
             }
             (_, Some(new)) => Some(new.record(now)?),
         };
+        let mut voters = Vec::new();
         if next.as_ref().is_none_or(|p| p.votes_count == 0) {
-            sqlx::query("DELETE FROM poll_votes WHERE post_id = $1")
+            voters = sqlx::query_scalar::<_, i64>("DELETE FROM poll_votes WHERE post_id = $1 RETURNING account_id")
                 .bind(id.get())
-                .execute(&mut **tx)
+                .fetch_all(&mut **tx)
                 .await
-                .map_err(unexpected)?;
+                .map_err(unexpected)?
+                .into_iter()
+                .map(Id::from_i64)
+                .collect();
+            voters.sort_unstable();
+            voters.dedup();
         }
-        self.store_poll(tx, id, next.as_ref()).await
+        self.store_poll(tx, id, next.as_ref()).await?;
+        Ok(voters)
     }
 
     pub(crate) async fn cast_vote(&self, account: Id, post: Id, choices: &[u32]) -> Result<PostRecord> {

@@ -664,11 +664,14 @@ impl PostsApi for PostsService {
         let visibility = Visibility::parse(&row.get::<String, _>("visibility")).unwrap_or(Visibility::Private);
         self.index_text(&mut tx, id, requester, visibility, &mentions, &tags, row.get("created_at")).await?;
         let poll_before = before.get::<Option<String>, _>("poll").and_then(from_json);
-        self.edit_poll(&mut tx, id, poll_before, edit.poll.as_ref(), now).await?;
+        let unvoted = self.edit_poll(&mut tx, id, poll_before, edit.poll.as_ref(), now).await?;
         let event = Event::PostUpdated { post_id: id, author_id: requester };
         Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
         tx.commit().await.map_err(unexpected)?;
         self.outbox.wake();
+        for voter in unvoted {
+            self.marks_changed(voter).await;
+        }
         let record = self.get(id).await?.ok_or(PostsError::NotFound)?;
         if let Some(records) = &self.records {
             records.changed(std::slice::from_ref(&record), &[]).await;
