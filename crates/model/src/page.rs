@@ -37,6 +37,16 @@ impl Page {
         if self.min_id.is_some() { PageDirection::AscendingFromMin } else { PageDirection::Descending }
     }
 
+    /// The SQL order a keyset query of this page reads its rows in
+    /// (`DESC`, or `ASC` just above `min_id`); a constant, safe to format
+    /// into a statement.
+    pub fn sql_order(&self) -> &'static str {
+        match self.direction() {
+            PageDirection::Descending => "DESC",
+            PageDirection::AscendingFromMin => "ASC",
+        }
+    }
+
     pub fn admits(&self, id: Id) -> bool {
         self.max_id.is_none_or(|m| id < m) && self.lower().is_none_or(|l| id > l)
     }

@@ -36,6 +36,17 @@ pub(crate) fn poll_json(poll: &PollRecord) -> String {
     serde_json::to_string(poll).expect("a poll serializes")
 }
 
+/// Writes post `id`'s poll (none: removes it) as it now is.
+async fn write_poll(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Id, poll: Option<&PollRecord>) -> Result<()> {
+    sqlx::query("UPDATE posts SET poll = $1 WHERE id = $2")
+        .bind(poll.map(poll_json))
+        .bind(id.get())
+        .execute(&mut **tx)
+        .await
+        .map_err(unexpected)?;
+    Ok(())
+}
+
 impl PostsService {
     /// Stores `poll` as post `id`'s (none: removes it), with its place
     /// among the open polls, in the caller's transaction.
@@ -45,12 +56,7 @@ impl PostsService {
         id: Id,
         poll: Option<&PollRecord>,
     ) -> Result<()> {
-        sqlx::query("UPDATE posts SET poll = $1 WHERE id = $2")
-            .bind(poll.map(poll_json))
-            .bind(id.get())
-            .execute(&mut **tx)
-            .await
-            .map_err(unexpected)?;
+        write_poll(tx, id, poll).await?;
         sqlx::query("DELETE FROM polls_open WHERE post_id = $1")
             .bind(id.get())
             .execute(&mut **tx)
@@ -159,12 +165,7 @@ impl PostsService {
         }
         poll.votes_count += choices.len() as u64;
         poll.voters_count += 1;
-        sqlx::query("UPDATE posts SET poll = $1 WHERE id = $2")
-            .bind(poll_json(&poll))
-            .bind(post.get())
-            .execute(&mut *tx)
-            .await
-            .map_err(unexpected)?;
+        write_poll(&mut tx, post, Some(&poll)).await?;
         tx.commit().await.map_err(unexpected)?;
         self.marks_changed(account).await;
         let record = self.get(post).await?.ok_or(PostsError::NotFound)?;
@@ -204,12 +205,7 @@ impl PostsService {
                 continue;
             };
             poll.closed = true;
-            sqlx::query("UPDATE posts SET poll = $1 WHERE id = $2")
-                .bind(poll_json(&poll))
-                .bind(post.get())
-                .execute(&mut *tx)
-                .await
-                .map_err(unexpected)?;
+            write_poll(&mut tx, post, Some(&poll)).await?;
             let event = Event::PollEnded { post_id: post, author_id: Id::from_i64(row.get(0)) };
             Outbox::enqueue(&mut tx, &Envelope::new(Self::COMPONENT, event)).await.map_err(unexpected)?;
             tx.commit().await.map_err(unexpected)?;

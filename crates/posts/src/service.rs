@@ -229,10 +229,7 @@ impl PostsService {
         value: Id,
         page: &Page,
     ) -> Result<Vec<Marked>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         // `source`, `column` and `order` are constants of this file; values are bound.
         let sql = format!(
             "SELECT {source} WHERE {column} = $1
@@ -311,10 +308,7 @@ impl PostsService {
         filter: AuthorFilter,
         page: &Page,
     ) -> Result<Vec<AnyRow>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         let sql = format!(
             "SELECT {columns} FROM posts WHERE author_id = $1 AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR id > $3)
              AND (visibility IN ('public', 'unlisted') OR ($5 AND visibility = 'private')

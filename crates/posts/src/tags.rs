@@ -6,7 +6,7 @@
 use crate::service::{post_ref, ref_columns, unexpected};
 use crate::*;
 use model::time_fmt::now_millis;
-use model::{Envelope, Event, Id, Page, PageDirection, Visibility};
+use model::{Envelope, Event, Id, Page, Visibility};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -82,10 +82,7 @@ impl PostsService {
         if query.any.is_empty() {
             return Ok(Vec::new());
         }
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         let (any, all, none) = (self.unpack(1), self.unpack(3), self.unpack(4));
         // Built from this file's constants; values are bound.
         let sql = format!(
@@ -218,10 +215,7 @@ impl PostsService {
     }
 
     pub(crate) async fn followed_tag_rows(&self, account: Id, page: &Page) -> Result<Vec<(Id, TagInfo)>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         // `order` is a constant; values are bound.
         let sql = format!(
             "SELECT f.id, f.tag, COALESCE(t.display, f.tag) FROM tag_follows f LEFT JOIN tags t ON t.name = f.tag
@@ -301,10 +295,7 @@ impl PostsService {
         removed: bool,
         page: &Page,
     ) -> Result<Vec<ConversationRow>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         // The direct posts the account wrote or is mentioned in, by thread.
         // `order` is a constant; values are bound.
         let sql = format!(

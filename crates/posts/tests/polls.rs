@@ -118,7 +118,10 @@ async fn polls_count_votes_once_and_close_once(config: DbConfig) {
     assert_eq!(kept.votes_count, 24);
     let reset = owner.edit(multi.id, author, edit(&["a", "b"])).await.unwrap().poll.unwrap();
     assert_eq!((reset.votes_count, reset.voters_count, reset.options.len()), (0, 0, 2));
-    assert!(reader.viewer_marks(Id::from_i64(10), &[multi.id]).await.unwrap().votes.is_empty(), "old votes gone, also from the cached marks");
+    assert!(
+        reader.viewer_marks(Id::from_i64(10), &[multi.id]).await.unwrap().votes.is_empty(),
+        "old votes gone, also from the cached marks"
+    );
     owner.vote(Id::from_i64(10), multi.id, &[1]).await.unwrap();
 
     // Ended: no more votes; four sweeps at once close it once.

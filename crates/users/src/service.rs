@@ -4,7 +4,7 @@ use crate::secrets::{digest, hash_password, random_secret, verify_password};
 use crate::{unexpected, *};
 use async_trait::async_trait;
 use model::time_fmt::now_millis;
-use model::{Envelope, Event, Id, Page, PageDirection, Scopes, Visibility};
+use model::{Envelope, Event, Id, Page, Scopes, Visibility};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use store::id_list;
@@ -92,10 +92,7 @@ impl UsersService {
         account: Id,
         page: &Page,
     ) -> Result<Vec<AnyRow>> {
-        let order = match page.direction() {
-            PageDirection::Descending => "DESC",
-            PageDirection::AscendingFromMin => "ASC",
-        };
+        let order = page.sql_order();
         // Table, columns, condition and order are constants of this file; values are bound.
         let sql = format!(
             "SELECT id, {columns} FROM {table} WHERE {key} = $1 {also}
