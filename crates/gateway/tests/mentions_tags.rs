@@ -210,7 +210,7 @@ async fn a_direct_post_reaches_only_its_mentioned_accounts_and_makes_a_conversat
     // Nowhere public.
     assert_eq!(ids(&h.get("/api/v1/timelines/public", None).await.expect(StatusCode::OK)), [after.as_str()]);
     assert!(ids(&h.get("/api/v1/timelines/tag/secret", Some(&bob.token)).await.expect(StatusCode::OK)).is_empty());
-    // By id and on the author's profile: the author and the mentioned.
+    // By id: the author and the mentioned.
     let path = format!("/api/v1/statuses/{dm}");
     assert_eq!(h.get(&path, Some(&bob.token)).await.expect(StatusCode::OK)["visibility"], "direct");
     h.get(&path, Some(&carol.token)).await.error(StatusCode::NOT_FOUND);
@@ -220,7 +220,8 @@ async fn a_direct_post_reaches_only_its_mentioned_accounts_and_makes_a_conversat
         let token = who.token.clone();
         async move { ids(&h.get(&path, Some(&token)).await.expect(StatusCode::OK)) }
     };
-    assert_eq!(profile(&bob).await, [after.as_str(), dm.as_str()]);
+    assert_eq!(profile(&alice).await, [after.as_str(), dm.as_str()], "the author's own profile");
+    assert_eq!(profile(&bob).await, [after.as_str()], "the mentioned read it in their conversations");
     assert_eq!(profile(&carol).await, [after.as_str()]);
     // Never boosted, never pinned.
     assert_eq!(

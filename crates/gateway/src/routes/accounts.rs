@@ -252,7 +252,11 @@ pub async fn statuses(
         include_private,
         exclude_replies: query.exclude_replies,
         exclude_reblogs: query.exclude_reblogs,
-        direct_for: viewer,
+        // The author's direct posts on its own profile only: the accounts
+        // they mention read them in their conversations. Keyed by the
+        // viewer, the first page would no longer be shared by every reader
+        // (`CachedPosts`), and account pages would each cost a query.
+        direct_for: viewer.filter(|&v| v == author),
         tagged: query.tagged,
     };
     let posts = gw.posts.by_author(author, filter, &page).await.or_api()?;
