@@ -50,6 +50,10 @@ pub fn render_post(text: &str, mentions: &[posts::Mentioned], base: &str) -> Str
     }
     let local = local_domain(base);
     render_with(text, |word, out| {
+        if !word.contains(['@', '#']) {
+            out.push_str(&escape(word));
+            return;
+        }
         // Each link: (start, end, html), in order, none overlapping.
         let mut links: Vec<(usize, usize, String)> = Vec::new();
         for m in model::text::mentions(word) {
