@@ -32,7 +32,7 @@ mod settings;
 mod visibility;
 
 pub use component::{COMPONENT, GatewayComponent};
-pub use settings::{GatewaySettings, HttpSettings, InstanceSettings};
+pub use settings::{GatewaySettings, HttpSettings, InstanceSettings, PollLimits};
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;

@@ -3,12 +3,12 @@
 use super::Routes;
 use super::path_id;
 use crate::Gateway;
+use crate::PollLimits;
 use crate::auth::{Auth, MaybeAuth};
 use crate::errors::OrApi;
 use crate::paging::BaseUrl;
 use crate::params::Params;
 use crate::render;
-use crate::settings::PollLimits;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
