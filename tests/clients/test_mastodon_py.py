@@ -443,3 +443,19 @@ def test_polls(base_url, app):
     with pytest.raises(MastodonAPIError) as refused:
         carol.poll_vote(short.poll.id, [0])
     assert refused.value.args[1] == 422
+
+
+def test_interaction_notifications(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    a, b, c = (m.account_verify_credentials() for m in (alice, bob, carol))
+    post = alice.status_post("something to react to")
+    bob.status_favourite(post)
+    carol.status_reblog(post)
+    mention = bob.status_post(f"@{a.username} have a look")
+    kinds = ["favourite", "reblog", "mention"]
+    notes = eventually(lambda: (n := alice.notifications(types=kinds)) and len(n) == 3 and n)
+    assert [(n.type, n.account.id, n.status.id) for n in notes] == [
+        ("mention", b.id, mention.id), ("reblog", c.id, post.id), ("favourite", b.id, post.id)]
+    assert bob.notifications() == [] and carol.notifications() == []
+    bob.status_unfavourite(post)
+    assert eventually(lambda: [n.type for n in alice.notifications(types=kinds)] == ["mention", "reblog"])

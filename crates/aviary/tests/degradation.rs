@@ -82,8 +82,9 @@ async fn a_failing_optional_part_degrades_the_answer_and_an_essential_one_fails_
     let posts: Arc<dyn PostsApi> = Arc::new(Faulty { inner: real, mode: mode.clone() });
     let cache = Arc::new(MemoryTimelineCache::new(800));
     let timelines = Arc::new(TimelinesService::new(cache, users.clone(), posts.clone(), 800));
-    let notifications =
-        Arc::new(NotificationsService::open(&db, Arc::new(IdGenerator::new(2)), users.clone()).await.unwrap());
+    let notifications = Arc::new(
+        NotificationsService::open(&db, Arc::new(IdGenerator::new(2)), users.clone(), posts.clone()).await.unwrap(),
+    );
     let shared = Arc::new(MemorySharedState::new());
     let gw = Gateway::new(GatewayParts {
         users,

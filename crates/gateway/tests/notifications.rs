@@ -105,3 +105,57 @@ async fn notifications_need_a_user_token_with_the_scope_and_ids_are_checked() {
     let write_only = h.user_with("bob", "write").await;
     h.get("/api/v1/notifications", Some(&write_only.token)).await.error(StatusCode::FORBIDDEN);
 }
+
+/// `who`'s notifications of `types[]` once they are `n` (the handler runs
+/// after the commit, through the outbox and the bus).
+async fn of_types(h: &Harness, who: &User, types: &str, n: usize) -> Value {
+    let mut got = Value::Null;
+    for _ in 0..300 {
+        got = h.get(&format!("/api/v1/notifications?{types}"), Some(&who.token)).await.expect(StatusCode::OK);
+        if got.as_array().is_some_and(|a| a.len() == n) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn favourites_boosts_and_mentions_notify_with_their_status_and_go_when_undone() {
+    let h = Harness::new().await;
+    let (alice, bob, carol) = (h.user("alice").await, h.user("bob").await, h.user("carol").await);
+    let post = h.status(&alice, "notice me", "public").await;
+    h.post(&format!("/api/v1/statuses/{post}/favourite"), Some(&bob.token), json!({})).await.expect(StatusCode::OK);
+    h.post(&format!("/api/v1/statuses/{post}/reblog"), Some(&carol.token), json!({})).await.expect(StatusCode::OK);
+    let mention = h.status(&bob, "@alice hello there", "direct").await;
+    let list = of_types(&h, &alice, "types[]=favourite&types[]=reblog&types[]=mention", 3).await;
+    let got: Vec<(&str, &str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (n["type"].as_str().unwrap(), n["account"]["id"].as_str().unwrap(), n["status"]["id"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mention", bob.id.as_str(), mention.as_str()),
+            ("reblog", carol.id.as_str(), post.as_str()),
+            ("favourite", bob.id.as_str(), post.as_str())
+        ]
+    );
+    assert_eq!(list[0]["status"]["visibility"], "direct", "a direct mention, rendered for its recipient");
+    assert_eq!(list[2]["status"]["favourites_count"], 1);
+    // Filters by type; the actors hear nothing of their own actions.
+    assert_eq!(of_types(&h, &alice, "exclude_types[]=favourite&exclude_types[]=reblog", 1).await[0]["type"], "mention");
+    assert_eq!(h.get("/api/v1/notifications", Some(&bob.token)).await.expect(StatusCode::OK), json!([]));
+
+    // Undone: the unfavourite, the unboost, the deletion.
+    h.post(&format!("/api/v1/statuses/{post}/unfavourite"), Some(&bob.token), json!({})).await.expect(StatusCode::OK);
+    h.post(&format!("/api/v1/statuses/{post}/unreblog"), Some(&carol.token), json!({})).await.expect(StatusCode::OK);
+    h.call(http::Method::DELETE, &format!("/api/v1/statuses/{mention}"), Some(&bob.token), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(of_types(&h, &alice, "types[]=favourite&types[]=reblog&types[]=mention", 0).await, json!([]));
+}

@@ -10,14 +10,32 @@ use serde::{Deserialize, Serialize};
 pub enum NotificationType {
     /// Someone followed the account.
     Follow,
+    /// Someone asked to follow the (locked) account.
+    FollowRequest,
+    /// Someone favourited one of the account's posts.
+    Favourite,
+    /// Someone boosted one of the account's posts.
+    Reblog,
+    /// Someone mentioned the account in a post.
+    Mention,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 1] = [NotificationType::Follow];
+    pub const ALL: [NotificationType; 5] = [
+        NotificationType::Follow,
+        NotificationType::FollowRequest,
+        NotificationType::Favourite,
+        NotificationType::Reblog,
+        NotificationType::Mention,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationType::Follow => "follow",
+            NotificationType::FollowRequest => "follow_request",
+            NotificationType::Favourite => "favourite",
+            NotificationType::Reblog => "reblog",
+            NotificationType::Mention => "mention",
         }
     }
 

@@ -3,6 +3,7 @@
 use crate::{NotificationsApi, NotificationsHandler, NotificationsService};
 use anyhow::Context as _;
 use component::{Component, Needs, SharedUse, Wiring};
+use posts::PostsApi;
 use std::any::Any;
 use std::sync::Arc;
 use users::UsersApi;
@@ -19,7 +20,7 @@ impl Component for NotificationsComponent {
     }
 
     fn uses(&self) -> &'static [&'static str] {
-        &["users"]
+        &["users", "posts"]
     }
 
     fn needs(&self) -> Needs {
@@ -35,9 +36,14 @@ impl Component for NotificationsComponent {
     }
 
     async fn start(&self, w: &mut Wiring, _settings: &(dyn Any + Send + Sync)) -> anyhow::Result<()> {
-        let svc = NotificationsService::open(&w.engines.db, w.engines.ids.clone(), w.api::<dyn UsersApi>()?)
-            .await
-            .context("starting notifications")?;
+        let svc = NotificationsService::open(
+            &w.engines.db,
+            w.engines.ids.clone(),
+            w.api::<dyn UsersApi>()?,
+            w.api::<dyn PostsApi>()?,
+        )
+        .await
+        .context("starting notifications")?;
         w.check_database("notifications database", svc.db());
         w.engines
             .bus

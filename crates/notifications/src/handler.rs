@@ -1,12 +1,17 @@
 //! Event handling for `notifications`. Each branch is idempotent and
-//! re-checks the current state at the source (`users`), so a redelivered
-//! or late event — a `follow.created` arriving after the unfollow — neither
-//! duplicates nor resurrects a notification.
+//! re-checks the current state at the source (`users`, `posts`), so a
+//! redelivered or late event — a `follow.created` arriving after the
+//! unfollow, a `favourite.created` after the unfavourite, a
+//! `post.created` after the deletion — neither duplicates nor resurrects a
+//! notification. None is recorded for one's own action, from an account
+//! the recipient blocks or that blocks it, from one it muted with its
+//! notifications, or about a conversation it muted.
 
-use crate::NotificationsService;
+use crate::service::cause;
+use crate::{NotificationType, NotificationsService};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
-use model::{Envelope, Event};
+use model::{Envelope, Event, Id};
 
 pub struct NotificationsHandler {
     service: NotificationsService,
@@ -18,7 +23,28 @@ impl NotificationsHandler {
     }
 
     pub fn subscription() -> Subscription {
-        Subscription::new(NotificationsService::COMPONENT, &["follow.*"])
+        Subscription::new(
+            NotificationsService::COMPONENT,
+            &["follow.*", "follow_request.*", "favourite.*", "reblog.*", "post.*"],
+        )
+    }
+
+    /// Whether `recipient` hears of `actor`'s action (about `post`): not
+    /// its own, no block either way, no mute of the actor's
+    /// notifications, no mute of the post's conversation.
+    async fn heard(&self, recipient: Id, actor: Id, post: Option<Id>) -> anyhow::Result<bool> {
+        let s = &self.service;
+        if recipient == actor {
+            return Ok(false);
+        }
+        let relation = s.users.relationships(recipient, &[actor]).await?;
+        if relation.first().is_some_and(|r| r.blocking || r.blocked_by || r.muting_notifications) {
+            return Ok(false);
+        }
+        match post {
+            Some(p) => Ok(s.posts.viewer_marks(recipient, &[p]).await?.muted.is_empty()),
+            None => Ok(true),
+        }
     }
 }
 
@@ -26,17 +52,58 @@ impl NotificationsHandler {
 impl Handler for NotificationsHandler {
     async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
         let s = &self.service;
-        let (follower, followee, followed) = match &envelope.event {
-            Event::FollowCreated { follower_id, followee_id } => (*follower_id, *followee_id, true),
-            Event::FollowRemoved { follower_id, followee_id } => (*follower_id, *followee_id, false),
-            _ => return Ok(()),
-        };
-        let following = s.users.is_following(follower, followee).await?;
-        match (followed, following) {
-            // Never for one's own action.
-            (true, true) if follower != followee => s.record_follow(follower, followee).await?,
-            (false, false) => s.remove_follow(follower, followee).await?,
-            // Undone, or done again, since: the event is out of date.
+        match &envelope.event {
+            Event::FollowCreated { follower_id: f, followee_id: e } => {
+                // A request answered becomes a follow: its notification goes.
+                s.remove_cause(&cause::follow_request(*f, *e)).await?;
+                if s.users.is_following(*f, *e).await? && self.heard(*e, *f, None).await? {
+                    s.record(NotificationType::Follow, *e, *f, None, &cause::follow(*f, *e)).await?;
+                }
+            }
+            // Only if the follow is still gone (not made again since).
+            Event::FollowRemoved { follower_id: f, followee_id: e } if !s.users.is_following(*f, *e).await? => {
+                s.remove_cause(&cause::follow(*f, *e)).await?;
+            }
+            Event::FollowRequestCreated { follower_id: f, followee_id: e } => {
+                let waiting = s.users.relationships(*e, &[*f]).await?.first().is_some_and(|r| r.requested_by);
+                if waiting && self.heard(*e, *f, None).await? {
+                    s.record(NotificationType::FollowRequest, *e, *f, None, &cause::follow_request(*f, *e)).await?;
+                }
+            }
+            Event::FavouriteCreated { account_id, post_id, author_id } => {
+                let still = s.posts.viewer_marks(*account_id, &[*post_id]).await?.favourited.contains(post_id);
+                if still && self.heard(*author_id, *account_id, Some(*post_id)).await? {
+                    let c = cause::favourite(*account_id, *post_id);
+                    s.record(NotificationType::Favourite, *author_id, *account_id, Some(*post_id), &c).await?;
+                }
+            }
+            // Only if the favourite is still gone (not made again since).
+            Event::FavouriteRemoved { account_id, post_id, .. }
+                if !s.posts.viewer_marks(*account_id, &[*post_id]).await?.favourited.contains(post_id) =>
+            {
+                s.remove_cause(&cause::favourite(*account_id, *post_id)).await?;
+            }
+            // About the boosted post, as Mastodon shows it; named by the
+            // boost, and only while the boost exists.
+            Event::ReblogCreated { post_id, author_id, reblog_of_id, original_author_id, .. }
+                if s.posts.get(*post_id).await?.is_some()
+                    && self.heard(*original_author_id, *author_id, Some(*reblog_of_id)).await? =>
+            {
+                let c = cause::reblog(*post_id);
+                s.record(NotificationType::Reblog, *original_author_id, *author_id, Some(*reblog_of_id), &c).await?;
+            }
+            // Only while the post exists (a late event after its deletion adds nothing).
+            Event::PostCreated { post_id, author_id, mentions, .. }
+                if !mentions.is_empty() && s.posts.get(*post_id).await?.is_some() =>
+            {
+                for &m in mentions {
+                    if self.heard(m, *author_id, Some(*post_id)).await? {
+                        let c = cause::mention(*post_id, m);
+                        s.record(NotificationType::Mention, m, *author_id, Some(*post_id), &c).await?;
+                    }
+                }
+            }
+            Event::PostDeleted { post_id, .. } => s.remove_status(*post_id).await?,
             _ => {}
         }
         Ok(())

@@ -21,6 +21,7 @@ pub use component::{COMPONENT, NotificationsComponent};
 pub use handler::NotificationsHandler;
 
 use model::IdGenerator;
+use posts::PostsApi;
 use std::sync::Arc;
 use store::{Db, DbConfig, Migrations};
 use users::UsersApi;
@@ -37,14 +38,20 @@ pub struct NotificationsService {
     ids: Arc<IdGenerator>,
     /// Where the handler checks that a cause still holds.
     users: Arc<dyn UsersApi>,
+    posts: Arc<dyn PostsApi>,
 }
 
 impl NotificationsService {
     pub const COMPONENT: &'static str = "notifications";
 
-    pub async fn open(config: &DbConfig, ids: Arc<IdGenerator>, users: Arc<dyn UsersApi>) -> anyhow::Result<Self> {
+    pub async fn open(
+        config: &DbConfig,
+        ids: Arc<IdGenerator>,
+        users: Arc<dyn UsersApi>,
+        posts: Arc<dyn PostsApi>,
+    ) -> anyhow::Result<Self> {
         let db = Db::open(config, Self::COMPONENT, &MIGRATIONS).await?;
-        Ok(NotificationsService { db, ids, users })
+        Ok(NotificationsService { db, ids, users, posts })
     }
 
     pub fn db(&self) -> &Db {

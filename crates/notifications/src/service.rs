@@ -27,11 +27,6 @@ fn row(r: &AnyRow) -> NotificationRecord {
     }
 }
 
-/// The key that makes a follow's notification unique.
-fn follow_cause(follower: Id, followee: Id) -> String {
-    format!("follow:{}:{}", follower.get(), followee.get())
-}
-
 /// A JSON array of type names, bound as one parameter (see `store::id_list`).
 fn type_list(kinds: &[NotificationType]) -> String {
     let names: Vec<String> = kinds.iter().map(|k| format!("\"{}\"", k.as_str())).collect();
@@ -61,17 +56,26 @@ macro_rules! listing {
 }
 
 impl NotificationsService {
-    /// Records that `follower` followed `followee`; nothing when it is
-    /// already recorded.
-    pub(crate) async fn record_follow(&self, follower: Id, followee: Id) -> Result<()> {
+    /// Records a notification of `kind` for `account`, caused by `from`
+    /// (about `status`), once per `cause`: a redelivered event adds nothing.
+    pub(crate) async fn record(
+        &self,
+        kind: NotificationType,
+        account: Id,
+        from: Id,
+        status: Option<Id>,
+        cause: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO notifications (id, account_id, type, from_account_id, status_id, cause, created_at)
-             VALUES ($1, $2, 'follow', $3, NULL, $4, $5) ON CONFLICT (cause) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cause) DO NOTHING",
         )
         .bind(self.ids.next().get())
-        .bind(followee.get())
-        .bind(follower.get())
-        .bind(follow_cause(follower, followee))
+        .bind(account.get())
+        .bind(kind.as_str())
+        .bind(from.get())
+        .bind(status.map(Id::get))
+        .bind(cause)
         .bind(now_millis())
         .execute(&self.db.pool)
         .await
@@ -79,14 +83,48 @@ impl NotificationsService {
         Ok(())
     }
 
-    /// Removes the notification of `follower`'s follow of `followee`.
-    pub(crate) async fn remove_follow(&self, follower: Id, followee: Id) -> Result<()> {
+    /// Removes the notification `cause` made, if any.
+    pub(crate) async fn remove_cause(&self, cause: &str) -> Result<()> {
         sqlx::query("DELETE FROM notifications WHERE cause = $1")
-            .bind(follow_cause(follower, followee))
+            .bind(cause)
             .execute(&self.db.pool)
             .await
             .map_err(unexpected)?;
         Ok(())
+    }
+
+    /// Removes every notification about post `status`, and that of the
+    /// boost it was.
+    pub(crate) async fn remove_status(&self, status: Id) -> Result<()> {
+        sqlx::query("DELETE FROM notifications WHERE status_id = $1 OR cause = $2")
+            .bind(status.get())
+            .bind(cause::reblog(status))
+            .execute(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+}
+
+/// The keys that make each notification unique to what caused it.
+pub(crate) mod cause {
+    use model::Id;
+
+    pub fn follow(follower: Id, followee: Id) -> String {
+        format!("follow:{}:{}", follower.get(), followee.get())
+    }
+    pub fn follow_request(follower: Id, followee: Id) -> String {
+        format!("follow_request:{}:{}", follower.get(), followee.get())
+    }
+    pub fn favourite(account: Id, post: Id) -> String {
+        format!("favourite:{}:{}", account.get(), post.get())
+    }
+    /// A boost is a post of its own: its id names it.
+    pub fn reblog(boost: Id) -> String {
+        format!("reblog:{}", boost.get())
+    }
+    pub fn mention(post: Id, account: Id) -> String {
+        format!("mention:{}:{}", post.get(), account.get())
     }
 }
 

@@ -8,6 +8,7 @@ use notifications::{
     NotificationFilter, NotificationType, NotificationsApi, NotificationsError, NotificationsHandler,
     NotificationsService,
 };
+use posts::{Mark, Mentioned, NewPost, PostsApi, PostsService};
 use std::sync::Arc;
 use store::DbConfig;
 use users::{SignUp, UsersApi, UsersService};
@@ -16,6 +17,7 @@ struct World {
     _dir: tempfile::TempDir,
     _pg: Option<testdb::TestDatabase>,
     users: UsersService,
+    posts: PostsService,
     service: NotificationsService,
     handler: NotificationsHandler,
 }
@@ -29,9 +31,11 @@ async fn world_on(postgres: bool) -> World {
     };
     let ids = Arc::new(IdGenerator::new(1));
     let users = UsersService::open(&config, ids.clone()).await.unwrap();
-    let service = NotificationsService::open(&config, ids, Arc::new(users.clone())).await.unwrap();
+    let posts = PostsService::open(&config, ids.clone()).await.unwrap();
+    let service =
+        NotificationsService::open(&config, ids, Arc::new(users.clone()), Arc::new(posts.clone())).await.unwrap();
     let handler = NotificationsHandler::new(service.clone());
-    World { _dir: dir, _pg: pg, users, service, handler }
+    World { _dir: dir, _pg: pg, users, posts, service, handler }
 }
 
 impl World {
@@ -148,4 +152,117 @@ async fn filters_paging_dismiss_and_clear_on_sqlite() {
 #[tokio::test]
 async fn filters_paging_dismiss_and_clear_on_postgres() {
     filters_paging_dismiss_and_clear(true).await;
+}
+
+fn post_by(author: Id, text: &str, mentions: &[Id]) -> NewPost {
+    let mut p = NewPost::public(author, model::PostText::parse(text, 500).unwrap());
+    p.mentions = mentions.iter().map(|&id| Mentioned { id, username: format!("u{id}") }).collect();
+    p
+}
+
+fn created(p: &posts::PostRecord) -> Event {
+    Event::PostCreated {
+        post_id: p.id,
+        author_id: p.author_id,
+        visibility: p.visibility,
+        in_reply_to_account_id: p.in_reply_to_account_id,
+        mentions: p.mentions.iter().map(|m| m.id).collect(),
+        tags: vec![],
+    }
+}
+
+/// Favourites, boosts, mentions and follow requests notify once each
+/// (handled twice, one row), never for one's own action, never across a
+/// block, a mute of notifications or a muted conversation, and go when
+/// undone: an unfavourite, an unboost, a deleted post, an answered request.
+async fn interactions_notify_once_and_go_when_undone(postgres: bool) {
+    let w = world_on(postgres).await;
+    let (a, b, c) = (w.account("alice").await, w.account("bob").await, w.account("carol").await);
+    let twice = |e: Event| {
+        let w = &w;
+        async move {
+            w.handle(e.clone()).await;
+            w.handle(e).await;
+        }
+    };
+    let p = w.posts.create(post_by(a, "hello", &[])).await.unwrap();
+
+    // Favourites: once; not one's own; gone with the unfavourite, and a
+    // late favourite event after it brings nothing back.
+    w.posts.mark(Mark::Favourite, b, p.id, true).await.unwrap();
+    let fav = Event::FavouriteCreated { account_id: b, post_id: p.id, author_id: a };
+    twice(fav.clone()).await;
+    w.posts.mark(Mark::Favourite, a, p.id, true).await.unwrap();
+    twice(Event::FavouriteCreated { account_id: a, post_id: p.id, author_id: a }).await;
+    assert_eq!(w.all(a).await, [(NotificationType::Favourite, b)]);
+    let listed = w.service.list(a, &NotificationFilter::default(), &Page::first(5)).await.unwrap();
+    assert_eq!(listed[0].status_id, Some(p.id));
+    w.posts.mark(Mark::Favourite, b, p.id, false).await.unwrap();
+    twice(Event::FavouriteRemoved { account_id: b, post_id: p.id, author_id: a }).await;
+    twice(fav).await;
+    assert!(w.all(a).await.is_empty());
+
+    // A boost: about the boosted post, named by the boost; gone with it.
+    let boost = w.posts.reblog(c, p.id, model::Visibility::Public).await.unwrap();
+    let boosted = Event::ReblogCreated {
+        post_id: boost.id,
+        author_id: c,
+        reblog_of_id: p.id,
+        original_author_id: a,
+        visibility: model::Visibility::Public,
+    };
+    twice(boosted.clone()).await;
+    assert_eq!(w.all(a).await, [(NotificationType::Reblog, c)]);
+    w.posts.unreblog(c, p.id).await.unwrap();
+    twice(Event::PostDeleted { post_id: boost.id, author_id: c, tags: vec![] }).await;
+    twice(boosted).await;
+    assert!(w.all(a).await.is_empty(), "a late boost event after the unboost brings nothing back");
+
+    // Mentions: each mentioned account once, not the author.
+    let q = w.posts.create(post_by(c, "@alice @bob @carol look", &[a, b, c])).await.unwrap();
+    twice(created(&q)).await;
+    assert_eq!(w.all(a).await, [(NotificationType::Mention, c)]);
+    assert_eq!(w.all(b).await, [(NotificationType::Mention, c)]);
+    assert!(w.all(c).await.is_empty());
+
+    // Blocks, muted notifications, muted conversations: nothing.
+    w.users.block(b, c, true).await.unwrap();
+    w.users.mute(a, c, true, None).await.unwrap();
+    let r = w.posts.create(post_by(c, "@alice @bob again", &[a, b])).await.unwrap();
+    twice(created(&r)).await;
+    assert_eq!(w.all(a).await.len(), 1, "muted with notifications: {:?}", w.all(a).await);
+    assert_eq!(w.all(b).await.len(), 1, "blocked");
+    w.users.unmute(a, c).await.unwrap();
+    w.posts.mute_conversation(a, q.id, true).await.unwrap();
+    let mut reply = post_by(c, "@alice in the muted thread", &[a]);
+    reply.in_reply_to_id = Some(q.id);
+    let reply = w.posts.create(reply).await.unwrap();
+    twice(created(&reply)).await;
+    assert_eq!(w.all(a).await.len(), 1, "a muted conversation");
+
+    // A deleted post takes its notifications; its late creation event adds none.
+    w.posts.delete(q.id, c).await.unwrap();
+    twice(Event::PostDeleted { post_id: q.id, author_id: c, tags: vec![] }).await;
+    twice(created(&q)).await;
+    assert!(w.all(a).await.is_empty() && w.all(b).await.is_empty());
+
+    // A follow request notifies the locked account until it is answered.
+    w.users.update_profile(a, None, None, Some(true)).await.unwrap();
+    let d = w.account("dave").await;
+    w.users.follow(d, a).await.unwrap();
+    twice(Event::FollowRequestCreated { follower_id: d, followee_id: a }).await;
+    assert_eq!(w.all(a).await, [(NotificationType::FollowRequest, d)]);
+    w.users.answer_follow_request(a, d, true).await.unwrap();
+    twice(Event::FollowCreated { follower_id: d, followee_id: a }).await;
+    assert_eq!(w.all(a).await, [(NotificationType::Follow, d)], "the request became a follow");
+}
+
+#[tokio::test]
+async fn interactions_notify_once_and_go_when_undone_on_sqlite() {
+    interactions_notify_once_and_go_when_undone(false).await;
+}
+
+#[tokio::test]
+async fn interactions_notify_once_and_go_when_undone_on_postgres() {
+    interactions_notify_once_and_go_when_undone(true).await;
 }

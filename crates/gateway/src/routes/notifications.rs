@@ -1,5 +1,6 @@
 //! `/api/v1/notifications`: an account's notifications, one by one, and
-//! dismissing them. Follows are what is recorded so far.
+//! dismissing them: follows, follow requests, favourites, boosts and
+//! mentions so far.
 
 use super::{Routes, path_id};
 use crate::Gateway;
@@ -14,10 +15,11 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use model::Id;
-use model::entity::Notification;
+use model::entity::{Notification, Status};
 use model::time_fmt::rfc3339_millis;
 use platform::ApiError;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// This module's routes.
 pub(super) fn routes() -> Routes {
@@ -54,23 +56,45 @@ impl ListQuery {
     }
 }
 
-/// Records as entities; those whose account is gone are left out.
-async fn entities(gw: &Gateway, base: &str, records: &[NotificationRecord]) -> Result<Vec<Notification>, ApiError> {
+/// Records as entities, each with its status rendered for `me` (one
+/// batch for the page); those whose account is gone, or whose status is
+/// gone or no longer visible to `me`, are left out.
+async fn entities(
+    gw: &Gateway,
+    base: &str,
+    me: Id,
+    records: &[NotificationRecord],
+) -> Result<Vec<Notification>, ApiError> {
     let mut from: Vec<Id> = records.iter().map(|n| n.from_account_id).collect();
     from.sort_unstable();
     from.dedup();
-    let accounts = render::accounts(gw, base, &from).await?;
+    let mut about: Vec<Id> = records.iter().filter_map(|n| n.status_id).collect();
+    about.sort_unstable();
+    about.dedup();
+    let (accounts, statuses) = tokio::try_join!(render::accounts(gw, base, &from), async {
+        if about.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let posts = gw.posts.get_many(&about).await.or_api()?;
+        let posts = crate::visibility::visible(gw, Some(me), posts).await?;
+        let shown = render::statuses(gw, base, Some(me), &posts).await?;
+        Ok::<_, ApiError>(shown.into_iter().map(|s| (s.id, s)).collect::<HashMap<Id, Status>>())
+    })?;
     Ok(records
         .iter()
         .filter_map(|n| {
             let account = accounts.get(&n.from_account_id)?.clone();
+            let status = match n.status_id {
+                Some(id) => Some(statuses.get(&id)?.clone()),
+                None => None,
+            };
             Some(Notification {
                 id: n.id,
                 r#type: n.kind.as_str(),
                 group_key: format!("ungrouped-{}", n.id),
                 created_at: rfc3339_millis(n.created_at_ms),
                 account,
-                status: None,
+                status,
             })
         })
         .collect())
@@ -91,7 +115,7 @@ pub async fn list(
     }
     let records = gw.notifications.list(me, &query.filter, &page).await.or_api()?;
     let ids: Vec<Id> = records.iter().map(|n| n.id).collect();
-    let body = entities(&gw, &base, &records).await?;
+    let body = entities(&gw, &base, me, &records).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
 }
 
@@ -103,7 +127,7 @@ pub async fn show(
 ) -> Result<Json<Notification>, ApiError> {
     let me = auth.user("read:notifications")?;
     let record = gw.notifications.get(me, path_id(&id)?).await.or_api()?.ok_or_else(ApiError::not_found)?;
-    entities(&gw, &base, &[record]).await?.pop().map(Json).ok_or_else(ApiError::not_found)
+    entities(&gw, &base, me, &[record]).await?.pop().map(Json).ok_or_else(ApiError::not_found)
 }
 
 pub async fn dismiss(State(gw): State<Gateway>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
