@@ -459,3 +459,20 @@ def test_interaction_notifications(base_url, app):
     assert bob.notifications() == [] and carol.notifications() == []
     bob.status_unfavourite(post)
     assert eventually(lambda: [n.type for n in alice.notifications(types=kinds)] == ["mention", "reblog"])
+
+
+def test_post_edit_and_poll_notifications(base_url, app):
+    alice, bob, carol = (new_account(base_url, app, p) for p in ("alice", "bob", "carol"))
+    a = alice.account_verify_credentials()
+    assert bob.account_follow(a.id, notify=True).notifying
+    post = alice.status_post("news for those who asked")
+    assert eventually(lambda: [(n.type, n.status.id) for n in bob.notifications(types=["status"])] == [
+        ("status", post.id)])
+    carol.status_reblog(post)
+    alice.status_update(post, "news, corrected")
+    assert eventually(lambda: [n.type for n in carol.notifications(types=["update"])] == ["update"])
+    # An ended poll tells its voters and its author.
+    quick = alice.status_post("quick vote", poll=alice.make_poll(["yes", "no"], expires_in=1))
+    bob.poll_vote(quick.poll.id, [0])
+    assert eventually(lambda: [n.status.id for n in bob.notifications(types=["poll"])] == [quick.id], timeout=15)
+    assert eventually(lambda: [n.status.id for n in alice.notifications(types=["poll"])] == [quick.id], timeout=15)

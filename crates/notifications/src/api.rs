@@ -18,15 +18,24 @@ pub enum NotificationType {
     Reblog,
     /// Someone mentioned the account in a post.
     Mention,
+    /// A poll the account voted in, or wrote, ended.
+    Poll,
+    /// An account it follows with `notify` posted.
+    Status,
+    /// A post it boosted was edited.
+    Update,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 5] = [
+    pub const ALL: [NotificationType; 8] = [
         NotificationType::Follow,
         NotificationType::FollowRequest,
         NotificationType::Favourite,
         NotificationType::Reblog,
         NotificationType::Mention,
+        NotificationType::Poll,
+        NotificationType::Status,
+        NotificationType::Update,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +45,9 @@ impl NotificationType {
             NotificationType::Favourite => "favourite",
             NotificationType::Reblog => "reblog",
             NotificationType::Mention => "mention",
+            NotificationType::Poll => "poll",
+            NotificationType::Status => "status",
+            NotificationType::Update => "update",
         }
     }
 

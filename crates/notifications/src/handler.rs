@@ -11,7 +11,7 @@ use crate::service::cause;
 use crate::{NotificationType, NotificationsService};
 use async_trait::async_trait;
 use bus::{Handler, Subscription};
-use model::{Envelope, Event, Id};
+use model::{Envelope, Event, Id, Visibility};
 
 pub struct NotificationsHandler {
     service: NotificationsService,
@@ -25,7 +25,7 @@ impl NotificationsHandler {
     pub fn subscription() -> Subscription {
         Subscription::new(
             NotificationsService::COMPONENT,
-            &["follow.*", "follow_request.*", "favourite.*", "reblog.*", "post.*"],
+            &["follow.*", "follow_request.*", "favourite.*", "reblog.*", "post.*", "poll.*"],
         )
     }
 
@@ -92,9 +92,12 @@ impl Handler for NotificationsHandler {
                 let c = cause::reblog(*post_id);
                 s.record(NotificationType::Reblog, *original_author_id, *author_id, Some(*reblog_of_id), &c).await?;
             }
-            // Only while the post exists (a late event after its deletion adds nothing).
-            Event::PostCreated { post_id, author_id, mentions, .. }
-                if !mentions.is_empty() && s.posts.get(*post_id).await?.is_some() =>
+            // Only while the post exists (a late event after its deletion
+            // adds nothing): its mentions, and the followers who asked to
+            // hear of the author's posts (not of replies to others, nor
+            // direct ones; a mentioned follower hears of it once).
+            Event::PostCreated { post_id, author_id, mentions, visibility, in_reply_to_account_id, .. }
+                if s.posts.get(*post_id).await?.is_some() =>
             {
                 for &m in mentions {
                     if self.heard(m, *author_id, Some(*post_id)).await? {
@@ -102,6 +105,39 @@ impl Handler for NotificationsHandler {
                         s.record(NotificationType::Mention, m, *author_id, Some(*post_id), &c).await?;
                     }
                 }
+                let to_all =
+                    *visibility != Visibility::Direct && in_reply_to_account_id.is_none_or(|r| r == *author_id);
+                if to_all {
+                    for f in s.users.notified_followers(*author_id).await? {
+                        if !mentions.contains(&f) && self.heard(f, *author_id, None).await? {
+                            let c = cause::status(*post_id, f);
+                            s.record(NotificationType::Status, f, *author_id, Some(*post_id), &c).await?;
+                        }
+                    }
+                }
+            }
+            // An edit tells those who boosted the post.
+            Event::PostUpdated { post_id, author_id } if s.posts.get(*post_id).await?.is_some() => {
+                for b in s.posts.booster_ids(*post_id).await? {
+                    if self.heard(b, *author_id, Some(*post_id)).await? {
+                        let c = cause::update(*post_id, b, &envelope.id);
+                        s.record(NotificationType::Update, b, *author_id, Some(*post_id), &c).await?;
+                    }
+                }
+            }
+            // Its voters hear that it ended, and so does its author (the
+            // one notification of one's own doing).
+            Event::PollEnded { post_id, author_id } if s.posts.get(*post_id).await?.is_some() => {
+                let mut told = s.posts.poll_voters(*post_id).await?;
+                told.retain(|v| v != author_id);
+                for v in told {
+                    if self.heard(v, *author_id, Some(*post_id)).await? {
+                        let c = cause::poll(*post_id, v);
+                        s.record(NotificationType::Poll, v, *author_id, Some(*post_id), &c).await?;
+                    }
+                }
+                let c = cause::poll(*post_id, *author_id);
+                s.record(NotificationType::Poll, *author_id, *author_id, Some(*post_id), &c).await?;
             }
             Event::PostDeleted { post_id, .. } => s.remove_status(*post_id).await?,
             _ => {}

@@ -126,6 +126,16 @@ pub(crate) mod cause {
     pub fn mention(post: Id, account: Id) -> String {
         format!("mention:{}:{}", post.get(), account.get())
     }
+    pub fn poll(post: Id, account: Id) -> String {
+        format!("poll:{}:{}", post.get(), account.get())
+    }
+    pub fn status(post: Id, account: Id) -> String {
+        format!("status:{}:{}", post.get(), account.get())
+    }
+    /// Each edit tells each booster once: the edit's event names it.
+    pub fn update(post: Id, account: Id, event: &str) -> String {
+        format!("update:{}:{}:{event}", post.get(), account.get())
+    }
 }
 
 #[async_trait]

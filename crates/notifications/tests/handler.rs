@@ -266,3 +266,75 @@ async fn interactions_notify_once_and_go_when_undone_on_sqlite() {
 async fn interactions_notify_once_and_go_when_undone_on_postgres() {
     interactions_notify_once_and_go_when_undone(true).await;
 }
+
+/// Posts of an account followed with `notify` (not its replies to others,
+/// nor its direct posts), edits of a boosted post (each edit once per
+/// booster) and ended polls (each voter and the author) notify once each.
+async fn posts_edits_and_polls_notify_those_who_asked_or_took_part(postgres: bool) {
+    let w = world_on(postgres).await;
+    let (a, b, c) = (w.account("alice").await, w.account("bob").await, w.account("carol").await);
+    let twice = |e: Event| {
+        let w = &w;
+        async move {
+            let env = Envelope::new("posts", e);
+            w.handler.handle(&env).await.unwrap();
+            w.handler.handle(&env).await.unwrap();
+        }
+    };
+    w.users.follow(b, a).await.unwrap();
+    w.users.set_follow_options(b, a, users::FollowOptions { reblogs: None, notify: Some(true) }).await.unwrap();
+    w.users.follow(c, a).await.unwrap();
+    let p = w.posts.create(post_by(a, "news", &[])).await.unwrap();
+    twice(created(&p)).await;
+    assert_eq!(w.all(b).await, [(NotificationType::Status, a)], "asked to be notified");
+    assert!(w.all(c).await.is_empty(), "a follower who did not ask");
+    let mut reply = post_by(a, "@carol a reply", &[c]);
+    reply.in_reply_to_id = Some(w.posts.create(post_by(c, "hi", &[])).await.unwrap().id);
+    let reply = w.posts.create(reply).await.unwrap();
+    twice(created(&reply)).await;
+    assert_eq!(w.all(b).await.len(), 1, "not for a reply to someone else");
+    let mut dm = post_by(a, "@carol psst", &[c]);
+    dm.visibility = model::Visibility::Direct;
+    let dm = w.posts.create(dm).await.unwrap();
+    twice(created(&dm)).await;
+    assert_eq!(w.all(b).await.len(), 1, "not for a direct post");
+
+    // Edits: each booster, once per edit.
+    w.posts.reblog(c, p.id, model::Visibility::Public).await.unwrap();
+    for _ in 0..2 {
+        twice(Event::PostUpdated { post_id: p.id, author_id: a }).await;
+    }
+    let updates = w.all(c).await.into_iter().filter(|n| n.0 == NotificationType::Update).count();
+    assert_eq!(updates, 2, "two edits, each once");
+
+    // An ended poll: its voters and its author.
+    let mut poll = post_by(a, "which?", &[]);
+    poll.poll = Some(posts::NewPoll {
+        options: vec!["x".into(), "y".into()],
+        expires_in_secs: 3600,
+        multiple: false,
+        hide_totals: false,
+    });
+    let poll = w.posts.create(poll).await.unwrap();
+    w.posts.vote(b, poll.id, &[0]).await.unwrap();
+    twice(Event::PollEnded { post_id: poll.id, author_id: a }).await;
+    let polls = |who: Id| {
+        let w = &w;
+        async move { w.all(who).await.into_iter().filter(|n| n.0 == NotificationType::Poll).count() }
+    };
+    assert_eq!((polls(a).await, polls(b).await, polls(c).await), (1, 1, 0));
+    // Deleting the post takes them all.
+    w.posts.delete(poll.id, a).await.unwrap();
+    twice(Event::PostDeleted { post_id: poll.id, author_id: a, tags: vec![] }).await;
+    assert_eq!((polls(a).await, polls(b).await), (0, 0));
+}
+
+#[tokio::test]
+async fn posts_edits_and_polls_notify_on_sqlite() {
+    posts_edits_and_polls_notify_those_who_asked_or_took_part(false).await;
+}
+
+#[tokio::test]
+async fn posts_edits_and_polls_notify_on_postgres() {
+    posts_edits_and_polls_notify_those_who_asked_or_took_part(true).await;
+}

@@ -466,6 +466,13 @@ pub trait PostsApi: Send + Sync + 'static {
     /// post as it now is. The caller checks that `account` may see it.
     #[write]
     async fn vote(&self, account: Id, poll: Id, choices: &[u32]) -> Result<PostRecord>;
+    /// Who voted in the poll of post `poll` (each once).
+    #[read]
+    async fn poll_voters(&self, poll: Id) -> Result<Vec<Id>>;
+    /// Who boosted `post` (at most 10,000, newest
+    /// boosts first): those told of its edits.
+    #[read]
+    async fn booster_ids(&self, post: Id) -> Result<Vec<Id>>;
     /// `account`'s direct conversations, the newest post first, keyset-paged
     /// by that post's id; removed ones left out until a newer post.
     #[read]

@@ -52,6 +52,10 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(raw: String) -> T {
     })
 }
 
+/// Most boosters `booster_ids` answers: an edit of a post boosted more
+/// often tells only the latest boosters.
+const MAX_BOOSTERS: i64 = 10_000;
+
 /// In the viewer's marks, a vote's kind is this plus its choice.
 const VOTE_KIND: i64 = 100;
 
@@ -1053,6 +1057,26 @@ impl PostsApi for PostsService {
 
     async fn vote(&self, account: Id, poll: Id, choices: &[u32]) -> Result<PostRecord> {
         self.cast_vote(account, poll, choices).await
+    }
+
+    async fn poll_voters(&self, poll: Id) -> Result<Vec<Id>> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT account_id FROM poll_votes WHERE post_id = $1")
+            .bind(poll.get())
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(ids.into_iter().map(Id::from_i64).collect())
+    }
+
+    async fn booster_ids(&self, post: Id) -> Result<Vec<Id>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT author_id FROM posts WHERE reblog_of_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(post.get())
+                .bind(MAX_BOOSTERS)
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(unexpected)?;
+        Ok(ids.into_iter().map(Id::from_i64).collect())
     }
 
     async fn conversations(&self, account: Id, page: &Page) -> Result<Vec<ConversationRow>> {

@@ -329,6 +329,10 @@ pub trait UsersApi: Send + Sync + 'static {
     /// Every follower, for fan-out.
     #[read]
     async fn follower_ids(&self, account: Id) -> Result<Vec<Id>>;
+    /// The followers who asked to be notified of `account`'s posts
+    /// (`notify` on their follow).
+    #[read]
+    async fn notified_followers(&self, account: Id) -> Result<Vec<Id>>;
     /// Every followed account, for timeline rebuilds.
     #[read]
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>>;

@@ -714,6 +714,16 @@ impl UsersApi for UsersService {
         Ok(ids.into_iter().map(Id::from_i64).collect())
     }
 
+    async fn notified_followers(&self, account: Id) -> Result<Vec<Id>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT follower_id FROM follows WHERE followee_id = $1 AND notify <> 0")
+                .bind(account.get())
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(unexpected)?;
+        Ok(ids.into_iter().map(Id::from_i64).collect())
+    }
+
     async fn following_ids(&self, account: Id) -> Result<Vec<Id>> {
         let ids: Vec<i64> = sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(account.get())

@@ -1,9 +1,10 @@
--- Notifications of follow requests, favourites, boosts and mentions. SQLite
+-- Notifications of follow requests, favourites, boosts, mentions, ended polls,
+-- posts of accounts followed with `notify`, and edits of boosted posts. SQLite
 -- cannot change a CHECK constraint in place: the table is rebuilt.
 CREATE TABLE notifications_new (
     id              INTEGER PRIMARY KEY,
     account_id      INTEGER NOT NULL,
-    type            TEXT NOT NULL CHECK (type IN ('follow', 'follow_request', 'favourite', 'reblog', 'mention')),
+    type            TEXT NOT NULL CHECK (type IN ('follow', 'follow_request', 'favourite', 'reblog', 'mention', 'poll', 'status', 'update')),
     from_account_id INTEGER NOT NULL,
     status_id       INTEGER,
     cause           TEXT NOT NULL UNIQUE,
