@@ -476,3 +476,17 @@ def test_post_edit_and_poll_notifications(base_url, app):
     bob.poll_vote(quick.poll.id, [0])
     assert eventually(lambda: [n.status.id for n in bob.notifications(types=["poll"])] == [quick.id], timeout=15)
     assert eventually(lambda: [n.status.id for n in alice.notifications(types=["poll"])] == [quick.id], timeout=15)
+
+
+def test_markers_and_unread_count(base_url, app):
+    alice, bob = (new_account(base_url, app, p) for p in ("alice", "bob"))
+    a = alice.account_verify_credentials()
+    post = alice.status_post("mark me")
+    saved = alice.markers_set(["home"], [post])
+    assert saved["home"].last_read_id == post.id and saved["home"].version == 1
+    assert alice.markers_get(["home", "notifications"])["home"].last_read_id == post.id
+    bob.account_follow(a.id)
+    assert eventually(lambda: alice.notifications_unread_count().count == 1)
+    note = alice.notifications()[0]
+    alice.markers_set(["notifications"], [note.id])
+    assert alice.notifications_unread_count().count == 0

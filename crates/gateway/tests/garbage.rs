@@ -49,6 +49,9 @@ const ROUTES: &[(Method, &str)] = &[
     (Method::DELETE, "/api/v1/conversations/{id}"),
     (Method::GET, "/api/v1/polls/{id}"),
     (Method::POST, "/api/v1/polls/{id}/votes"),
+    (Method::GET, "/api/v1/markers"),
+    (Method::POST, "/api/v1/markers"),
+    (Method::GET, "/api/v1/notifications/unread_count"),
 ];
 
 const IDS: &[&str] = &["abc", "-1", "0", "99999999999999999999999", "%00", "1e9", "%E2%80%AE", "{id}", "..", "1%201"];
@@ -72,6 +75,7 @@ const QUERIES: &[&str] = &[
     "local=maybe&only_media=x",
     "choices[]=9&choices[]=-1&choices[]=x",
     "poll[options][]=a&poll[expires_in]=zz&poll[multiple]=maybe",
+    "timeline[]=home&timeline[]=%00&home[last_read_id]=-9",
 ];
 
 const BODIES: &[(&str, &str)] = &[

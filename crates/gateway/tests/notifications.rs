@@ -159,3 +159,59 @@ async fn favourites_boosts_and_mentions_notify_with_their_status_and_go_when_und
         .expect(StatusCode::OK);
     assert_eq!(of_types(&h, &alice, "types[]=favourite&types[]=reblog&types[]=mention", 0).await, json!([]));
 }
+
+#[tokio::test]
+async fn markers_keep_the_reading_position_and_bound_the_unread_count() {
+    let h = Harness::new().await;
+    let (alice, bob, carol) = (h.user("alice").await, h.user("bob").await, h.user("carol").await);
+    assert_eq!(h.get("/api/v1/markers?timeline[]=home", Some(&alice.token)).await.expect(StatusCode::OK), json!({}));
+    let post = h.status(&alice, "read up to here", "public").await;
+    let saved = h
+        .post("/api/v1/markers", Some(&alice.token), json!({"home": {"last_read_id": post}}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        (saved["home"]["last_read_id"].as_str(), saved["home"]["version"].as_u64()),
+        (Some(post.as_str()), Some(1))
+    );
+    assert!(saved["home"]["updated_at"].is_string() && saved.get("notifications").is_none());
+    let again = h.post("/api/v1/markers", Some(&alice.token), json!({"home[last_read_id]": post})).await;
+    assert_eq!(again.expect(StatusCode::OK)["home"]["version"], 2);
+    let read = h
+        .get("/api/v1/markers?timeline[]=home&timeline[]=notifications&timeline[]=nonsense", Some(&alice.token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(read["home"]["version"], 2);
+    assert!(read.get("notifications").is_none(), "never set: absent");
+    assert_eq!(h.get("/api/v1/markers?timeline[]=home", Some(&bob.token)).await.expect(StatusCode::OK), json!({}));
+
+    // Unread: follows above the notifications marker.
+    for who in [&bob, &carol] {
+        h.post(&format!("/api/v1/accounts/{}/follow", alice.id), Some(&who.token), json!({}))
+            .await
+            .expect(StatusCode::OK);
+    }
+    let list = notifications(&h, &alice, 2).await;
+    let count = |q: &str| {
+        let (h, path, token) = (&h, format!("/api/v1/notifications/unread_count{q}"), alice.token.clone());
+        async move { h.get(&path, Some(&token)).await.expect(StatusCode::OK)["count"].clone() }
+    };
+    assert_eq!(count("").await, 2);
+    assert_eq!(count("?limit=1").await, 1);
+    assert_eq!(count("?types[]=mention").await, 0);
+    let older = list[1]["id"].as_str().unwrap();
+    h.post("/api/v1/markers", Some(&alice.token), json!({"notifications": {"last_read_id": older}}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(count("").await, 1);
+
+    // Bad input and access.
+    let bad = h.post("/api/v1/markers", Some(&alice.token), json!({"home": {"last_read_id": "nope"}})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    h.get("/api/v1/markers?timeline[]=home", None).await.error(StatusCode::UNAUTHORIZED);
+    h.get("/api/v1/notifications/unread_count", None).await.error(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get("/api/v1/notifications/unread_count?limit=zz", Some(&alice.token)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -70,6 +70,38 @@ pub struct NotificationRecord {
     pub created_at_ms: i64,
 }
 
+/// The timelines a client keeps its reading position in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MarkerTimeline {
+    Home,
+    Notifications,
+}
+
+impl MarkerTimeline {
+    pub const ALL: [MarkerTimeline; 2] = [MarkerTimeline::Home, MarkerTimeline::Notifications];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkerTimeline::Home => "home",
+            MarkerTimeline::Notifications => "notifications",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// Where an account stopped reading a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerRecord {
+    pub timeline: MarkerTimeline,
+    pub last_read_id: Id,
+    /// Counts the marker's changes (Mastodon's `version`).
+    pub version: u64,
+    pub updated_at_ms: i64,
+}
+
 /// Which notifications a listing shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationFilter {
@@ -95,6 +127,10 @@ impl NotificationFilter {
 pub enum NotificationsError {
     #[error("record not found")]
     NotFound,
+    /// A marker changed between its read and its write (two clients at
+    /// once): the caller may try again.
+    #[error("Conflict during update, please try again")]
+    Conflict,
     #[error("notifications store unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -107,6 +143,7 @@ impl rpc::ComponentError for NotificationsError {
     fn kind(&self) -> ErrorKind {
         match self {
             NotificationsError::NotFound => ErrorKind::NotFound,
+            NotificationsError::Conflict => ErrorKind::Conflict,
             NotificationsError::Unavailable(_) => ErrorKind::Unavailable,
             NotificationsError::Unexpected(_) => ErrorKind::Unexpected,
         }
@@ -120,6 +157,7 @@ impl rpc::ComponentError for NotificationsError {
     fn from_wire(kind: ErrorKind, detail: String) -> Self {
         match kind {
             ErrorKind::NotFound => NotificationsError::NotFound,
+            ErrorKind::Conflict => NotificationsError::Conflict,
             ErrorKind::Unavailable => NotificationsError::Unavailable(detail),
             _ => NotificationsError::Unexpected(anyhow::anyhow!("notifications: {detail}")),
         }
@@ -147,4 +185,16 @@ pub trait NotificationsApi: Send + Sync + 'static {
     /// Removes all of `account`'s notifications.
     #[write]
     async fn clear(&self, account: Id) -> Result<()>;
+    /// How many of `account`'s notifications that `filter` lets through
+    /// are newer than its `notifications` marker, counting up to `limit`.
+    #[read]
+    async fn unread_count(&self, account: Id, filter: &NotificationFilter, limit: u64) -> Result<u64>;
+    /// `account`'s markers of `timelines` (those it never set are absent).
+    #[read]
+    async fn markers(&self, account: Id, timelines: &[MarkerTimeline]) -> Result<Vec<MarkerRecord>>;
+    /// Sets `account`'s markers to the ids given, each a new version; a
+    /// marker changed meanwhile by another request is `Conflict`. The
+    /// markers as they now are.
+    #[write]
+    async fn set_markers(&self, account: Id, positions: &[(MarkerTimeline, Id)]) -> Result<Vec<MarkerRecord>>;
 }

@@ -189,6 +189,103 @@ impl NotificationsApi for NotificationsService {
         Ok(())
     }
 
+    async fn unread_count(&self, account: Id, filter: &NotificationFilter, limit: u64) -> Result<u64> {
+        let kinds = filter.kinds();
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let types = self.db.sql("SELECT value FROM json_each($2)", "SELECT jsonb_array_elements_text($2::jsonb)");
+        // The unpacking is one of two constants; values are bound.
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM notifications WHERE account_id = $1 AND type IN ({types})
+               AND ($3 IS NULL OR from_account_id = $3)
+               AND id > COALESCE((SELECT last_read_id FROM markers WHERE account_id = $1 AND timeline = 'notifications'), 0)
+               LIMIT $4) AS unread"
+        );
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(account.get())
+            .bind(type_list(&kinds))
+            .bind(filter.from_account.map(Id::get))
+            .bind(limit.min(i64::MAX as u64) as i64)
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(unexpected)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn markers(&self, account: Id, timelines: &[MarkerTimeline]) -> Result<Vec<MarkerRecord>> {
+        let rows = sqlx::query(
+            "SELECT timeline, last_read_id, version, updated_at FROM markers WHERE account_id = $1 ORDER BY timeline",
+        )
+        .bind(account.get())
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(unexpected)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let timeline = MarkerTimeline::parse(&r.get::<String, _>(0))?;
+                timelines.contains(&timeline).then(|| MarkerRecord {
+                    timeline,
+                    last_read_id: Id::from_i64(r.get(1)),
+                    version: r.get::<i64, _>(2).max(0) as u64,
+                    updated_at_ms: r.get(3),
+                })
+            })
+            .collect())
+    }
+
+    async fn set_markers(&self, account: Id, positions: &[(MarkerTimeline, Id)]) -> Result<Vec<MarkerRecord>> {
+        let now = now_millis();
+        for &(timeline, id) in positions {
+            // Optimistic, as Mastodon's `lock_version`: read the version,
+            // then write naming it; a write that landed in between makes
+            // this one a conflict the client may retry. Two statements, no
+            // transaction around them: a SQLite read transaction could not
+            // turn into a write once another had committed.
+            let read: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM markers WHERE account_id = $1 AND timeline = $2")
+                    .bind(account.get())
+                    .bind(timeline.as_str())
+                    .fetch_optional(&self.db.pool)
+                    .await
+                    .map_err(unexpected)?;
+            let written = match read {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO markers (account_id, timeline, last_read_id, version, updated_at)
+                     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (account_id, timeline) DO NOTHING",
+                    )
+                    .bind(account.get())
+                    .bind(timeline.as_str())
+                    .bind(id.get())
+                    .bind(now)
+                    .execute(&self.db.pool)
+                    .await
+                }
+                Some(version) => {
+                    sqlx::query(
+                        "UPDATE markers SET last_read_id = $1, version = version + 1, updated_at = $2
+                     WHERE account_id = $3 AND timeline = $4 AND version = $5",
+                    )
+                    .bind(id.get())
+                    .bind(now)
+                    .bind(account.get())
+                    .bind(timeline.as_str())
+                    .bind(version)
+                    .execute(&self.db.pool)
+                    .await
+                }
+            }
+            .map_err(unexpected)?;
+            if written.rows_affected() == 0 {
+                return Err(NotificationsError::Conflict);
+            }
+        }
+        let asked: Vec<MarkerTimeline> = positions.iter().map(|p| p.0).collect();
+        self.markers(account, &asked).await
+    }
+
     async fn clear(&self, account: Id) -> Result<()> {
         sqlx::query("DELETE FROM notifications WHERE account_id = $1")
             .bind(account.get())

@@ -338,3 +338,61 @@ async fn posts_edits_and_polls_notify_on_sqlite() {
 async fn posts_edits_and_polls_notify_on_postgres() {
     posts_edits_and_polls_notify_those_who_asked_or_took_part(true).await;
 }
+
+/// Markers: set, read back with their versions; concurrent writes each
+/// succeed or answer a conflict, and the version counts the successes;
+/// the unread count is what lies above the notifications marker.
+async fn markers_count_their_versions_and_bound_the_unread(postgres: bool) {
+    use notifications::MarkerTimeline::{Home, Notifications};
+    let w = Arc::new(world_on(postgres).await);
+    let (a, b) = (w.account("alice").await, w.account("bob").await);
+    assert!(w.service.markers(a, &[Home, Notifications]).await.unwrap().is_empty());
+    let set = w.service.set_markers(a, &[(Home, Id::from_i64(10))]).await.unwrap();
+    assert_eq!((set.len(), set[0].last_read_id, set[0].version), (1, Id::from_i64(10), 1));
+    w.service.set_markers(a, &[(Home, Id::from_i64(12)), (Notifications, Id::from_i64(1))]).await.unwrap();
+    let both = w.service.markers(a, &[Home, Notifications]).await.unwrap();
+    assert_eq!(both.iter().map(|m| (m.timeline, m.version)).collect::<Vec<_>>(), [(Home, 2), (Notifications, 1)]);
+    assert_eq!(w.service.markers(a, &[Notifications]).await.unwrap().len(), 1, "only those asked for");
+    assert!(w.service.markers(b, &[Home]).await.unwrap().is_empty(), "another account's are its own");
+
+    let writes = (0..8).map(|i| {
+        let w = w.clone();
+        async move { w.service.set_markers(a, &[(Home, Id::from_i64(100 + i))]).await }
+    });
+    let mut succeeded = 0;
+    for r in futures::future::join_all(writes).await {
+        match r {
+            Ok(_) => succeeded += 1,
+            Err(NotificationsError::Conflict) => {}
+            Err(e) => panic!("a concurrent marker write failed otherwise: {e}"),
+        }
+    }
+    assert!(succeeded >= 1);
+    let home = w.service.markers(a, &[Home]).await.unwrap()[0];
+    assert_eq!(home.version, 2 + succeeded, "each success one version");
+
+    // Unread: notifications above the marker, of the types asked for.
+    for who in ["carol", "dave", "erin"] {
+        let f = w.account(who).await;
+        w.users.follow(f, a).await.unwrap();
+        w.handle(Event::FollowCreated { follower_id: f, followee_id: a }).await;
+    }
+    let all = NotificationFilter::default();
+    assert_eq!(w.service.unread_count(a, &all, 100).await.unwrap(), 3);
+    assert_eq!(w.service.unread_count(a, &all, 2).await.unwrap(), 2, "up to the limit");
+    let listed = w.service.list(a, &all, &Page::first(5)).await.unwrap();
+    w.service.set_markers(a, &[(Notifications, listed[1].id)]).await.unwrap();
+    assert_eq!(w.service.unread_count(a, &all, 100).await.unwrap(), 1);
+    let none = NotificationFilter { types: Some(vec![NotificationType::Mention]), ..Default::default() };
+    assert_eq!(w.service.unread_count(a, &none, 100).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn markers_on_sqlite() {
+    markers_count_their_versions_and_bound_the_unread(false).await;
+}
+
+#[tokio::test]
+async fn markers_on_postgres() {
+    markers_count_their_versions_and_bound_the_unread(true).await;
+}

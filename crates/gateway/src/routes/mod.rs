@@ -9,6 +9,7 @@ mod blocks;
 mod conversations;
 mod follow_requests;
 mod instance;
+mod markers;
 mod marks;
 mod notifications;
 mod oauth;
@@ -62,6 +63,7 @@ fn all() -> Routes {
         tags::routes,
         conversations::routes,
         polls::routes,
+        markers::routes,
     ]
     .into_iter()
     .fold(Routes::default(), |all, module| all.merge(module()))

@@ -26,6 +26,7 @@ pub(super) fn routes() -> Routes {
     Routes::default()
         .route("/api/v1/notifications", get(list))
         .route("/api/v1/notifications/clear", post(clear))
+        .route("/api/v1/notifications/unread_count", get(unread_count))
         .route("/api/v1/notifications/{id}", get(show))
         .route("/api/v1/notifications/{id}/dismiss", post(dismiss))
 }
@@ -117,6 +118,20 @@ pub async fn list(
     let ids: Vec<Id> = records.iter().map(|n| n.id).collect();
     let body = entities(&gw, &base, me, &records).await?;
     Ok((link_header(&base, uri.path(), uri.query(), &ids), Json(body)))
+}
+
+/// `GET /api/v1/notifications/unread_count`: notifications newer than the
+/// account's notifications marker, with the listing's filters, counted up
+/// to `limit` (100 by default, at most 1,000, as Mastodon).
+pub async fn unread_count(State(gw): State<Gateway>, auth: Auth, params: Params) -> Result<Json<Value>, ApiError> {
+    let me = auth.user("read:notifications")?;
+    let limit = params.usize("limit")?.unwrap_or(100).clamp(1, 1000) as u64;
+    let query = ListQuery::parse(&params)?;
+    if query.nothing {
+        return Ok(Json(json!({"count": 0})));
+    }
+    let count = gw.notifications.unread_count(me, &query.filter, limit).await.or_api()?;
+    Ok(Json(json!({"count": count})))
 }
 
 pub async fn show(
