@@ -108,6 +108,7 @@ async fn the_tag_timeline_takes_any_all_and_none() {
     assert_eq!(tl("RUST").await, [both.as_str(), rust.as_str()], "any spelling");
     assert_eq!(tl("rust?none[]=go").await, [rust.as_str()]);
     assert_eq!(tl("rust?all[]=go").await, [both.as_str()]);
+    assert_eq!(tl("rust?all[]=go&all[]=GO").await, [both.as_str()], "a tag named twice counts once");
     assert_eq!(tl("python?any[]=go&any[]=rust").await, [go.as_str(), both.as_str(), rust.as_str()]);
     assert_eq!(tl("rust?limit=1").await, [both.as_str()]);
     assert_eq!(tl(&format!("rust?max_id={both}")).await, [rust.as_str()]);

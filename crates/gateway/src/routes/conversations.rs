@@ -55,10 +55,11 @@ async fn conversations(
         .iter()
         .filter_map(|r| {
             let post = by_post.get(&r.last_post_id)?;
-            let mut others: Vec<Id> =
-                std::iter::once(post.author_id).chain(post.mentions.iter().map(|m| m.id)).collect();
-            others.retain(|&a| a != me);
-            others.dedup();
+            let mut seen = HashSet::new();
+            let others: Vec<Id> = std::iter::once(post.author_id)
+                .chain(post.mentions.iter().map(|m| m.id))
+                .filter(|&a| a != me && seen.insert(a))
+                .collect();
             Some(Conversation {
                 id: r.conversation_id,
                 unread: r.unread,

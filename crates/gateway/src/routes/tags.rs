@@ -80,7 +80,7 @@ fn tag_list(params: &Params, key: &str) -> Result<Vec<String>, ApiError> {
     if given.len() > TagQuery::MAX_PER_MODE {
         return Err(ApiError::validation(format!("{key}[] takes at most {} hashtags", TagQuery::MAX_PER_MODE)));
     }
-    given
+    let mut tags = given
         .into_iter()
         .map(|t| {
             let t = t.strip_prefix('#').unwrap_or(t);
@@ -90,7 +90,11 @@ fn tag_list(params: &Params, key: &str) -> Result<Vec<String>, ApiError> {
                 Err(ApiError::validation(format!("{key}[] must name hashtags")))
             }
         })
-        .collect()
+        .collect::<Result<Vec<String>, ApiError>>()?;
+    // Each once: `all[]` counts the tags a post must have.
+    tags.sort_unstable();
+    tags.dedup();
+    Ok(tags)
 }
 
 /// `GET /api/v1/timelines/tag/:hashtag`: public posts with the tag (or any
