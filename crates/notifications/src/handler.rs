@@ -92,33 +92,39 @@ impl Handler for NotificationsHandler {
                 let c = cause::reblog(*post_id);
                 s.record(NotificationType::Reblog, *original_author_id, *author_id, Some(*reblog_of_id), &c).await?;
             }
-            // Only while the post exists (a late event after its deletion
-            // adds nothing): its mentions, and the followers who asked to
-            // hear of the author's posts (not of replies to others, nor
-            // direct ones; a mentioned follower hears of it once).
-            Event::PostCreated { post_id, author_id, mentions, visibility, in_reply_to_account_id, .. }
-                if s.posts.get(*post_id).await?.is_some() =>
-            {
+            // Its mentions, and the followers who asked to hear of the
+            // author's posts (not of replies to others, nor direct ones; a
+            // mentioned follower hears of it once) — only while the post
+            // exists (a late event after its deletion adds nothing), which
+            // is asked only when someone is to be told.
+            Event::PostCreated { post_id, author_id, mentions, visibility, in_reply_to_account_id, .. } => {
+                let to_all =
+                    *visibility != Visibility::Direct && in_reply_to_account_id.is_none_or(|r| r == *author_id);
+                let mut followers = if to_all { s.users.notified_followers(*author_id).await? } else { Vec::new() };
+                followers.retain(|f| !mentions.contains(f));
+                if (mentions.is_empty() && followers.is_empty()) || s.posts.get(*post_id).await?.is_none() {
+                    return Ok(());
+                }
                 for &m in mentions {
                     if self.heard(m, *author_id, Some(*post_id)).await? {
                         let c = cause::mention(*post_id, m);
                         s.record(NotificationType::Mention, m, *author_id, Some(*post_id), &c).await?;
                     }
                 }
-                let to_all =
-                    *visibility != Visibility::Direct && in_reply_to_account_id.is_none_or(|r| r == *author_id);
-                if to_all {
-                    for f in s.users.notified_followers(*author_id).await? {
-                        if !mentions.contains(&f) && self.heard(f, *author_id, None).await? {
-                            let c = cause::status(*post_id, f);
-                            s.record(NotificationType::Status, f, *author_id, Some(*post_id), &c).await?;
-                        }
+                for f in followers {
+                    if self.heard(f, *author_id, None).await? {
+                        let c = cause::status(*post_id, f);
+                        s.record(NotificationType::Status, f, *author_id, Some(*post_id), &c).await?;
                     }
                 }
             }
-            // An edit tells those who boosted the post.
-            Event::PostUpdated { post_id, author_id } if s.posts.get(*post_id).await?.is_some() => {
-                for b in s.posts.booster_ids(*post_id).await? {
+            // An edit tells those who boosted the post, while it exists.
+            Event::PostUpdated { post_id, author_id } => {
+                let boosters = s.posts.booster_ids(*post_id).await?;
+                if boosters.is_empty() || s.posts.get(*post_id).await?.is_none() {
+                    return Ok(());
+                }
+                for b in boosters {
                     if self.heard(b, *author_id, Some(*post_id)).await? {
                         let c = cause::update(*post_id, b, &envelope.id);
                         s.record(NotificationType::Update, b, *author_id, Some(*post_id), &c).await?;
