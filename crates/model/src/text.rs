@@ -136,6 +136,13 @@ pub fn is_hashtag(name: &str) -> bool {
         && is_hashtag_name(name)
 }
 
+/// The hashtag a client names (`rust` or `#rust`), without its `#`, if it
+/// is a whole hashtag name.
+pub fn hashtag_named(raw: &str) -> Option<&str> {
+    let name = raw.strip_prefix('#').unwrap_or(raw);
+    is_hashtag(name).then_some(name)
+}
+
 /// The form hashtags are compared and stored in: lower case (`#Rust` and
 /// `#rust` are one tag, the first spelling is shown).
 pub fn normalize_hashtag(name: &str) -> String {
@@ -162,6 +169,8 @@ mod tests {
         for bad in ["", "123", "a b", "a#b", "·a", "a-b", "a/b", &"x".repeat(MAX_HASHTAG_CHARS + 1)] {
             assert!(!is_hashtag(bad), "{bad}");
         }
+        assert_eq!((hashtag_named("#Rust"), hashtag_named("Rust")), (Some("Rust"), Some("Rust")));
+        assert_eq!((hashtag_named("##rust"), hashtag_named("#")), (None, None));
     }
 
     #[test]

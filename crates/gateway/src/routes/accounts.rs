@@ -103,11 +103,14 @@ struct StatusesQuery {
 impl StatusesQuery {
     fn parse(params: &Params) -> Result<Self, ApiError> {
         let pinned = params.bool("pinned")? == Some(true);
-        let tagged = match params.text("tagged").map(|t| t.strip_prefix('#').unwrap_or(t)) {
-            None => None,
-            Some(t) if model::text::is_hashtag(t) => Some(model::text::normalize_hashtag(t)),
-            Some(_) => return Err(ApiError::validation("tagged must be a hashtag")),
-        };
+        let tagged = params
+            .text("tagged")
+            .map(|t| {
+                model::text::hashtag_named(t)
+                    .map(model::text::normalize_hashtag)
+                    .ok_or_else(|| ApiError::validation("tagged must be a hashtag"))
+            })
+            .transpose()?;
         Ok(StatusesQuery {
             empty: params.bool("only_media")? == Some(true),
             tagged,

@@ -31,8 +31,7 @@ pub(super) fn routes() -> Routes {
 /// A hashtag named in a path (with or without its `#`), or 404: a name
 /// that is no hashtag names nothing, as in Mastodon.
 fn tag_name(raw: &str) -> Result<&str, ApiError> {
-    let name = raw.strip_prefix('#').unwrap_or(raw);
-    if model::text::is_hashtag(name) { Ok(name) } else { Err(ApiError::not_found()) }
+    model::text::hashtag_named(raw).ok_or_else(ApiError::not_found)
 }
 
 /// `GET /api/v1/tags/:name`: the tag and its use over the last week, also
@@ -83,12 +82,9 @@ fn tag_list(params: &Params, key: &str) -> Result<Vec<String>, ApiError> {
     let mut tags = given
         .into_iter()
         .map(|t| {
-            let t = t.strip_prefix('#').unwrap_or(t);
-            if model::text::is_hashtag(t) {
-                Ok(model::text::normalize_hashtag(t))
-            } else {
-                Err(ApiError::validation(format!("{key}[] must name hashtags")))
-            }
+            model::text::hashtag_named(t)
+                .map(model::text::normalize_hashtag)
+                .ok_or_else(|| ApiError::validation(format!("{key}[] must name hashtags")))
         })
         .collect::<Result<Vec<String>, ApiError>>()?;
     // Each once: `all[]` counts the tags a post must have.
