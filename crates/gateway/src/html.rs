@@ -23,6 +23,18 @@ pub fn render_text(text: &str) -> String {
     render_with(text, |word, out| out.push_str(&escape(word)))
 }
 
+/// The public page of account `username`: where `Account.url`, a
+/// mention's `url` and a mention's link in `content` point.
+pub fn profile_url(base: &str, username: &str) -> String {
+    format!("{base}/@{username}")
+}
+
+/// The public page of hashtag `name` (as written; linked by its
+/// normalized form): `Status.tags[].url`, `Tag.url` and a hashtag's link.
+pub fn tag_url(base: &str, name: &str) -> String {
+    format!("{base}/tags/{}", model::text::normalize_hashtag(name))
+}
+
 /// The host of base URL `base` without its port, lower case: the domain
 /// in `@user@domain` that names a local account.
 pub fn local_domain(base: &str) -> String {
@@ -61,27 +73,22 @@ pub fn render_post(text: &str, mentions: &[posts::Mentioned], base: &str) -> Str
                 continue;
             }
             if let Some(to) = mentions.iter().find(|a| a.username.eq_ignore_ascii_case(m.username)) {
-                let user = escape(&to.username);
+                let (user, href) = (escape(&to.username), escape(&profile_url(base, &to.username)));
                 links.push((
                     m.span.0,
                     m.span.1,
                     format!(
-                        r#"<span class="h-card" translate="no"><a href="{}/@{user}" class="u-url mention">@<span>{user}</span></a></span>"#,
-                        escape(base)
+                        r#"<span class="h-card" translate="no"><a href="{href}" class="u-url mention">@<span>{user}</span></a></span>"#
                     ),
                 ));
             }
         }
         for h in model::text::hashtags(word) {
-            let name = escape(h.name);
+            let (name, href) = (escape(h.name), escape(&tag_url(base, h.name)));
             links.push((
                 h.span.0,
                 h.span.1,
-                format!(
-                    r#"<a href="{}/tags/{}" class="mention hashtag" rel="tag">#<span>{name}</span></a>"#,
-                    escape(base),
-                    escape(&model::text::normalize_hashtag(h.name))
-                ),
+                format!(r#"<a href="{href}" class="mention hashtag" rel="tag">#<span>{name}</span></a>"#),
             ));
         }
         links.sort_by_key(|l| l.0);

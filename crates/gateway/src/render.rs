@@ -11,7 +11,7 @@
 
 use crate::Gateway;
 use crate::errors::OrApi;
-use crate::html::{escape, render_text};
+use crate::html::{escape, profile_url, render_text, tag_url};
 use model::Id;
 use model::entity::{
     Account, Poll, PollOption, Source, Status, StatusApplication, StatusMention, StatusTag, Tag, TagHistory,
@@ -32,7 +32,7 @@ pub fn account(base: &str, a: &AccountRecord, stats: Option<&AuthorStats>) -> Ac
         id: a.id,
         username: a.username.clone(),
         acct: a.username.clone(),
-        url: format!("{base}/@{}", a.username),
+        url: profile_url(base, &a.username),
         uri: format!("{base}/users/{}", a.username),
         display_name: a.display_name.clone(),
         note: if a.note.is_empty() { String::new() } else { render_text(&a.note) },
@@ -244,7 +244,7 @@ fn status(base: &str, p: &PostRecord, author: Arc<Account>, viewer: &ViewerState
             .map(|m| StatusMention {
                 id: m.id,
                 username: m.username.clone(),
-                url: format!("{base}/@{}", m.username),
+                url: profile_url(base, &m.username),
                 acct: m.username.clone(),
             })
             .collect(),
@@ -299,14 +299,14 @@ pub fn render_poll(p: &PostRecord, poll: &posts::PollRecord, viewer: &ViewerStat
 
 /// A hashtag as a status names it: as written, linked by its normalized name.
 fn status_tag(base: &str, name: &str) -> StatusTag {
-    StatusTag { name: name.to_string(), url: format!("{base}/tags/{}", model::text::normalize_hashtag(name)) }
+    StatusTag { name: name.to_string(), url: tag_url(base, name) }
 }
 
 /// The Tag entity for a hashtag and its use.
 pub fn tag(base: &str, t: &posts::TagInfo) -> Tag {
     Tag {
         name: t.name.clone(),
-        url: status_tag(base, &t.name).url,
+        url: tag_url(base, &t.name),
         history: t
             .history
             .iter()
